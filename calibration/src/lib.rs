@@ -1,0 +1,118 @@
+//! Calibration math for proprio's sensors. Pure functions and plain data: no I/O, no clock,
+//! nothing about the wire.
+//!
+//! # Brief overview
+//! - [`ImuCalibration`] maps raw SI readings of an IMU (`acc_m_s2`, `gyr_rad_s`, `mag_ut` in the
+//!   sensor's axes) to corrected ones. [`ImuCalibration::identity`] is what a device has until
+//!   it has been calibrated.
+//! - [`AffineCorrection`] is the per-sensor model `corrected = matrix · (raw − offset)`: the
+//!   offset is the bias (or hard iron), the matrix holds per-axis scale and cross-axis terms
+//!   (or soft iron).
+
+use nalgebra::{Matrix3, Vector3};
+use serde::{Deserialize, Serialize};
+
+/// `corrected = matrix · (raw − offset)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AffineCorrection {
+    /// Subtracted first: bias, zero offset or hard-iron field, in the sensor's unit.
+    pub offset: Vector3<f64>,
+    /// Applied second: scale on the diagonal, cross-axis sensitivity off it (or soft iron).
+    pub matrix: Matrix3<f64>,
+}
+
+impl AffineCorrection {
+    /// No correction.
+    pub fn identity() -> Self {
+        AffineCorrection {
+            offset: Vector3::zeros(),
+            matrix: Matrix3::identity(),
+        }
+    }
+
+    /// A pure offset correction (e.g. a gyroscope bias).
+    pub fn offset_only(offset: Vector3<f64>) -> Self {
+        AffineCorrection {
+            offset,
+            matrix: Matrix3::identity(),
+        }
+    }
+
+    /// Applies the correction to one reading.
+    pub fn apply(&self, raw: &Vector3<f64>) -> Vector3<f64> {
+        self.matrix * (raw - self.offset)
+    }
+
+    /// True when applying it changes nothing.
+    pub fn is_identity(&self) -> bool {
+        *self == Self::identity()
+    }
+}
+
+impl Default for AffineCorrection {
+    fn default() -> Self {
+        Self::identity()
+    }
+}
+
+/// Corrections for the three sensors of one IMU, in the sensor's own axes.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ImuCalibration {
+    /// Accelerometer (m/s²).
+    pub acc: AffineCorrection,
+    /// Gyroscope (rad/s).
+    pub gyr: AffineCorrection,
+    /// Magnetometer (µT).
+    pub mag: AffineCorrection,
+}
+
+impl ImuCalibration {
+    /// The uncalibrated state: every reading passes through unchanged.
+    pub fn identity() -> Self {
+        Self::default()
+    }
+
+    /// Corrected accelerometer reading, m/s².
+    pub fn acc_m_s2(&self, raw: &Vector3<f64>) -> Vector3<f64> {
+        self.acc.apply(raw)
+    }
+
+    /// Corrected gyroscope reading, rad/s.
+    pub fn gyr_rad_s(&self, raw: &Vector3<f64>) -> Vector3<f64> {
+        self.gyr.apply(raw)
+    }
+
+    /// Corrected magnetometer reading, µT.
+    pub fn mag_ut(&self, raw: &Vector3<f64>) -> Vector3<f64> {
+        self.mag.apply(raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_passes_readings_through() {
+        let cal = ImuCalibration::identity();
+        let v = Vector3::new(0.1, -9.7, 3.0);
+        assert_eq!(cal.acc_m_s2(&v), v);
+        assert_eq!(cal.gyr_rad_s(&v), v);
+        assert_eq!(cal.mag_ut(&v), v);
+        assert!(cal.acc.is_identity());
+    }
+
+    #[test]
+    fn affine_correction_inverts_a_known_sensor_error() {
+        // A sensor that reads scale·truth + bias, with 2 % cross-axis coupling x→y.
+        let bias = Vector3::new(0.3, -0.2, 0.1);
+        let sensor = Matrix3::new(1.05, 0.0, 0.0, 0.02, 0.97, 0.0, 0.0, 0.0, 1.01);
+        let truth = Vector3::new(1.0, -2.0, 9.81);
+        let raw = sensor * truth + bias;
+        let correction = AffineCorrection {
+            offset: bias,
+            matrix: sensor.try_inverse().unwrap(),
+        };
+        assert!((correction.apply(&raw) - truth).norm() < 1e-12);
+    }
+}

@@ -1,0 +1,438 @@
+//! The rocker-board hold.
+//!
+//! Measures, all in device time from the first settled sample:
+//! - **tilt RMS** (degrees): root mean square of the tilt over time, level = 0;
+//! - **time in band** (%): share of the time with |tilt| ≤ the target band;
+//! - **edge contacts**: the board's edge touched the floor (|tilt| within 0.7° of the board's
+//!   limit); it counts once until the board is brought back [`EDGE_RELEASE_DEG`] off the limit;
+//! - **longest in band** (s): the longest stretch continuously within the band;
+//! - **time to stabilise** (s): when the first stretch of [`STABLE_S`] within the band began.
+//!
+//! Each sample's tilt holds until the next sample (zero-order hold); intervals longer than
+//! [`MAX_HELD_S`] are gaps in the data and count for nothing.
+//!
+//! **Score** (0–100): `100 · completion · (½ · in_band + ½ · steadiness) − 5 per edge contact`,
+//! clamped to 0–100, where `completion` is the share of the target duration done, `in_band`
+//! the time-in-band share, and `steadiness` = `ln(2b / rms) / ln(10)` clamped to 0–1 for a
+//! band of ±b degrees: 1 at an RMS of b/5 or less, 0 at 2b or more, log-linear between (sway
+//! measures are multiplicative).
+
+use serde::{Deserialize, Serialize};
+
+use super::{DrillEvent, EndReason, Side};
+use crate::pipeline::BoardTilt;
+
+
+/// How far (degrees) the board must come back off its limit before another touch counts as a
+/// new edge contact.
+pub const EDGE_RELEASE_DEG: f64 = 2.0;
+/// The board stays this long in the band to count as stabilised, s.
+pub const STABLE_S: f64 = 2.0;
+/// Longest interval between samples that is still data, not a gap, s.
+pub const MAX_HELD_S: f64 = 0.25;
+/// The tilt must come this far back inside the band before a "corrected" cue, degrees (no
+/// flicker of cues at the band's edge).
+const BAND_HYSTERESIS_DEG: f64 = 0.5;
+/// An edge contact is seen when the tilt is within this of the board's limit, degrees.
+const EDGE_ENTRY_MARGIN_DEG: f64 = 0.7;
+/// Events kept in the result; later ones are counted only (memory stays bounded).
+const MAX_EVENTS: usize = 1_000;
+
+/// One level of the drill.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RockerLevel {
+    /// Target band, ± degrees.
+    pub band_deg: f64,
+    /// Duration, s.
+    pub duration_s: f64,
+    /// What to do differently at this level.
+    pub note: &'static str,
+}
+
+/// Levels 1..=5.
+pub const ROCKER_LEVELS: [RockerLevel; 5] = [
+    RockerLevel { band_deg: 7.0, duration_s: 20.0, note: "hold a rail or the wall lightly" },
+    RockerLevel { band_deg: 5.0, duration_s: 30.0, note: "hands free, near the wall" },
+    RockerLevel { band_deg: 4.0, duration_s: 30.0, note: "hands free, arms crossed" },
+    RockerLevel { band_deg: 3.0, duration_s: 45.0, note: "arms crossed, slow head turns" },
+    RockerLevel { band_deg: 3.0, duration_s: 45.0, note: "eyes closed, someone within reach" },
+];
+
+/// How a rocker-hold drill is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RockerHoldConfig {
+    /// Level, 1..=5.
+    pub level: u8,
+    /// Target band, ± degrees.
+    pub band_deg: f64,
+    /// Target duration, s.
+    pub duration_s: f64,
+    /// Tilt at which the board's edge touches the floor, degrees.
+    pub edge_limit_deg: f64,
+}
+
+impl RockerHoldConfig {
+    /// The setup of `level` (1..=5) on a board whose edge touches at `edge_limit_deg`; `None`
+    /// for a level that does not exist.
+    pub fn for_level(level: u8, edge_limit_deg: f64) -> Option<Self> {
+        let l = ROCKER_LEVELS.get(usize::from(level).checked_sub(1)?)?;
+        Some(RockerHoldConfig {
+            level,
+            band_deg: l.band_deg,
+            duration_s: l.duration_s,
+            edge_limit_deg,
+        })
+    }
+}
+
+/// The drill's measures.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct RockerHoldMetrics {
+    /// Tilt RMS about level, degrees.
+    pub tilt_rms_deg: f64,
+    /// Share of the time within the band, percent.
+    pub time_in_band_percent: f64,
+    /// Edge contacts.
+    pub edge_contacts: u64,
+    /// Longest continuous stretch within the band, s.
+    pub longest_in_band_s: f64,
+    /// When the first 2 s stretch within the band began, s; `None` if it never happened.
+    pub time_to_stabilise_s: Option<f64>,
+    /// Times the user came back into the band after leaving it.
+    pub corrections: u64,
+    /// Time covered by data (gaps excluded), s.
+    pub measured_s: f64,
+    /// Samples used.
+    pub samples: u64,
+}
+
+/// What the live view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RockerHoldLive {
+    /// Latest tilt, degrees.
+    pub tilt_deg: f64,
+    /// Latest tilt is within the band.
+    pub in_band: bool,
+    /// Seconds since the start.
+    pub elapsed_s: f64,
+    /// Seconds left.
+    pub remaining_s: f64,
+    /// Score of the data so far (as if the drill ended well now).
+    pub score: f64,
+    /// Time in band so far, percent.
+    pub time_in_band_percent: f64,
+    /// Edge contacts so far.
+    pub edge_contacts: u64,
+    /// The drill has not started: waiting for a settled estimate.
+    pub settling: bool,
+}
+
+/// The result of one rocker-hold drill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RockerHoldOutcome {
+    /// 0–100, see the module docs.
+    pub score: f64,
+    /// Why it ended.
+    pub end: EndReason,
+    /// Seconds from start to end (device time).
+    pub duration_s: f64,
+    /// The measures.
+    pub metrics: RockerHoldMetrics,
+    /// Events in order (the first 1000).
+    pub events: Vec<DrillEvent>,
+    /// Events that happened, including any beyond those kept.
+    pub events_total: u64,
+}
+
+/// The running drill: signals in, events out.
+#[derive(Debug, Clone)]
+pub struct RockerHold {
+    config: RockerHoldConfig,
+    t0_us: Option<u64>,
+    prev: Option<(f64, f64)>,
+    measured_s: f64,
+    in_band_s: f64,
+    sum_sq_deg2_s: f64,
+    samples: u64,
+    run_start_s: Option<f64>,
+    longest_run_s: f64,
+    time_to_stabilise_s: Option<f64>,
+    edge_released: bool,
+    edge_contacts: u64,
+    shown_in_band: bool,
+    corrections: u64,
+    events: Vec<DrillEvent>,
+    events_total: u64,
+    end: Option<(EndReason, f64)>,
+}
+
+impl RockerHold {
+    /// A drill waiting for its first settled sample.
+    pub fn new(config: RockerHoldConfig) -> Self {
+        RockerHold {
+            config,
+            t0_us: None,
+            prev: None,
+            measured_s: 0.0,
+            in_band_s: 0.0,
+            sum_sq_deg2_s: 0.0,
+            samples: 0,
+            run_start_s: None,
+            longest_run_s: 0.0,
+            time_to_stabilise_s: None,
+            edge_released: true,
+            edge_contacts: 0,
+            shown_in_band: true,
+            corrections: 0,
+            events: Vec::new(),
+            events_total: 0,
+            end: None,
+        }
+    }
+
+    /// Its setup.
+    pub fn config(&self) -> &RockerHoldConfig {
+        &self.config
+    }
+
+    /// True once it has ended.
+    pub fn is_done(&self) -> bool {
+        self.end.is_some()
+    }
+
+    fn emit(&mut self, event: DrillEvent, out: &mut Vec<DrillEvent>) {
+        self.events_total += 1;
+        if self.events.len() < MAX_EVENTS {
+            self.events.push(event);
+        }
+        out.push(event);
+    }
+
+    /// Takes one tilt sample; appends the events it causes to `out`.
+    pub fn update(&mut self, tilt: &BoardTilt, out: &mut Vec<DrillEvent>) {
+        if self.end.is_some() {
+            return;
+        }
+        let t0_us = match self.t0_us {
+            Some(t0) => t0,
+            None if tilt.converging => return,
+            None => *self.t0_us.insert(tilt.t_us),
+        };
+        let t_s = tilt.t_us.saturating_sub(t0_us) as f64 * 1e-6;
+        let value = tilt.tilt_deg;
+        let band = self.config.band_deg;
+        let inside = value.abs() <= band;
+        self.samples += 1;
+
+        let mut continuous = false;
+        if let Some((prev_t, prev_value)) = self.prev {
+            let dt = t_s - prev_t;
+            if dt <= MAX_HELD_S {
+                continuous = true;
+                self.measured_s += dt;
+                self.sum_sq_deg2_s += prev_value * prev_value * dt;
+                if prev_value.abs() <= band {
+                    self.in_band_s += dt;
+                }
+            }
+        }
+        self.prev = Some((t_s, value));
+
+        // Stretches within the band.
+        if !inside {
+            self.run_start_s = None;
+        } else if !continuous || self.run_start_s.is_none() {
+            self.run_start_s = Some(t_s);
+        }
+        if let Some(start) = self.run_start_s {
+            let run = t_s - start;
+            self.longest_run_s = self.longest_run_s.max(run);
+            if run >= STABLE_S && self.time_to_stabilise_s.is_none() {
+                self.time_to_stabilise_s = Some(start);
+                self.emit(DrillEvent::Stabilised { t_s }, out);
+            }
+        }
+
+        // Edge contacts.
+        let limit = self.config.edge_limit_deg;
+        if self.edge_released && value.abs() >= limit - EDGE_ENTRY_MARGIN_DEG {
+            self.edge_released = false;
+            self.edge_contacts += 1;
+            let side = Side::of(value);
+            self.emit(DrillEvent::EdgeContact { t_s, side }, out);
+        } else if value.abs() < limit - EDGE_RELEASE_DEG {
+            self.edge_released = true;
+        }
+
+        // Leaving and coming back into the band, for cues.
+        if self.shown_in_band && !inside {
+            self.shown_in_band = false;
+            let side = Side::of(value);
+            self.emit(DrillEvent::LeftBand { t_s, side }, out);
+        } else if !self.shown_in_band && value.abs() <= band - BAND_HYSTERESIS_DEG {
+            self.shown_in_band = true;
+            self.corrections += 1;
+            self.emit(DrillEvent::Corrected { t_s }, out);
+        }
+
+        if t_s >= self.config.duration_s {
+            self.end_at(EndReason::Completed, t_s, out);
+        }
+    }
+
+    /// Ends the drill now (user stop, pain stop, link lost).
+    pub fn stop(&mut self, reason: EndReason, out: &mut Vec<DrillEvent>) {
+        if self.end.is_none() {
+            let t_s = self.prev.map_or(0.0, |(t, _)| t);
+            self.end_at(reason, t_s, out);
+        }
+    }
+
+    fn end_at(&mut self, reason: EndReason, t_s: f64, out: &mut Vec<DrillEvent>) {
+        self.end = Some((reason, t_s));
+        self.emit(DrillEvent::Ended { t_s, reason }, out);
+    }
+
+    fn metrics(&self) -> RockerHoldMetrics {
+        let tilt_rms_deg = if self.measured_s > 0.0 {
+            (self.sum_sq_deg2_s / self.measured_s).sqrt()
+        } else {
+            0.0
+        };
+        let time_in_band_percent = if self.measured_s > 0.0 {
+            100.0 * self.in_band_s / self.measured_s
+        } else {
+            0.0
+        };
+        RockerHoldMetrics {
+            tilt_rms_deg,
+            time_in_band_percent,
+            edge_contacts: self.edge_contacts,
+            longest_in_band_s: self.longest_run_s,
+            time_to_stabilise_s: self.time_to_stabilise_s,
+            corrections: self.corrections,
+            measured_s: self.measured_s,
+            samples: self.samples,
+        }
+    }
+
+    /// The score for `metrics` over `done_s` seconds of a drill of this setup.
+    pub fn score(&self, metrics: &RockerHoldMetrics, done_s: f64) -> f64 {
+        if metrics.measured_s <= 0.0 {
+            return 0.0;
+        }
+        let b = self.config.band_deg;
+        let completion = (done_s / self.config.duration_s).clamp(0.0, 1.0);
+        let in_band = metrics.time_in_band_percent / 100.0;
+        let steadiness = ((2.0 * b / metrics.tilt_rms_deg.max(1e-9)).ln() / 10f64.ln()).clamp(0.0, 1.0);
+        let raw = 100.0 * completion * (0.5 * in_band + 0.5 * steadiness)
+            - 5.0 * metrics.edge_contacts as f64;
+        raw.clamp(0.0, 100.0)
+    }
+
+    /// What the live view shows now.
+    pub fn live(&self) -> RockerHoldLive {
+        let metrics = self.metrics();
+        let (elapsed_s, tilt_deg) = self.prev.unwrap_or((0.0, 0.0));
+        RockerHoldLive {
+            tilt_deg,
+            in_band: tilt_deg.abs() <= self.config.band_deg,
+            elapsed_s,
+            remaining_s: (self.config.duration_s - elapsed_s).max(0.0),
+            score: self.score(&metrics, self.config.duration_s),
+            time_in_band_percent: metrics.time_in_band_percent,
+            edge_contacts: metrics.edge_contacts,
+            settling: self.t0_us.is_none(),
+        }
+    }
+
+    /// Ends the drill (as [`EndReason::DataEnded`] if it had not ended) and returns its outcome.
+    pub fn finish(mut self) -> RockerHoldOutcome {
+        let mut sink = Vec::new();
+        self.stop(EndReason::DataEnded, &mut sink);
+        let (end, duration_s) = self.end.unwrap_or((EndReason::DataEnded, 0.0));
+        let metrics = self.metrics();
+        RockerHoldOutcome {
+            score: self.score(&metrics, duration_s),
+            end,
+            duration_s,
+            metrics,
+            events: self.events,
+            events_total: self.events_total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(tilts: impl IntoIterator<Item = (u64, f64)>, config: RockerHoldConfig) -> RockerHoldOutcome {
+        let mut drill = RockerHold::new(config);
+        let mut events = Vec::new();
+        for (t_us, tilt_deg) in tilts {
+            let s = BoardTilt {
+                t_us,
+                tilt_deg,
+                rate_deg_s: 0.0,
+                converging: false,
+                acc_rejected: false,
+            };
+            drill.update(&s, &mut events);
+        }
+        drill.finish()
+    }
+
+    fn config() -> RockerHoldConfig {
+        RockerHoldConfig { level: 2, band_deg: 5.0, duration_s: 10.0, edge_limit_deg: 15.0 }
+    }
+
+    #[test]
+    fn measures_a_known_signal() {
+        // 100 Hz; 0–4 s at 2°, 4–6 s at 10°, 6–10 s at −3°.
+        let signal = (0..=1000).map(|i| {
+            let t = i as f64 / 100.0;
+            let v = if t < 4.0 { 2.0 } else if t < 6.0 { 10.0 } else { -3.0 };
+            (i * 10_000, v)
+        });
+        let out = run(signal, config());
+        let m = out.metrics;
+        assert_eq!(out.end, EndReason::Completed);
+        assert!((m.measured_s - 10.0).abs() < 1e-9);
+        assert!((m.time_in_band_percent - 80.0).abs() < 1e-6, "{}", m.time_in_band_percent);
+        let rms = ((4.0 * 4.0 + 2.0 * 100.0 + 4.0 * 9.0) / 10.0f64).sqrt();
+        assert!((m.tilt_rms_deg - rms).abs() < 1e-9);
+        assert!((m.longest_in_band_s - 4.0).abs() < 1e-9);
+        assert_eq!(m.time_to_stabilise_s, Some(0.0));
+        assert_eq!(m.corrections, 1);
+        assert_eq!(m.edge_contacts, 0);
+    }
+
+    #[test]
+    fn counts_edge_contacts_once_per_touch() {
+        // Touch, rock on the edge (14.5–15°), leave by more than 2°, touch the other edge.
+        let path = [0.0, 10.0, 14.6, 15.0, 14.5, 15.0, 13.5, 14.8, 11.0, 0.0, -15.0, -12.0, 0.0];
+        let signal = path.iter().enumerate().map(|(i, &v)| (i as u64 * 10_000, v));
+        let out = run(signal, config());
+        assert_eq!(out.metrics.edge_contacts, 2);
+        assert_eq!(out.end, EndReason::DataEnded);
+    }
+
+    #[test]
+    fn gaps_count_for_nothing_and_break_stretches() {
+        // 2 s in band, a 1 s gap, 2 s in band.
+        let mut signal: Vec<(u64, f64)> = (0..=200).map(|i| (i * 10_000, 1.0)).collect();
+        signal.extend((300..=500).map(|i| (i * 10_000, 1.0)));
+        let out = run(signal, config());
+        assert!((out.metrics.measured_s - 4.0).abs() < 1e-9);
+        assert!((out.metrics.longest_in_band_s - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn score_rewards_steadier_holds() {
+        let steady = run((0..=1000).map(|i| (i * 10_000, 1.0 * (i as f64 * 0.1).sin())), config());
+        let shaky = run((0..=1000).map(|i| (i * 10_000, 6.0 * (i as f64 * 0.1).sin())), config());
+        assert!(steady.score > 90.0, "{}", steady.score);
+        assert!(shaky.score < steady.score - 30.0, "{} vs {}", shaky.score, steady.score);
+    }
+}

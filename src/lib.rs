@@ -1,0 +1,31 @@
+//! proprio: a posture and balance trainer for people recovering from low back pain.
+//!
+//! This crate is proprio's core and its command-line application. The core is sans-IO: it
+//! decodes, filters, scores and simulates, but does no I/O, reads no clock and spawns nothing;
+//! time arrives as data. The I/O edges (links, files, the terminal) live in [`app`], behind the
+//! default `cli` feature.
+//!
+//! # Brief overview
+//! The data flows `device → link → decode → pipeline → drill → result`, and every session is
+//! recorded on the way:
+//! - [`sim`]: a seeded virtual person on a virtual device, emitting the bytes a real device sends.
+//! - [`decode`]: bytes → device messages; sequence numbers and the device clock tracked.
+//! - [`pipeline`]: raw counts → SI units → calibration → orientation → board tilt.
+//! - [`drill`]: drills, their measures, events and scores.
+//! - [`session`]: records in, a [`session::SessionReport`] out; the same code live and in replay.
+//! - [`recording`]: the recording file format.
+//! - [`quality`]: the data-quality record that goes with every result.
+//!
+//! The wire protocol is its own no_std crate, [`proprio_protocol`]; calibration math is
+//! [`proprio_calibration`].
+
+pub mod decode;
+pub mod drill;
+pub mod pipeline;
+pub mod quality;
+pub mod recording;
+pub mod session;
+pub mod sim;
+
+#[cfg(feature = "cli")]
+pub mod app;

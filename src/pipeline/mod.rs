@@ -1,0 +1,144 @@
+//! The filtering pipeline: raw counts → SI units → calibration → orientation → board tilt.
+//!
+//! # Brief overview
+//! - [`Pipeline`] holds the device's scale factors (from its `Hello`), its
+//!   [`ImuCalibration`](proprio_calibration::ImuCalibration) and an [`OrientationFilter`], and
+//!   turns each timed sample into a [`BoardTilt`].
+//! - [`PIPELINE_VERSION`] names this exact chain; results carry it so that only like is
+//!   compared with like.
+
+mod orientation;
+
+use nalgebra::Vector3;
+use proprio_calibration::ImuCalibration;
+use proprio_protocol::{DeviceInfo, ImuSample};
+use serde::{Deserialize, Serialize};
+
+pub use orientation::{
+    ComplementaryFilter, ComplementaryParams, OrientationEstimate, OrientationFilter,
+};
+
+/// Version of the signal chain (units, calibration, filter, its parameters, tilt extraction).
+/// Bump it whenever a change can move a result.
+pub const PIPELINE_VERSION: &str = "1";
+
+/// Samples further apart than this restart the orientation filter (it cannot bridge a gap).
+const MAX_BRIDGED_GAP_S: f64 = 0.5;
+
+/// One IMU sample in SI units, sensor frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImuSi {
+    /// Specific force, m/s².
+    pub acc_m_s2: Vector3<f64>,
+    /// Angular rate, rad/s.
+    pub gyr_rad_s: Vector3<f64>,
+    /// Magnetic field, µT, if the device has a magnetometer.
+    pub mag_ut: Option<Vector3<f64>>,
+}
+
+/// Which sensor axis the board rocks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RockingAxis {
+    /// The sensor's x axis (the default mounting: x along the rocker's fulcrum).
+    #[default]
+    X,
+    /// The sensor's y axis.
+    Y,
+}
+
+/// How the pipeline is set up for a session; recorded with it.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct PipelineConfig {
+    /// The board's rocking axis in sensor axes.
+    pub rocking_axis: RockingAxis,
+    /// The IMU calibration in force (identity until calibrated).
+    pub calibration: ImuCalibration,
+    /// Orientation filter parameters.
+    pub filter: ComplementaryParams,
+}
+
+/// The board's tilt at one sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoardTilt {
+    /// Device time, µs since the stream's first sample.
+    pub t_us: u64,
+    /// Tilt about the rocking axis, degrees (positive: the side of the sensor's −y, or +x, down).
+    pub tilt_deg: f64,
+    /// Tilt rate, degrees per second.
+    pub rate_deg_s: f64,
+    /// The estimate is still settling (first second, or after a gap).
+    pub converging: bool,
+    /// The accelerometer was not used for this sample.
+    pub acc_rejected: bool,
+}
+
+/// Raw samples in, board tilt out.
+pub struct Pipeline {
+    config: PipelineConfig,
+    info: Option<DeviceInfo>,
+    filter: ComplementaryFilter,
+}
+
+impl Pipeline {
+    /// A pipeline waiting for the device's scale factors.
+    pub fn new(config: PipelineConfig) -> Self {
+        Pipeline {
+            filter: ComplementaryFilter::new(config.filter),
+            config,
+            info: None,
+        }
+    }
+
+    /// Takes the device's `Hello`.
+    pub fn set_device_info(&mut self, info: DeviceInfo) {
+        self.info = Some(info);
+    }
+
+    /// The device's info, once known.
+    pub fn device_info(&self) -> Option<&DeviceInfo> {
+        self.info.as_ref()
+    }
+
+    /// Converts raw counts to calibrated SI units; `None` until the device info is known.
+    pub fn to_si(&self, raw: &ImuSample) -> Option<ImuSi> {
+        let info = self.info?;
+        let scale = |v: [i16; 3], s: f32| {
+            Vector3::new(f64::from(v[0]), f64::from(v[1]), f64::from(v[2])) * f64::from(s)
+        };
+        let cal = &self.config.calibration;
+        Some(ImuSi {
+            acc_m_s2: cal.acc_m_s2(&scale(raw.acc, info.acc_m_s2_per_lsb)),
+            gyr_rad_s: cal.gyr_rad_s(&scale(raw.gyr, info.gyr_rad_s_per_lsb)),
+            mag_ut: raw
+                .mag
+                .map(|m| cal.mag_ut(&scale(m, info.mag_ut_per_lsb))),
+        })
+    }
+
+    /// Runs one sample (already accepted by the clock, at device time `t_us`, `dt_us` after the
+    /// previous one) through the chain. `None` until the device info is known.
+    pub fn push(&mut self, raw: &ImuSample, t_us: u64, dt_us: u64) -> Option<BoardTilt> {
+        let si = self.to_si(raw)?;
+        let dt_s = dt_us as f64 * 1e-6;
+        if dt_s > MAX_BRIDGED_GAP_S {
+            self.filter.restart();
+        }
+        let estimate = self.filter.update(&si, dt_s);
+        let up = estimate
+            .world_from_imu
+            .inverse_transform_vector(&Vector3::z());
+        let w = estimate.gyr_unbiased_rad_s;
+        let (tilt_rad, rate_rad_s) = match self.config.rocking_axis {
+            RockingAxis::X => (up.y.atan2(up.z), w.x),
+            RockingAxis::Y => ((-up.x).atan2(up.z), w.y),
+        };
+        Some(BoardTilt {
+            t_us,
+            tilt_deg: tilt_rad.to_degrees(),
+            rate_deg_s: rate_rad_s.to_degrees(),
+            converging: estimate.converging,
+            acc_rejected: estimate.acc_rejected,
+        })
+    }
+}

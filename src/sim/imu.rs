@@ -1,0 +1,166 @@
+//! The virtual IMU: true motion in, raw i16 counts out, with the errors of a real MEMS part.
+
+use nalgebra::{Rotation3, Vector3};
+
+use super::rng::SimRng;
+use super::rocker::BoardState;
+
+const G_M_S2: f64 = 9.806_65;
+
+/// Accelerometer full scale ±8 g in i16.
+pub const ACC_M_S2_PER_LSB: f64 = 8.0 * G_M_S2 / 32_768.0;
+/// Gyroscope full scale ±500 °/s in i16.
+pub const GYR_RAD_S_PER_LSB: f64 = 500.0 / 32_768.0 * std::f64::consts::PI / 180.0;
+/// Magnetometer 0.15 µT per count.
+pub const MAG_UT_PER_LSB: f64 = 0.15;
+
+/// Error magnitudes of the virtual sensor; each device draws its own biases from them.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SensorErrors {
+    /// Accelerometer white noise per sample, m/s² (1σ).
+    pub acc_noise_m_s2: f64,
+    /// Largest accelerometer bias per axis, m/s² (drawn uniformly within ±).
+    pub acc_bias_m_s2: f64,
+    /// Gyroscope white noise per sample, rad/s (1σ).
+    pub gyr_noise_rad_s: f64,
+    /// Largest gyroscope bias per axis, rad/s (drawn uniformly within ±).
+    pub gyr_bias_rad_s: f64,
+    /// Magnetometer white noise per sample, µT (1σ).
+    pub mag_noise_ut: f64,
+}
+
+impl Default for SensorErrors {
+    /// A factory-trimmed consumer IMU: 0.15 °/s-class gyro noise, biases up to 0.5 °/s and 3 mg.
+    fn default() -> Self {
+        SensorErrors {
+            acc_noise_m_s2: 0.015,
+            acc_bias_m_s2: 0.03,
+            gyr_noise_rad_s: 0.15f64.to_radians(),
+            gyr_bias_rad_s: 0.5f64.to_radians(),
+            mag_noise_ut: 0.3,
+        }
+    }
+}
+
+/// Raw counts of one sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawImu {
+    /// Accelerometer counts.
+    pub acc: [i16; 3],
+    /// Gyroscope counts.
+    pub gyr: [i16; 3],
+    /// Magnetometer counts.
+    pub mag: [i16; 3],
+}
+
+/// One device's sensor, with its biases drawn once.
+#[derive(Debug, Clone)]
+pub struct VirtualImu {
+    errors: SensorErrors,
+    acc_bias: Vector3<f64>,
+    gyr_bias: Vector3<f64>,
+    imu_height_m: f64,
+    rng: SimRng,
+}
+
+/// Earth's field where the simulated person lives, in the board's level frame, µT.
+const EARTH_FIELD_UT: [f64; 3] = [18.0, 8.0, -44.0];
+
+impl VirtualImu {
+    /// A sensor mounted `imu_height_m` above the fulcrum, x along the rocking axis, z up.
+    pub fn new(errors: SensorErrors, imu_height_m: f64, mut rng: SimRng) -> Self {
+        let mut draw = |max: f64| Vector3::from_fn(|_, _| rng.range(-max, max));
+        let acc_bias = draw(errors.acc_bias_m_s2);
+        let gyr_bias = draw(errors.gyr_bias_rad_s);
+        VirtualImu {
+            errors,
+            acc_bias,
+            gyr_bias,
+            imu_height_m,
+            rng,
+        }
+    }
+
+    /// The gyroscope bias this device was given, rad/s.
+    pub fn gyr_bias_rad_s(&self) -> Vector3<f64> {
+        self.gyr_bias
+    }
+
+    /// Samples the sensor for the board's true state.
+    pub fn sample(&mut self, board: &BoardState) -> RawImu {
+        let (th, w, a, h) = (
+            board.tilt_rad,
+            board.rate_rad_s,
+            board.accel_rad_s2,
+            self.imu_height_m,
+        );
+        // The sensor sits at board_from_fulcrum·(0, 0, h): it moves on a circle as the board tilts.
+        let acc_world = Vector3::new(
+            0.0,
+            -h * (a * th.cos() - w * w * th.sin()),
+            -h * (a * th.sin() + w * w * th.cos()),
+        );
+        let imu_from_world = Rotation3::from_axis_angle(&Vector3::x_axis(), th).inverse();
+        let specific_force = imu_from_world * (acc_world + Vector3::new(0.0, 0.0, G_M_S2));
+        let e = self.errors;
+        let acc = specific_force + self.acc_bias + self.noise(e.acc_noise_m_s2);
+        let gyr = Vector3::new(w, 0.0, 0.0) + self.gyr_bias + self.noise(e.gyr_noise_rad_s);
+        let mag = imu_from_world * Vector3::from(EARTH_FIELD_UT) + self.noise(e.mag_noise_ut);
+        RawImu {
+            acc: quantise(&acc, ACC_M_S2_PER_LSB),
+            gyr: quantise(&gyr, GYR_RAD_S_PER_LSB),
+            mag: quantise(&mag, MAG_UT_PER_LSB),
+        }
+    }
+
+    fn noise(&mut self, sigma: f64) -> Vector3<f64> {
+        Vector3::new(self.rng.normal(), self.rng.normal(), self.rng.normal()) * sigma
+    }
+}
+
+/// Rounds to counts and saturates at the i16 range, as a real ADC does.
+fn quantise(v: &Vector3<f64>, unit_per_lsb: f64) -> [i16; 3] {
+    let count = |x: f64| (x / unit_per_lsb).round().clamp(i16::MIN as f64, i16::MAX as f64) as i16;
+    [count(v.x), count(v.y), count(v.z)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_board_at_rest_reads_one_g_up() {
+        let errors = SensorErrors {
+            acc_noise_m_s2: 0.0,
+            acc_bias_m_s2: 0.0,
+            gyr_noise_rad_s: 0.0,
+            gyr_bias_rad_s: 0.0,
+            mag_noise_ut: 0.0,
+        };
+        let mut imu = VirtualImu::new(errors, 0.07, SimRng::new(1, 0));
+        let rest = BoardState {
+            tilt_rad: 0.0,
+            rate_rad_s: 0.0,
+            accel_rad_s2: 0.0,
+            at_edge: false,
+        };
+        let raw = imu.sample(&rest);
+        assert_eq!(raw.acc[0], 0);
+        assert_eq!(raw.acc[1], 0);
+        assert_eq!(raw.acc[2], 4096); // 1 g at 4096 counts per g
+        assert_eq!(raw.gyr, [0, 0, 0]);
+        // Tilted by +10° about x (right edge down): gravity appears on +y.
+        let tilted = BoardState {
+            tilt_rad: 10f64.to_radians(),
+            ..rest
+        };
+        let raw = imu.sample(&tilted);
+        let expected_y = (10f64.to_radians().sin() * 4096.0).round() as i16;
+        assert_eq!(raw.acc[1], expected_y);
+    }
+
+    #[test]
+    fn saturates_instead_of_wrapping() {
+        assert_eq!(quantise(&Vector3::new(1e9, -1e9, 0.0), 1.0), [i16::MAX, i16::MIN, 0]);
+    }
+}

@@ -1,0 +1,473 @@
+//! The simulated sensor: a seeded virtual person on a virtual device that speaks
+//! firmware-protocol, so `--source sim` exercises every layer above the radio.
+//!
+//! # Brief overview
+//! - [`VirtualDevice`]: the device. Give it host command bytes ([`VirtualDevice::receive`]),
+//!   advance its clock ([`VirtualDevice::advance_to`]) and it appends protocol frames to a byte
+//!   buffer, exactly what its firmware would put on the wire, plus the ground truth of each sample.
+//! - [`SimTransport`]: the device behind a simulated serial link: bytes arrive in chunks with host
+//!   receive times on a simulated host clock. Deterministic, so the same seed gives the same
+//!   recording.
+//! - [`SimConfig`]: seed, skill, rate, sensor errors and [`Faults`] to inject.
+//!
+//! Nothing here does I/O or reads a clock: time is whatever the caller advances it to.
+
+mod imu;
+mod rng;
+mod rocker;
+
+use proprio_protocol::{
+    encode_frame, Ack, AckStatus, Decoder, DeviceInfo, DeviceKind, DeviceMessage,
+    FirmwareVersion, HostMessage, ImuBatch, ImuSample, Status, MAX_BATCH, MAX_FRAME_LEN,
+};
+use serde::{Deserialize, Serialize};
+
+pub use imu::{SensorErrors, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
+pub use rng::SimRng;
+pub use rocker::{BoardGeometry, BoardState, Person, RockerWorld, STEP_US};
+
+use imu::VirtualImu;
+
+/// Faults the virtual device or its link inject.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Probability that a frame is lost.
+    pub drop_prob: f64,
+    /// Probability that one bit of a frame is flipped in transit.
+    pub corrupt_prob: f64,
+    /// Probability that a burst of random bytes appears before a frame (line noise).
+    pub garbage_prob: f64,
+    /// The device stops sending for a while (e.g. a full buffer or a brown-out); the samples of
+    /// that time are lost.
+    pub stall: Option<Stall>,
+}
+
+/// A period without any data from the device.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stall {
+    /// When it starts, seconds after the simulation starts.
+    pub at_s: f64,
+    /// How long it lasts, seconds.
+    pub duration_s: f64,
+}
+
+/// Everything that makes one simulated run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SimConfig {
+    /// Seeds every random choice: person, sensor, faults, link timing.
+    pub seed: u64,
+    /// The person's balance skill, 0 (beginner) to 1 (expert).
+    pub skill: f64,
+    /// Sample rate the device runs at until the host asks for another, Hz.
+    pub rate_hz: u16,
+    /// IMU samples per frame (1 = one `Imu` message each, as over serial; up to 8 in an
+    /// `ImuBatch`, as over BLE).
+    pub batch: u8,
+    /// The board.
+    pub board: BoardGeometry,
+    /// The sensor's error magnitudes.
+    pub sensor: SensorErrors,
+    /// Injected faults.
+    pub faults: Faults,
+    /// Device clock at power-on, µs; `None` draws it from the seed. Set it near `u32::MAX` to
+    /// see the clock wrap early.
+    pub device_clock_start_us: Option<u32>,
+    /// Device clock error, parts per million.
+    pub clock_drift_ppm: f64,
+}
+
+impl SimConfig {
+    /// Defaults for `seed`: a moderately skilled person, 100 Hz, no faults.
+    pub fn new(seed: u64) -> Self {
+        SimConfig {
+            seed,
+            skill: 0.6,
+            rate_hz: 100,
+            batch: 1,
+            board: BoardGeometry::default(),
+            sensor: SensorErrors::default(),
+            faults: Faults::default(),
+            device_clock_start_us: None,
+            clock_drift_ppm: 35.0,
+        }
+    }
+}
+
+/// The simulator's ground truth for one sample the device took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SampleTruth {
+    /// The sample's sequence number.
+    pub seq: u32,
+    /// True time since the simulation started, µs.
+    pub t_true_us: u64,
+    /// The timestamp the device put on it.
+    pub t_device_us: u32,
+    /// True board tilt, degrees.
+    pub tilt_deg: f64,
+    /// True edge contacts so far.
+    pub edge_contacts: u64,
+    /// True if the device dropped this sample's frame (or was stalled).
+    pub lost: bool,
+}
+
+/// Sub-streams of the seed, so that one part's randomness does not shift another's.
+mod stream {
+    pub const PERSON: u64 = 1;
+    pub const SENSOR: u64 = 2;
+    pub const FAULTS: u64 = 3;
+    pub const LINK: u64 = 4;
+    pub const DEVICE: u64 = 5;
+}
+
+/// The virtual device: a rocker board with an IMU, running proprio's firmware protocol.
+pub struct VirtualDevice {
+    config: SimConfig,
+    world: RockerWorld,
+    imu: VirtualImu,
+    fault_rng: SimRng,
+    commands: Decoder<HostMessage>,
+    device_id: u32,
+    t_true_us: u64,
+    clock_start_us: u32,
+    streaming: bool,
+    rate_hz: u16,
+    next_sample_us: f64,
+    next_status_us: u64,
+    seq: u32,
+    batch: heapless::Vec<ImuSample, MAX_BATCH>,
+    pending_replies: Vec<DeviceMessage>,
+    vibrations: u64,
+}
+
+impl VirtualDevice {
+    /// A powered-on device, not yet streaming (it waits for [`HostMessage::Start`]).
+    pub fn new(config: SimConfig) -> Self {
+        let mut device_rng = SimRng::new(config.seed, stream::DEVICE);
+        let clock_start_us = config
+            .device_clock_start_us
+            .unwrap_or_else(|| device_rng.next_u64() as u32);
+        let device_id = device_rng.next_u64() as u32;
+        VirtualDevice {
+            world: RockerWorld::new(
+                Person::with_skill(config.skill),
+                config.board,
+                SimRng::new(config.seed, stream::PERSON),
+            ),
+            imu: VirtualImu::new(
+                config.sensor,
+                config.board.imu_height_m,
+                SimRng::new(config.seed, stream::SENSOR),
+            ),
+            fault_rng: SimRng::new(config.seed, stream::FAULTS),
+            commands: Decoder::new(),
+            device_id,
+            t_true_us: 0,
+            clock_start_us,
+            streaming: false,
+            rate_hz: config.rate_hz,
+            next_sample_us: 0.0,
+            next_status_us: 0,
+            seq: 0,
+            batch: heapless::Vec::new(),
+            pending_replies: Vec::new(),
+            vibrations: 0,
+            config,
+        }
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// True time since power-on, µs.
+    pub fn now_us(&self) -> u64 {
+        self.t_true_us
+    }
+
+    /// True while streaming samples.
+    pub fn is_streaming(&self) -> bool {
+        self.streaming
+    }
+
+    /// How many vibration commands it has carried out.
+    pub fn vibrations(&self) -> u64 {
+        self.vibrations
+    }
+
+    /// The device's true gyroscope bias, rad/s (ground truth for calibration tests).
+    pub fn true_gyr_bias_rad_s(&self) -> [f64; 3] {
+        let b = self.imu.gyr_bias_rad_s();
+        [b.x, b.y, b.z]
+    }
+
+    /// Takes bytes the host wrote (any chunking); commands take effect at the current time.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (outcome, tail) = self.commands.feed(rest);
+            rest = tail;
+            if let Some(Ok(command)) = outcome {
+                self.handle(command);
+            }
+        }
+    }
+
+    fn handle(&mut self, command: HostMessage) {
+        let ack = |status| DeviceMessage::Ack(Ack {
+            command: command.kind(),
+            status,
+        });
+        match command {
+            HostMessage::GetInfo => self.pending_replies.push(DeviceMessage::Hello(self.info())),
+            HostMessage::Start { rate_hz } => {
+                self.rate_hz = rate_hz.clamp(10, 400);
+                self.streaming = true;
+                self.next_sample_us = self.device_clock_us() as f64;
+                self.next_status_us = self.t_true_us;
+                self.pending_replies.push(DeviceMessage::Hello(self.info()));
+            }
+            HostMessage::Stop => {
+                self.streaming = false;
+                self.pending_replies.push(ack(AckStatus::Ok));
+            }
+            HostMessage::Tare => self.pending_replies.push(ack(AckStatus::Unsupported)),
+            HostMessage::Vibrate { .. } => {
+                self.vibrations += 1;
+                self.pending_replies.push(ack(AckStatus::Ok));
+            }
+        }
+    }
+
+    fn info(&self) -> DeviceInfo {
+        DeviceInfo {
+            kind: DeviceKind::Wearable,
+            firmware: FirmwareVersion {
+                major: 0,
+                minor: 1,
+                patch: 0,
+            },
+            device_id: self.device_id,
+            sample_rate_hz: f32::from(self.rate_hz),
+            acc_m_s2_per_lsb: ACC_M_S2_PER_LSB as f32,
+            gyr_rad_s_per_lsb: GYR_RAD_S_PER_LSB as f32,
+            mag_ut_per_lsb: MAG_UT_PER_LSB as f32,
+            load_n_per_count: 0.0,
+        }
+    }
+
+    /// The device's own clock (drifting, not wrapped), µs.
+    fn device_clock_us(&self) -> u64 {
+        let drifted = self.t_true_us as f64 * (1.0 + self.config.clock_drift_ppm * 1e-6);
+        u64::from(self.clock_start_us) + drifted as u64
+    }
+
+    fn stalled(&self) -> bool {
+        self.config.faults.stall.is_some_and(|s| {
+            let t_s = self.t_true_us as f64 * 1e-6;
+            t_s >= s.at_s && t_s < s.at_s + s.duration_s
+        })
+    }
+
+    /// Runs the world up to true time `t_true_us`, appending every frame the device sends to
+    /// `out` and, if given, the truth of every sample it takes to `truth`.
+    pub fn advance_to(
+        &mut self,
+        t_true_us: u64,
+        out: &mut Vec<u8>,
+        mut truth: Option<&mut Vec<SampleTruth>>,
+    ) {
+        for reply in std::mem::take(&mut self.pending_replies) {
+            self.emit(&reply, out);
+        }
+        while self.t_true_us + STEP_US <= t_true_us {
+            self.t_true_us += STEP_US;
+            self.world.step();
+            if !self.streaming {
+                continue;
+            }
+            let device_us = self.device_clock_us();
+            if device_us as f64 >= self.next_sample_us {
+                self.next_sample_us += 1e6 / f64::from(self.rate_hz);
+                let sample = self.take_sample(device_us as u32);
+                let lost = self.stalled() || self.fault_rng.chance(self.config.faults.drop_prob);
+                if let Some(t) = truth.as_deref_mut() {
+                    t.push(SampleTruth {
+                        seq: sample.seq,
+                        t_true_us: self.t_true_us,
+                        t_device_us: sample.t_us,
+                        tilt_deg: self.world.state().tilt_rad.to_degrees(),
+                        edge_contacts: self.world.edge_contacts(),
+                        lost,
+                    });
+                }
+                if !lost {
+                    self.queue_sample(sample, out);
+                }
+            }
+            if self.t_true_us >= self.next_status_us {
+                self.next_status_us += 1_000_000;
+                if !self.stalled() {
+                    let status = self.status();
+                    self.emit(&DeviceMessage::Status(status), out);
+                }
+            }
+        }
+    }
+
+    fn take_sample(&mut self, t_us: u32) -> ImuSample {
+        let raw = self.imu.sample(&self.world.state());
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        ImuSample {
+            seq,
+            t_us,
+            acc: raw.acc,
+            gyr: raw.gyr,
+            mag: Some(raw.mag),
+        }
+    }
+
+    fn queue_sample(&mut self, sample: ImuSample, out: &mut Vec<u8>) {
+        if self.config.batch <= 1 {
+            self.emit(&DeviceMessage::Imu(sample), out);
+            return;
+        }
+        // A lost sample is never in a batch, so batches stay consecutive only when nothing is lost.
+        let _ = self.batch.push(sample);
+        if self.batch.len() >= usize::from(self.config.batch).min(MAX_BATCH) {
+            let samples = std::mem::take(&mut self.batch);
+            self.emit(&DeviceMessage::ImuBatch(ImuBatch { samples }), out);
+        }
+    }
+
+    fn status(&self) -> Status {
+        // A slow, deterministic discharge: 1 % per 3 minutes from 92 %.
+        let minutes = self.t_true_us / 60_000_000;
+        Status {
+            battery_percent: 92u64.saturating_sub(minutes / 3).max(5) as u8,
+            battery_mv: 3_950u16.saturating_sub((minutes * 2).min(600) as u16),
+            charging: false,
+        }
+    }
+
+    /// Frames one message, applying the link faults (garbage, bit flips).
+    fn emit(&mut self, message: &DeviceMessage, out: &mut Vec<u8>) {
+        let mut frame = [0u8; MAX_FRAME_LEN];
+        let Ok(n) = encode_frame(message, &mut frame) else {
+            return; // every message the device builds fits; nothing to send otherwise
+        };
+        let faults = self.config.faults;
+        if self.fault_rng.chance(faults.garbage_prob) {
+            let len = 1 + self.fault_rng.below(24) as usize;
+            out.extend((0..len).map(|_| self.fault_rng.next_u64() as u8));
+        }
+        let start = out.len();
+        out.extend_from_slice(&frame[..n]);
+        if self.fault_rng.chance(faults.corrupt_prob) {
+            let bit = self.fault_rng.below(n as u64 * 8) as usize;
+            out[start + bit / 8] ^= 1 << (bit % 8);
+        }
+    }
+}
+
+/// Simulated link timing: how often bytes reach the host and how late.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinkTiming {
+    /// Bytes are handed to the host in one chunk per interval (a USB poll, a BLE connection
+    /// event), µs.
+    pub interval_us: u64,
+    /// Fixed part of the delivery latency, µs.
+    pub latency_us: u64,
+    /// Random extra latency, up to this, µs.
+    pub jitter_us: u64,
+}
+
+impl Default for LinkTiming {
+    fn default() -> Self {
+        LinkTiming {
+            interval_us: 10_000,
+            latency_us: 2_000,
+            jitter_us: 3_000,
+        }
+    }
+}
+
+/// Bytes as they reach the host: a chunk and its receive time on the host's clock, µs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Host receive time, µs since the link opened.
+    pub t_host_us: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A [`VirtualDevice`] behind a simulated serial link. Each call to
+/// [`SimTransport::next_deliveries`] advances one link interval and returns what the host
+/// receives in it, split at arbitrary byte positions as real serial reads are.
+pub struct SimTransport {
+    device: VirtualDevice,
+    timing: LinkTiming,
+    rng: SimRng,
+    pending: Vec<u8>,
+    t_us: u64,
+}
+
+impl SimTransport {
+    /// The device of `config` with default link timing.
+    pub fn new(config: SimConfig) -> Self {
+        SimTransport {
+            rng: SimRng::new(config.seed, stream::LINK),
+            device: VirtualDevice::new(config),
+            timing: LinkTiming::default(),
+            pending: Vec::new(),
+            t_us: 0,
+        }
+    }
+
+    /// The device behind the link.
+    pub fn device(&self) -> &VirtualDevice {
+        &self.device
+    }
+
+    /// Host clock (= simulation time), µs.
+    pub fn now_us(&self) -> u64 {
+        self.t_us
+    }
+
+    /// Sends host bytes to the device (delivered at once).
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.device.receive(bytes);
+    }
+
+    /// Advances one link interval; returns the chunks the host receives, with truth if asked.
+    pub fn next_deliveries(&mut self, truth: Option<&mut Vec<SampleTruth>>) -> Vec<Delivery> {
+        self.t_us += self.timing.interval_us;
+        self.device.advance_to(self.t_us, &mut self.pending, truth);
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
+        let bytes = std::mem::take(&mut self.pending);
+        let t_host_us =
+            self.t_us + self.timing.latency_us + self.rng.below(self.timing.jitter_us + 1);
+        // Up to three reads per interval, cut anywhere (a frame may span reads).
+        let pieces = 1 + self.rng.below(3) as usize;
+        let mut cuts: Vec<usize> = (1..pieces)
+            .map(|_| self.rng.below(bytes.len() as u64) as usize)
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut deliveries = Vec::with_capacity(pieces);
+        let mut start = 0;
+        for cut in cuts.into_iter().chain(std::iter::once(bytes.len())) {
+            if cut > start {
+                deliveries.push(Delivery {
+                    t_host_us,
+                    bytes: bytes[start..cut].to_vec(),
+                });
+                start = cut;
+            }
+        }
+        deliveries
+    }
+}
