@@ -88,6 +88,9 @@ pub struct SessionReport {
     pub level: u8,
     /// Data source.
     pub source: String,
+    /// When the drill started, s of device time since the stream's first sample (the drill's
+    /// clock starts once the orientation estimate has settled).
+    pub start_s: f64,
     /// Seconds from start to end, device time.
     pub duration_s: f64,
     /// The drill's target duration, s.
@@ -276,6 +279,7 @@ impl Session {
             drill: self.meta.drill.kind(),
             level: config.level,
             source: self.meta.source,
+            start_s: outcome.start_s,
             duration_s: outcome.duration_s,
             target_duration_s: config.duration_s,
             end: outcome.end,

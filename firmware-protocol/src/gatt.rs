@@ -92,8 +92,14 @@ mod tests {
     #[test]
     fn custom_uuids_share_a_base_and_differ_only_in_the_short_id() {
         let base_mask = !(0xFFFFu128 << 96);
-        assert_eq!(PROPRIO_SERVICE_UUID & base_mask, TX_CHARACTERISTIC_UUID & base_mask);
-        assert_eq!(PROPRIO_SERVICE_UUID & base_mask, RX_CHARACTERISTIC_UUID & base_mask);
+        assert_eq!(
+            PROPRIO_SERVICE_UUID & base_mask,
+            TX_CHARACTERISTIC_UUID & base_mask
+        );
+        assert_eq!(
+            PROPRIO_SERVICE_UUID & base_mask,
+            RX_CHARACTERISTIC_UUID & base_mask
+        );
         assert_eq!((PROPRIO_SERVICE_UUID >> 96) & 0xFFFF, 0x0001);
         assert_eq!((TX_CHARACTERISTIC_UUID >> 96) & 0xFFFF, 0x0002);
         assert_eq!((RX_CHARACTERISTIC_UUID >> 96) & 0xFFFF, 0x0003);
@@ -115,6 +121,9 @@ mod tests {
             sig_uuid(DEVICE_INFORMATION_SERVICE_UUID16),
             0x0000180a_0000_1000_8000_00805f9b34fb
         );
-        assert_eq!(sig_uuid(BATTERY_LEVEL_UUID16), 0x00002a19_0000_1000_8000_00805f9b34fb);
+        assert_eq!(
+            sig_uuid(BATTERY_LEVEL_UUID16),
+            0x00002a19_0000_1000_8000_00805f9b34fb
+        );
     }
 }

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::MAX_BATCH;
 
 /// Everything a device sends to the host.
+// `ImuBatch` makes every message as large as a full batch (about 240 bytes). Without an
+// allocator there is nothing to box it in, and messages are decoded one at a time anyway.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DeviceMessage {
     /// Who the device is and how to scale its raw counts (answer to [`HostMessage::GetInfo`],

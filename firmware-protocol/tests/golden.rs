@@ -20,6 +20,7 @@ use proprio_protocol::{
 };
 use serde::{de::DeserializeOwned, Serialize};
 
+#[allow(clippy::large_enum_variant)] // test data, a few dozen of them
 enum Msg {
     Device(DeviceMessage),
     Host(HostMessage),
@@ -128,9 +129,21 @@ fn fixtures() -> Vec<(&'static str, Msg)> {
         (
             "device_imu_batch_3",
             Device(batch(&[
-                imu(41, 1_000_000, [10, -20, 2050], [1, -1, 0], Some([-310, 118, -44])),
+                imu(
+                    41,
+                    1_000_000,
+                    [10, -20, 2050],
+                    [1, -1, 0],
+                    Some([-310, 118, -44]),
+                ),
                 imu(42, 1_005_000, [12, -18, 2046], [2, -2, 1], None),
-                imu(43, 1_010_000, [9, -21, 2049], [i16::MIN, i16::MAX, -128], Some([0; 3])),
+                imu(
+                    43,
+                    1_010_000,
+                    [9, -21, 2049],
+                    [i16::MIN, i16::MAX, -128],
+                    Some([0; 3]),
+                ),
             ])),
         ),
         ("device_imu_batch_empty", Device(batch(&[]))),
@@ -307,7 +320,10 @@ fn fixtures_cover_every_variant() {
             }
         }
     }
-    assert!(device.iter().all(|&c| c), "device variants covered: {device:?}");
+    assert!(
+        device.iter().all(|&c| c),
+        "device variants covered: {device:?}"
+    );
     assert!(host.iter().all(|&c| c), "host variants covered: {host:?}");
 }
 

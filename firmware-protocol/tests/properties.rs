@@ -131,7 +131,11 @@ fn frames(msgs: &[DeviceMessage]) -> (Vec<u8>, Vec<usize>) {
 
 /// Whether `got` is `sent` with some of the frames at `may_lose` missing (and nothing else
 /// missing, added, changed or reordered).
-fn is_sent_minus_some_of(got: &[DeviceMessage], sent: &[DeviceMessage], may_lose: &[usize]) -> bool {
+fn is_sent_minus_some_of(
+    got: &[DeviceMessage],
+    sent: &[DeviceMessage],
+    may_lose: &[usize],
+) -> bool {
     (0u32..1 << may_lose.len()).any(|drop_mask| {
         let kept: Vec<DeviceMessage> = sent
             .iter()
@@ -150,14 +154,15 @@ fn is_sent_minus_some_of(got: &[DeviceMessage], sent: &[DeviceMessage], may_lose
 
 /// Config for the corruption properties.
 ///
-/// A CRC-16 lets a corrupted frame through with probability about 2⁻¹⁶ once the corruption
-/// goes beyond what it detects for certain (all 1-, 2- and 3-bit errors and bursts up to 16
-/// bits). A single flipped bit can do that by way of COBS: a flipped length code re-splits the
-/// rest of the frame, a data byte flipped to 0x00 cuts it in two, a flipped delimiter joins
-/// two. Each such frame is checked by a CRC that accepts a random one at 2⁻¹⁶, so over the
-/// tens of thousands of flips these tests make, a random seed would make them fail about once
-/// in a few hundred runs. That is the protocol's documented residual error rate, not a bug,
-/// so these two run from a fixed seed: reproducible, and a regression test of the decoder.
+/// A CRC-16 catches every error of up to 3 bits and every burst up to 16 bits, so a flipped
+/// data byte is always caught. But a single flipped bit can also change the frame structure,
+/// by way of COBS: a flipped length code re-splits the rest of the frame, a data byte flipped
+/// to 0x00 cuts it in two, a flipped delimiter joins two. Usually that breaks the COBS and the
+/// frame is a `Cobs` error; about one time in ten (measured) it leaves valid COBS with
+/// scrambled content, which the CRC then accepts with probability 2⁻¹⁶. That is the
+/// protocol's residual error rate, not a bug, but over the thousands of flips and cuts these
+/// tests make it would fail a random-seed run roughly once in a few hundred runs. So these
+/// two run from a fixed seed: reproducible, and still a full regression test of the decoder.
 fn corruption_config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,

@@ -29,7 +29,10 @@ fn chunking_never_changes_the_outcome() {
     bytes.extend([0x00, 0x13, 0x37, 0x00, 0x00, 0x09, 0x00]);
     bytes.extend(stream(&msgs[10..]));
     let whole = decode_all::<DeviceMessage>(&bytes);
-    assert!(messages(whole.0.clone()) == msgs, "messages lost or changed");
+    assert!(
+        messages(whole.0.clone()) == msgs,
+        "messages lost or changed"
+    );
     assert_eq!(whole.1.frames_ok, msgs.len() as u64);
     assert_eq!(whole.1.frames_rejected(), 2);
     assert_eq!(whole.0.len(), msgs.len() + 2);
@@ -59,7 +62,11 @@ fn frames_split_like_ble_notifications_decode() {
 /// Expected stats for `garbage` when it sits between frames: each non-empty run between
 /// delimiters is one rejected frame, all of its bytes and its delimiter discarded.
 fn garbage_runs(garbage: &[u8]) -> (u64, u64) {
-    assert_eq!(garbage.last(), Some(&0), "garbage must end in a delimiter here");
+    assert_eq!(
+        garbage.last(),
+        Some(&0),
+        "garbage must end in a delimiter here"
+    );
     let runs: Vec<&[u8]> = garbage
         .split(|&b| b == 0)
         .filter(|run| !run.is_empty())
@@ -175,7 +182,11 @@ fn oversize_run_is_counted_once_and_the_next_frame_decodes() {
         assert_eq!(stats.frames_rejected(), 1);
         assert_eq!(stats.frames_ok, 2);
         // Every byte of the run and its delimiter, as for any other rejected frame.
-        assert_eq!(stats.bytes_discarded, run_len as u64 + 1, "run of {run_len}");
+        assert_eq!(
+            stats.bytes_discarded,
+            run_len as u64 + 1,
+            "run of {run_len}"
+        );
     }
 }
 
@@ -197,7 +208,11 @@ fn frame_of_exactly_max_frame_len_is_accepted() {
     // A message followed by trailing bytes (which the decoder ignores) padded to the largest
     // content: COBS adds 3 bytes, the delimiter 1, so the frame is exactly MAX_FRAME_LEN.
     let mut content = vec![VERSION];
-    content.extend(postcard::to_slice(&status(9), &mut [0u8; 16]).unwrap().iter());
+    content.extend(
+        postcard::to_slice(&status(9), &mut [0u8; 16])
+            .unwrap()
+            .iter(),
+    );
     content.resize(MAX_PAYLOAD_LEN - 2, 0xAA);
     let largest = raw_frame(&content);
     assert!(largest.len() <= MAX_FRAME_LEN);
@@ -260,20 +275,33 @@ fn unknown_version_is_reported_after_a_good_crc() {
 fn good_crc_but_unknown_content_is_malformed() {
     let cases: &[(&str, &[u8])] = &[
         ("DeviceMessage variant 6", &[VERSION, 6, 1, 2, 3]),
-        ("DeviceMessage variant 200 (two-byte varint)", &[VERSION, 0xc8, 0x01]),
+        (
+            "DeviceMessage variant 200 (two-byte varint)",
+            &[VERSION, 0xc8, 0x01],
+        ),
         ("no message at all", &[VERSION]),
         ("Status cut short", &[VERSION, 4, 87]),
         ("bool that is 2", &[VERSION, 4, 87, 0xac, 0x1f, 2]),
         ("Ack with HostCommandKind 5", &[VERSION, 5, 5, 0]),
         ("Ack with AckStatus 3", &[VERSION, 5, 0, 3]),
-        ("ImuSample with Option tag 2", &[VERSION, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2]),
-        ("ImuBatch longer than MAX_BATCH", &[VERSION, 2, MAX_BATCH as u8 + 1]),
+        (
+            "ImuSample with Option tag 2",
+            &[VERSION, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        ),
+        (
+            "ImuBatch longer than MAX_BATCH",
+            &[VERSION, 2, MAX_BATCH as u8 + 1],
+        ),
     ];
     for (what, content) in cases {
         let mut bytes = raw_frame(content);
         bytes.extend(frame(&status(3)));
         let (outcomes, stats) = decode_all::<DeviceMessage>(&bytes);
-        assert_eq!(outcomes, [Err(FrameError::Malformed), Ok(status(3))], "{what}");
+        assert_eq!(
+            outcomes,
+            [Err(FrameError::Malformed), Ok(status(3))],
+            "{what}"
+        );
         assert_eq!(stats.malformed, 1, "{what}");
         assert_eq!(stats.bytes_discarded, raw_frame(content).len() as u64);
     }
@@ -287,7 +315,11 @@ fn good_crc_but_unknown_content_is_malformed() {
 #[test]
 fn trailing_bytes_after_a_valid_message_are_ignored() {
     let mut content = vec![VERSION];
-    content.extend(postcard::to_slice(&status(60), &mut [0u8; 16]).unwrap().iter());
+    content.extend(
+        postcard::to_slice(&status(60), &mut [0u8; 16])
+            .unwrap()
+            .iter(),
+    );
     content.extend([0x07, 0x00, 0xff]); // e.g. a field a newer firmware appended
     let (outcomes, stats) = decode_all::<DeviceMessage>(&raw_frame(&content));
     assert_eq!(outcomes, [Ok(status(60))]);
@@ -306,7 +338,11 @@ fn frames_shorter_than_version_and_crc_are_too_short() {
         bytes.push(0);
         bytes.extend(frame(&status(4)));
         let (outcomes, stats) = decode_all::<DeviceMessage>(&bytes);
-        assert_eq!(outcomes, [Err(FrameError::TooShort), Ok(status(4))], "{cobs:02x?}");
+        assert_eq!(
+            outcomes,
+            [Err(FrameError::TooShort), Ok(status(4))],
+            "{cobs:02x?}"
+        );
         assert_eq!(stats.too_short, 1);
         assert_eq!(stats.bytes_discarded, cobs.len() as u64 + 1);
     }

@@ -46,6 +46,9 @@ fn readme_shows_the_same_bytes() {
     for bytes in [&STOP[..], &START_200[..], &GET_INFO[..]] {
         let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let hex = hex.join(" ");
-        assert!(readme.contains(&hex), "README.md should show the frame `{hex}`");
+        assert!(
+            readme.contains(&hex),
+            "README.md should show the frame `{hex}`"
+        );
     }
 }

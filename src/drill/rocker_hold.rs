@@ -3,8 +3,11 @@
 //! Measures, all in device time from the first settled sample:
 //! - **tilt RMS** (degrees): root mean square of the tilt over time, level = 0;
 //! - **time in band** (%): share of the time with |tilt| ≤ the target band;
-//! - **edge contacts**: the board's edge touched the floor (|tilt| within 0.7° of the board's
-//!   limit); it counts once until the board is brought back [`EDGE_RELEASE_DEG`] off the limit;
+//! - **edge contacts**: the board's edge hit the floor: within [`EDGE_ZONE_DEG`] of the board's
+//!   limit, its rate towards the edge collapsed in one sample (an impact stops a board at once;
+//!   a person catching it cannot decelerate it that fast). It counts once until the board is
+//!   brought back [`EDGE_RELEASE_DEG`] off the limit; a board already on its edge when the drill
+//!   starts counts only after that;
 //! - **longest in band** (s): the longest stretch continuously within the band;
 //! - **time to stabilise** (s): when the first stretch of [`STABLE_S`] within the band began.
 //!
@@ -33,8 +36,18 @@ pub const MAX_HELD_S: f64 = 0.25;
 /// The tilt must come this far back inside the band before a "corrected" cue, degrees (no
 /// flicker of cues at the band's edge).
 const BAND_HYSTERESIS_DEG: f64 = 0.5;
-/// An edge contact is seen when the tilt is within this of the board's limit, degrees.
-const EDGE_ENTRY_MARGIN_DEG: f64 = 0.7;
+/// An impact counts as an edge contact within this distance of the board's limit, degrees.
+pub const EDGE_ZONE_DEG: f64 = 1.0;
+/// A drill that starts with the board this close to its limit, and still, starts on the edge,
+/// degrees.
+const START_ON_EDGE_DEG: f64 = 0.5;
+/// An impact: the rate towards the edge was at least this (°/s)…
+const IMPACT_RATE_DEG_S: f64 = 2.5;
+/// …and dropped to at most this share of it in one sample…
+const IMPACT_RATE_KEPT: f64 = 0.3;
+/// …a deceleration of at least this (°/s²), more than a person can produce on a board
+/// (a push-off of about 4.5 rad/s², i.e. 260 °/s²).
+const IMPACT_DECEL_DEG_S2: f64 = 300.0;
 /// Events kept in the result; later ones are counted only (memory stays bounded).
 const MAX_EVENTS: usize = 1_000;
 
@@ -132,6 +145,8 @@ pub struct RockerHoldLive {
 pub struct RockerHoldOutcome {
     /// 0–100, see the module docs.
     pub score: f64,
+    /// When the drill started on the stream's device time line, s (its first settled sample).
+    pub start_s: f64,
     /// Why it ended.
     pub end: EndReason,
     /// Seconds from start to end (device time).
@@ -150,6 +165,7 @@ pub struct RockerHold {
     config: RockerHoldConfig,
     t0_us: Option<u64>,
     prev: Option<(f64, f64)>,
+    prev_rate_deg_s: f64,
     measured_s: f64,
     in_band_s: f64,
     sum_sq_deg2_s: f64,
@@ -173,6 +189,7 @@ impl RockerHold {
             config,
             t0_us: None,
             prev: None,
+            prev_rate_deg_s: 0.0,
             measured_s: 0.0,
             in_band_s: 0.0,
             sum_sq_deg2_s: 0.0,
@@ -224,9 +241,18 @@ impl RockerHold {
         let inside = value.abs() <= band;
         self.samples += 1;
 
+        let limit = self.config.edge_limit_deg;
         let mut continuous = false;
+        let mut dt_s = 0.0;
+        if self.prev.is_none()
+            && value.abs() >= limit - START_ON_EDGE_DEG
+            && tilt.rate_deg_s.abs() < IMPACT_RATE_DEG_S
+        {
+            self.edge_released = false; // started on the edge: not a loss of balance
+        }
         if let Some((prev_t, prev_value)) = self.prev {
             let dt = t_s - prev_t;
+            dt_s = dt;
             if dt <= MAX_HELD_S {
                 continuous = true;
                 self.measured_s += dt;
@@ -254,8 +280,14 @@ impl RockerHold {
         }
 
         // Edge contacts.
-        let limit = self.config.edge_limit_deg;
-        if self.edge_released && value.abs() >= limit - EDGE_ENTRY_MARGIN_DEG {
+        let towards_edge = tilt.rate_deg_s * value.signum();
+        let was_towards_edge = self.prev_rate_deg_s * value.signum();
+        let impact = continuous
+            && was_towards_edge >= IMPACT_RATE_DEG_S
+            && towards_edge <= IMPACT_RATE_KEPT * was_towards_edge
+            && (was_towards_edge - towards_edge) >= IMPACT_DECEL_DEG_S2 * dt_s;
+        self.prev_rate_deg_s = tilt.rate_deg_s;
+        if self.edge_released && impact && value.abs() >= limit - EDGE_ZONE_DEG {
             self.edge_released = false;
             self.edge_contacts += 1;
             let side = Side::of(value);
@@ -354,6 +386,7 @@ impl RockerHold {
         let metrics = self.metrics();
         RockerHoldOutcome {
             score: self.score(&metrics, duration_s),
+            start_s: self.t0_us.unwrap_or(0) as f64 * 1e-6,
             end,
             duration_s,
             metrics,
@@ -368,13 +401,20 @@ mod tests {
     use super::*;
 
     fn run(tilts: impl IntoIterator<Item = (u64, f64)>, config: RockerHoldConfig) -> RockerHoldOutcome {
+        run_with_rate(tilts.into_iter().map(|(t, v)| (t, v, 0.0)), config)
+    }
+
+    fn run_with_rate(
+        tilts: impl IntoIterator<Item = (u64, f64, f64)>,
+        config: RockerHoldConfig,
+    ) -> RockerHoldOutcome {
         let mut drill = RockerHold::new(config);
         let mut events = Vec::new();
-        for (t_us, tilt_deg) in tilts {
+        for (t_us, tilt_deg, rate_deg_s) in tilts {
             let s = BoardTilt {
                 t_us,
                 tilt_deg,
-                rate_deg_s: 0.0,
+                rate_deg_s,
                 converging: false,
                 acc_rejected: false,
             };
@@ -410,12 +450,45 @@ mod tests {
 
     #[test]
     fn counts_edge_contacts_once_per_touch() {
-        // Touch, rock on the edge (14.5–15°), leave by more than 2°, touch the other edge.
-        let path = [0.0, 10.0, 14.6, 15.0, 14.5, 15.0, 13.5, 14.8, 11.0, 0.0, -15.0, -12.0, 0.0];
-        let signal = path.iter().enumerate().map(|(i, &v)| (i as u64 * 10_000, v));
-        let out = run(signal, config());
+        // (tilt °, rate °/s) at 100 Hz.
+        let path = [
+            (0.0, 0.0),
+            (13.0, 40.0),
+            (14.4, 45.0),
+            (15.0, 0.0), // impact: contact 1
+            (14.6, -20.0),
+            (14.9, 25.0),
+            (15.0, 0.0), // rocking on the edge: the same contact
+            (13.5, -60.0),
+            (14.8, 40.0),
+            (15.0, 0.0), // not back 2° off the limit yet: the same contact
+            (11.0, -100.0),
+            (14.0, 20.0),
+            (14.2, 18.0),
+            (14.3, 16.0), // a near miss: caught, decelerating as a person can
+            (13.0, -10.0),
+            (-14.0, -50.0),
+            (-15.0, 0.0), // impact on the other edge: contact 2
+            (-12.0, 30.0),
+            (0.0, 0.0),
+        ];
+        let signal = path
+            .iter()
+            .enumerate()
+            .map(|(i, &(v, r))| (i as u64 * 10_000, v, r));
+        let out = run_with_rate(signal, config());
         assert_eq!(out.metrics.edge_contacts, 2);
         assert_eq!(out.end, EndReason::DataEnded);
+    }
+
+    #[test]
+    fn a_board_on_its_edge_at_the_start_is_not_a_contact() {
+        let path = [(15.0, 0.0), (15.0, 0.0), (14.0, -40.0), (12.0, -80.0), (14.5, 60.0), (15.0, 0.0)];
+        let signal = path
+            .iter()
+            .enumerate()
+            .map(|(i, &(v, r))| (i as u64 * 10_000, v, r));
+        assert_eq!(run_with_rate(signal, config()).metrics.edge_contacts, 1);
     }
 
     #[test]

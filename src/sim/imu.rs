@@ -86,15 +86,16 @@ impl VirtualImu {
         self.gyr_bias
     }
 
-    /// Samples the sensor for the board's true state.
-    pub fn sample(&mut self, board: &BoardState) -> RawImu {
+    /// The board's true motion as the sensor feels it, before any error: specific force (m/s²)
+    /// and angular rate (rad/s), sensor frame.
+    pub fn true_signals(&self, board: &BoardState) -> (Vector3<f64>, Vector3<f64>) {
         let (th, w, a, h) = (
             board.tilt_rad,
             board.rate_rad_s,
             board.accel_rad_s2,
             self.imu_height_m,
         );
-        // The sensor sits at board_from_fulcrum·(0, 0, h): it moves on a circle as the board tilts.
+        // The sensor sits at world_from_board·(0, 0, h): it moves on a circle as the board tilts.
         let acc_world = Vector3::new(
             0.0,
             -h * (a * th.cos() - w * w * th.sin()),
@@ -102,9 +103,22 @@ impl VirtualImu {
         );
         let imu_from_world = Rotation3::from_axis_angle(&Vector3::x_axis(), th).inverse();
         let specific_force = imu_from_world * (acc_world + Vector3::new(0.0, 0.0, G_M_S2));
+        (specific_force, Vector3::new(w, 0.0, 0.0))
+    }
+
+    /// One output sample from the true signals averaged over the sample interval (as a real
+    /// sensor's decimation filter does), with bias, noise, quantisation and saturation; the
+    /// magnetometer reads the field at the board's tilt at the end of the interval.
+    pub fn measure(
+        &mut self,
+        mean_specific_force: &Vector3<f64>,
+        mean_rate: &Vector3<f64>,
+        tilt_rad: f64,
+    ) -> RawImu {
         let e = self.errors;
-        let acc = specific_force + self.acc_bias + self.noise(e.acc_noise_m_s2);
-        let gyr = Vector3::new(w, 0.0, 0.0) + self.gyr_bias + self.noise(e.gyr_noise_rad_s);
+        let imu_from_world = Rotation3::from_axis_angle(&Vector3::x_axis(), tilt_rad).inverse();
+        let acc = mean_specific_force + self.acc_bias + self.noise(e.acc_noise_m_s2);
+        let gyr = mean_rate + self.gyr_bias + self.noise(e.gyr_noise_rad_s);
         let mag = imu_from_world * Vector3::from(EARTH_FIELD_UT) + self.noise(e.mag_noise_ut);
         RawImu {
             acc: quantise(&acc, ACC_M_S2_PER_LSB),
@@ -144,7 +158,11 @@ mod tests {
             accel_rad_s2: 0.0,
             at_edge: false,
         };
-        let raw = imu.sample(&rest);
+        let sample = |imu: &mut VirtualImu, state: &BoardState| {
+            let (f, w) = imu.true_signals(state);
+            imu.measure(&f, &w, state.tilt_rad)
+        };
+        let raw = sample(&mut imu, &rest);
         assert_eq!(raw.acc[0], 0);
         assert_eq!(raw.acc[1], 0);
         assert_eq!(raw.acc[2], 4096); // 1 g at 4096 counts per g
@@ -154,7 +172,7 @@ mod tests {
             tilt_rad: 10f64.to_radians(),
             ..rest
         };
-        let raw = imu.sample(&tilted);
+        let raw = sample(&mut imu, &tilted);
         let expected_y = (10f64.to_radians().sin() * 4096.0).round() as i16;
         assert_eq!(raw.acc[1], expected_y);
     }

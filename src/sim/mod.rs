@@ -135,6 +135,8 @@ pub struct VirtualDevice {
     next_status_us: u64,
     seq: u32,
     batch: heapless::Vec<ImuSample, MAX_BATCH>,
+    /// Sums of the true specific force and rate since the last sample, and their count.
+    interval_sums: (nalgebra::Vector3<f64>, nalgebra::Vector3<f64>, u32),
     pending_replies: Vec<DeviceMessage>,
     vibrations: u64,
 }
@@ -169,6 +171,7 @@ impl VirtualDevice {
             next_status_us: 0,
             seq: 0,
             batch: heapless::Vec::new(),
+            interval_sums: (nalgebra::Vector3::zeros(), nalgebra::Vector3::zeros(), 0),
             pending_replies: Vec::new(),
             vibrations: 0,
             config,
@@ -286,6 +289,10 @@ impl VirtualDevice {
             if !self.streaming {
                 continue;
             }
+            let (force, rate) = self.imu.true_signals(&self.world.state());
+            self.interval_sums.0 += force;
+            self.interval_sums.1 += rate;
+            self.interval_sums.2 += 1;
             let device_us = self.device_clock_us();
             if device_us as f64 >= self.next_sample_us {
                 self.next_sample_us += 1e6 / f64::from(self.rate_hz);
@@ -316,7 +323,10 @@ impl VirtualDevice {
     }
 
     fn take_sample(&mut self, t_us: u32) -> ImuSample {
-        let raw = self.imu.sample(&self.world.state());
+        let (force_sum, rate_sum, n) = std::mem::take(&mut self.interval_sums);
+        let n = f64::from(n.max(1));
+        let tilt_rad = self.world.state().tilt_rad;
+        let raw = self.imu.measure(&(force_sum / n), &(rate_sum / n), tilt_rad);
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         ImuSample {

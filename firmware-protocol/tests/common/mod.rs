@@ -237,8 +237,11 @@ pub fn mixed_messages(n: usize, seed: u64) -> Vec<DeviceMessage> {
                         HostCommandKind::Tare,
                         HostCommandKind::Vibrate,
                     ][rng.below(5) as usize],
-                    status: [AckStatus::Ok, AckStatus::Unsupported, AckStatus::InvalidArgument]
-                        [rng.below(3) as usize],
+                    status: [
+                        AckStatus::Ok,
+                        AckStatus::Unsupported,
+                        AckStatus::InvalidArgument,
+                    ][rng.below(3) as usize],
                 }),
             }
         })

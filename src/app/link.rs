@@ -1,0 +1,294 @@
+//! Byte sources. A link yields [`LinkEvent`]s and takes host messages; it does nothing else.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use proprio_protocol::{encode_frame, HostMessage, MAX_FRAME_LEN};
+use tokio::sync::mpsc;
+
+use crate::sim::{Delivery, SimConfig, SimTransport};
+
+/// What a link reports.
+#[derive(Debug)]
+pub enum LinkEvent {
+    /// Bytes arrived.
+    Bytes {
+        /// Host receive time, µs since the link opened.
+        t_host_us: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+    /// The link is gone (device unplugged, port closed).
+    Disconnected {
+        /// Host time, µs since the link opened.
+        t_host_us: u64,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// Where the data comes from, parsed from `--source`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The simulator, in process.
+    Sim,
+    /// A serial port speaking proprio's protocol.
+    Serial {
+        /// Device path.
+        path: String,
+        /// Baud rate.
+        baud: u32,
+    },
+}
+
+impl Source {
+    /// Parses `sim` or `serial:PATH[@BAUD]`.
+    pub fn parse(text: &str) -> anyhow::Result<Source> {
+        if text == "sim" {
+            return Ok(Source::Sim);
+        }
+        if let Some(rest) = text.strip_prefix("serial:") {
+            let (path, baud) = match rest.rsplit_once('@') {
+                Some((path, baud)) => {
+                    let baud = baud
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|b| (300..=4_000_000).contains(b))
+                        .with_context(|| format!("'{baud}' is not a baud rate"))?;
+                    (path, baud)
+                }
+                None => (rest, 115_200),
+            };
+            if path.is_empty() {
+                bail!("source 'serial:' needs a port, e.g. serial:/dev/ttyACM0");
+            }
+            return Ok(Source::Serial {
+                path: path.to_string(),
+                baud,
+            });
+        }
+        bail!("unknown source '{text}': use 'sim' or 'serial:PATH[@BAUD]'")
+    }
+}
+
+/// An open link.
+pub enum Link {
+    /// The simulator.
+    Sim(SimLink),
+    /// A serial port.
+    Serial(SerialLink),
+}
+
+impl Link {
+    /// Opens the link for `source`; `sim` is used for the simulator, `paced` makes it run in
+    /// real time.
+    pub fn open(source: &Source, sim: SimConfig, paced: bool) -> anyhow::Result<Link> {
+        Ok(match source {
+            Source::Sim => Link::Sim(SimLink::new(sim, paced)),
+            Source::Serial { path, baud } => Link::Serial(SerialLink::open(path, *baud)?),
+        })
+    }
+
+    /// The next event. Cancel-safe.
+    pub async fn next(&mut self) -> LinkEvent {
+        match self {
+            Link::Sim(link) => link.next().await,
+            Link::Serial(link) => link.next().await,
+        }
+    }
+
+    /// Sends a command; returns the bytes sent and when, for the recording.
+    pub fn send(&mut self, message: &HostMessage) -> anyhow::Result<(u64, Vec<u8>)> {
+        let mut frame = [0u8; MAX_FRAME_LEN];
+        let n = encode_frame(message, &mut frame)
+            .map_err(|e| anyhow::anyhow!("cannot encode {message:?}: {e}"))?;
+        let bytes = frame[..n].to_vec();
+        match self {
+            Link::Sim(link) => link.transport.send(&bytes),
+            Link::Serial(link) => link
+                .writer
+                .write_all(&bytes)
+                .context("cannot write to the serial port")?,
+        }
+        Ok((self.now_us(), bytes))
+    }
+
+    /// The link's host clock, µs since it opened.
+    pub fn now_us(&self) -> u64 {
+        match self {
+            Link::Sim(link) => link.transport.now_us(),
+            Link::Serial(link) => link.opened.elapsed().as_micros() as u64,
+        }
+    }
+
+    /// A short description for the live view.
+    pub fn describe(&self) -> String {
+        match self {
+            Link::Sim(_) => "simulator".into(),
+            Link::Serial(link) => format!("serial {}", link.path),
+        }
+    }
+}
+
+/// Simulated time without any bytes after which the simulated link reports itself lost, µs.
+const SIM_SILENCE_LIMIT_US: u64 = 60_000_000;
+
+/// The simulator behind a simulated link. Its host clock is simulated, so the recording is
+/// the same whether it runs paced or as fast as possible.
+pub struct SimLink {
+    transport: SimTransport,
+    queue: VecDeque<Delivery>,
+    paced_from: Option<tokio::time::Instant>,
+}
+
+impl SimLink {
+    fn new(config: SimConfig, paced: bool) -> Self {
+        SimLink {
+            transport: SimTransport::new(config),
+            queue: VecDeque::new(),
+            paced_from: paced.then(tokio::time::Instant::now),
+        }
+    }
+
+    async fn next(&mut self) -> LinkEvent {
+        let silent_since_us = self.transport.now_us();
+        while self.queue.is_empty() {
+            if self.transport.now_us() - silent_since_us > SIM_SILENCE_LIMIT_US {
+                return LinkEvent::Disconnected {
+                    t_host_us: self.transport.now_us(),
+                    reason: "the simulated device sent nothing for a minute".into(),
+                };
+            }
+            self.queue.extend(self.transport.next_deliveries(None));
+        }
+        // Sleep before taking the delivery off the queue: a cancelled call loses nothing.
+        if let (Some(start), Some(front)) = (self.paced_from, self.queue.front()) {
+            tokio::time::sleep_until(start + Duration::from_micros(front.t_host_us)).await;
+        }
+        match self.queue.pop_front() {
+            Some(delivery) => LinkEvent::Bytes {
+                t_host_us: delivery.t_host_us,
+                bytes: delivery.bytes,
+            },
+            None => LinkEvent::Disconnected {
+                t_host_us: self.transport.now_us(),
+                reason: "the simulated device stopped".into(),
+            },
+        }
+    }
+}
+
+/// A serial port, read on its own thread.
+pub struct SerialLink {
+    path: String,
+    opened: Instant,
+    writer: Box<dyn serialport::SerialPort>,
+    events: mpsc::UnboundedReceiver<LinkEvent>,
+}
+
+impl SerialLink {
+    fn open(path: &str, baud: u32) -> anyhow::Result<SerialLink> {
+        let port = serialport::new(path, baud)
+            .timeout(Duration::from_millis(50))
+            .open()
+            .map_err(|e| anyhow::anyhow!(describe_open_error(path, &e)))?;
+        let writer = port
+            .try_clone()
+            .with_context(|| format!("cannot use serial port {path}"))?;
+        let opened = Instant::now();
+        let (tx, events) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name(format!("serial {path}"))
+            .spawn(move || read_loop(port, opened, tx))
+            .context("cannot start the serial reader thread")?;
+        Ok(SerialLink {
+            path: path.to_string(),
+            opened,
+            writer,
+            events,
+        })
+    }
+
+    async fn next(&mut self) -> LinkEvent {
+        match self.events.recv().await {
+            Some(event) => event,
+            None => LinkEvent::Disconnected {
+                t_host_us: self.opened.elapsed().as_micros() as u64,
+                reason: "the serial reader stopped".into(),
+            },
+        }
+    }
+}
+
+fn describe_open_error(path: &str, error: &serialport::Error) -> String {
+    use serialport::ErrorKind;
+    match error.kind() {
+        ErrorKind::Io(io::ErrorKind::NotFound) => {
+            format!("serial port {path} does not exist (is the device plugged in? try --source sim)")
+        }
+        ErrorKind::Io(io::ErrorKind::PermissionDenied) => format!(
+            "no permission to open serial port {path} (on Linux, join the 'dialout' group)"
+        ),
+        ErrorKind::NoDevice => {
+            format!("serial port {path} is busy or gone (another program may have it open)")
+        }
+        _ if error.description.contains("busy") || error.description.contains("lock") => {
+            format!("serial port {path} is busy (another program has it open)")
+        }
+        _ => format!("cannot open serial port {path}: {}", error.description),
+    }
+}
+
+fn read_loop(
+    mut port: Box<dyn serialport::SerialPort>,
+    opened: Instant,
+    tx: mpsc::UnboundedSender<LinkEvent>,
+) {
+    let mut buf = [0u8; 4096];
+    loop {
+        let event = match port.read(&mut buf) {
+            Ok(0) => LinkEvent::Disconnected {
+                t_host_us: opened.elapsed().as_micros() as u64,
+                reason: "the port was closed".into(),
+            },
+            Ok(n) => LinkEvent::Bytes {
+                t_host_us: opened.elapsed().as_micros() as u64,
+                bytes: buf[..n].to_vec(),
+            },
+            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
+                continue
+            }
+            Err(e) => LinkEvent::Disconnected {
+                t_host_us: opened.elapsed().as_micros() as u64,
+                reason: format!("read failed: {e}"),
+            },
+        };
+        let last = matches!(event, LinkEvent::Disconnected { .. });
+        if tx.send(event).is_err() || last {
+            return; // the session ended, or the port is gone
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sources() {
+        assert_eq!(Source::parse("sim").unwrap(), Source::Sim);
+        assert_eq!(
+            Source::parse("serial:/dev/ttyACM0").unwrap(),
+            Source::Serial { path: "/dev/ttyACM0".into(), baud: 115_200 }
+        );
+        assert_eq!(
+            Source::parse("serial:/dev/ttyUSB1@9600").unwrap(),
+            Source::Serial { path: "/dev/ttyUSB1".into(), baud: 9600 }
+        );
+        for bad in ["", "simulator", "serial:", "serial:/dev/x@fast", "ble:board"] {
+            assert!(Source::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Files: the data directory and recording files, created readable by the user only.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+
+use crate::recording::{Record, RecordingWriter};
+use crate::session::SessionMeta;
+
+/// The data directory: `--data-dir` / `PROPRIO_DATA_DIR` if given, else the platform's.
+pub fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
+    match given {
+        Some(dir) => Ok(dir),
+        None => dirs::data_dir()
+            .map(|d| d.join("proprio"))
+            .context("no data directory on this system; give one with --data-dir"),
+    }
+}
+
+/// Creates `dir` (and parents) if needed, private to the user.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))
+}
+
+/// A new file readable and writable by the user only; never overwrites.
+fn create_private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// UTC now as (RFC 3339 text, compact text for file names).
+pub fn utc_now() -> (String, String) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    (
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"),
+        format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}"),
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// How often the recording is pushed to the operating system.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// A recording being written: appended as the session runs, flushed every quarter second.
+pub struct RecordingFile {
+    path: PathBuf,
+    writer: RecordingWriter<BufWriter<File>>,
+    last_flush: Instant,
+}
+
+impl RecordingFile {
+    /// Creates `<data>/recordings/<stamp>-<drill>.prec` and writes the header.
+    pub fn create(data_dir: &Path, stamp: &str, meta: &SessionMeta) -> Result<RecordingFile> {
+        let dir = data_dir.join("recordings");
+        create_private_dir(&dir)?;
+        let drill = meta.drill.kind().name();
+        let mut attempt = 0;
+        let (path, file) = loop {
+            let name = match attempt {
+                0 => format!("{stamp}-{drill}.prec"),
+                n => format!("{stamp}-{drill}-{n}.prec"),
+            };
+            let path = dir.join(name);
+            match create_private_file(&path) {
+                Ok(file) => break (path, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 999 => {
+                    attempt += 1
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", path.display()))
+                }
+            }
+        };
+        let writer = RecordingWriter::new(BufWriter::new(file), meta)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(RecordingFile {
+            path,
+            writer,
+            last_flush: Instant::now(),
+        })
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends a record; flushes if the last flush is a quarter second old.
+    pub fn append(&mut self, record: &Record) -> Result<()> {
+        self.writer
+            .write(record)
+            .with_context(|| format!("cannot write recording {}", self.path.display()))?;
+        self.flush_if_due()
+    }
+
+    /// Flushes if the last flush is a quarter second old (call it on a timer too, so a quiet
+    /// link does not leave records in the buffer).
+    pub fn flush_if_due(&mut self) -> Result<()> {
+        if self.last_flush.elapsed() < FLUSH_EVERY {
+            return Ok(());
+        }
+        self.last_flush = Instant::now();
+        self.writer
+            .get_mut()
+            .flush()
+            .with_context(|| format!("cannot write recording {}", self.path.display()))
+    }
+
+    /// Flushes everything and syncs it to disk.
+    pub fn close(mut self) -> Result<PathBuf> {
+        let out = self.writer.get_mut();
+        out.flush()
+            .and_then(|()| out.get_ref().sync_all())
+            .with_context(|| format!("cannot finish recording {}", self.path.display()))?;
+        Ok(self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_778), (2026, 11, 21));
+    }
+}

@@ -1,0 +1,199 @@
+//! The live terminal view: a gauge of the board's tilt with the target band, the time left and
+//! the live score, redrawn in place. Keys: `q` or Esc stops, `p` stops because it hurts.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::style::{Attribute, Color, Print, ResetColor, SetAttribute, SetForegroundColor};
+use crossterm::{cursor, queue, terminal};
+
+use crate::drill::{DrillEvent, Side};
+use crate::session::LiveStatus;
+
+/// A key the user pressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// Stop the drill.
+    Stop,
+    /// Stop the drill: it hurts.
+    Pain,
+}
+
+const GAUGE_WIDTH: usize = 61;
+const LINES: u16 = 5;
+
+/// The live view; restores the terminal when dropped.
+pub struct LiveView {
+    link: String,
+    note: String,
+    drawn: bool,
+}
+
+impl LiveView {
+    /// Takes over the terminal (raw mode for single keys, cursor hidden).
+    pub fn start(link: String) -> io::Result<LiveView> {
+        terminal::enable_raw_mode()?;
+        let view = LiveView {
+            link,
+            note: String::new(),
+            drawn: false,
+        };
+        queue!(io::stdout(), cursor::Hide)?;
+        Ok(view)
+    }
+
+    /// Keys pressed since the last call (never blocks).
+    pub fn keys(&mut self) -> Vec<Key> {
+        let mut keys = Vec::new();
+        while event::poll(Duration::ZERO).unwrap_or(false) {
+            let Ok(Event::Key(KeyEvent { code, modifiers, kind, .. })) = event::read() else {
+                continue;
+            };
+            if kind != KeyEventKind::Press {
+                continue;
+            }
+            match code {
+                KeyCode::Char('p') | KeyCode::Char('P') => keys.push(Key::Pain),
+                KeyCode::Char('q') | KeyCode::Esc => keys.push(Key::Stop),
+                KeyCode::Char('c') if modifiers.contains(KeyModifiers::CONTROL) => {
+                    keys.push(Key::Stop)
+                }
+                _ => {}
+            }
+        }
+        keys
+    }
+
+    /// Shows a message under the gauge.
+    pub fn note(&mut self, text: &str) {
+        self.note = text.to_string();
+    }
+
+    /// Redraws with the session's state and the events since the last draw.
+    pub fn draw(&mut self, live: &LiveStatus, events: &[DrillEvent]) -> io::Result<()> {
+        for event in events {
+            match event {
+                DrillEvent::LeftBand { side, .. } => {
+                    self.note = format!("out of the band: bring the {} side up", side_word(*side))
+                }
+                DrillEvent::Corrected { .. } => self.note = "corrected: back in the band".into(),
+                DrillEvent::EdgeContact { .. } => self.note = "edge touched the floor".into(),
+                DrillEvent::Stabilised { .. } => self.note = "stable: keep it there".into(),
+                DrillEvent::Ended { .. } => {}
+            }
+        }
+        let mut out = io::stdout();
+        if self.drawn {
+            queue!(out, cursor::MoveUp(LINES), cursor::MoveToColumn(0))?;
+        }
+        self.drawn = true;
+        let d = &live.drill;
+        let line = |out: &mut io::Stdout, text: &str| -> io::Result<()> {
+            queue!(
+                out,
+                terminal::Clear(terminal::ClearType::CurrentLine),
+                Print(text),
+                Print("\r\n")
+            )
+        };
+        line(
+            &mut out,
+            &format!(
+                "proprio · rocker-board hold · band ±{:.0}° · q stop · p it hurts (stops at once)",
+                live.band_deg
+            ),
+        )?;
+        queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
+        if d.settling || !live.device_known {
+            queue!(out, Print("  waiting for the sensor to settle…"))?;
+        } else {
+            draw_gauge(&mut out, d.tilt_deg, live.band_deg, live.edge_limit_deg)?;
+            let colour = if d.in_band { Color::Green } else { Color::Red };
+            queue!(
+                out,
+                SetForegroundColor(colour),
+                SetAttribute(Attribute::Bold),
+                Print(format!("  {:+5.1}°", d.tilt_deg)),
+                SetAttribute(Attribute::Reset),
+                ResetColor
+            )?;
+        }
+        queue!(out, Print("\r\n"))?;
+        line(
+            &mut out,
+            &format!(
+                "time left {:4.0} s   in band {:3.0} %   edge contacts {}   score {:3.0}",
+                d.remaining_s, d.time_in_band_percent, d.edge_contacts, d.score
+            ),
+        )?;
+        let battery = live
+            .battery_percent
+            .map_or(String::new(), |b| format!(" · battery {b} %"));
+        line(
+            &mut out,
+            &format!(
+                "{} · {} samples · {} lost · {} bad frames{}",
+                self.link, live.samples, live.frames_lost, live.bad_frames, battery
+            ),
+        )?;
+        line(&mut out, &self.note)?;
+        out.flush()
+    }
+
+    /// Draws the last state and gives the terminal back.
+    pub fn finish(mut self, live: &LiveStatus) -> io::Result<()> {
+        self.draw(live, &[])?;
+        Ok(())
+    }
+}
+
+impl Drop for LiveView {
+    fn drop(&mut self) {
+        let _ = queue!(io::stdout(), cursor::Show, ResetColor);
+        let _ = io::stdout().flush();
+        let _ = terminal::disable_raw_mode();
+    }
+}
+
+fn side_word(side: Side) -> &'static str {
+    // Positive tilt is the sensor's −y side going down: bring that side back up.
+    match side {
+        Side::Positive => "right",
+        Side::Negative => "left",
+    }
+}
+
+/// `·····|────●────|·····` from −limit to +limit.
+fn draw_gauge(out: &mut io::Stdout, tilt_deg: f64, band_deg: f64, limit_deg: f64) -> io::Result<()> {
+    let column = |deg: f64| -> usize {
+        let x = (deg / limit_deg).clamp(-1.0, 1.0);
+        ((x + 1.0) / 2.0 * (GAUGE_WIDTH - 1) as f64).round() as usize
+    };
+    let (band_lo, band_hi, centre, marker) = (
+        column(-band_deg),
+        column(band_deg),
+        column(0.0),
+        column(tilt_deg),
+    );
+    let in_band = tilt_deg.abs() <= band_deg;
+    queue!(out, Print("  "))?;
+    for c in 0..GAUGE_WIDTH {
+        if c == marker {
+            let colour = if in_band { Color::Green } else { Color::Red };
+            queue!(out, SetForegroundColor(colour), Print('●'), ResetColor)?;
+            continue;
+        }
+        let glyph = if c == band_lo || c == band_hi {
+            '|'
+        } else if c == centre {
+            '┼'
+        } else if c > band_lo && c < band_hi {
+            '─'
+        } else {
+            '·'
+        };
+        queue!(out, Print(glyph))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! Shared helpers: run a whole session in process on the simulator, as the app does.
+#![allow(dead_code)] // each test binary uses a different part
+
+use proprio::drill::RockerHoldConfig;
+use proprio::pipeline::{PipelineConfig, PIPELINE_VERSION};
+use proprio::recording::Record;
+use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
+use proprio::sim::{SampleTruth, SimConfig, SimTransport};
+use proprio_protocol::{encode_frame, HostMessage, MAX_FRAME_LEN};
+
+pub fn meta(sim: SimConfig, level: u8, duration_s: f64) -> SessionMeta {
+    let mut config = RockerHoldConfig::for_level(level, sim.board.limit_deg).unwrap();
+    config.duration_s = duration_s;
+    SessionMeta {
+        drill: DrillSetup::RockerHold(config),
+        source: "sim".into(),
+        sim: Some(sim),
+        pipeline: PipelineConfig::default(),
+        pipeline_version: PIPELINE_VERSION.into(),
+        proprio_version: "test".into(),
+        created_utc: "2026-11-21T00:00:00Z".into(),
+    }
+}
+
+/// Runs a drill on the simulator; returns the report, the records fed and the truth.
+pub fn run_sim(sim: SimConfig, level: u8, duration_s: f64) -> (SessionReport, Vec<Record>, Vec<SampleTruth>) {
+    let meta = meta(sim, level, duration_s);
+    let mut transport = SimTransport::new(sim);
+    let mut frame = [0u8; MAX_FRAME_LEN];
+    for message in [HostMessage::GetInfo, HostMessage::Start { rate_hz: sim.rate_hz }] {
+        let n = encode_frame(&message, &mut frame).unwrap();
+        transport.send(&frame[..n]);
+    }
+    let mut session = Session::new(meta);
+    let mut records = Vec::new();
+    let mut truth = Vec::new();
+    let mut events = Vec::new();
+    while !session.is_done() {
+        for d in transport.next_deliveries(Some(&mut truth)) {
+            let record = Record::Received { t_host_us: d.t_host_us, bytes: d.bytes };
+            session.handle(&record, &mut events);
+            records.push(record);
+        }
+        assert!(transport.now_us() < 10 * 3_600 * 1_000_000, "session never ended");
+    }
+    (session.finish(), records, truth)
+}
