@@ -66,12 +66,12 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             return Err(error.context(format!("recording kept at {}", path.display())));
         }
     };
+    // The file keeps the result without its own path (so the same seed gives the same bytes).
+    let stored = serde_json::to_string(&report).context("cannot format the result")?;
+    recording.append(&Record::Result(stored))?;
     let mut report = report;
-    let path = recording.path().to_path_buf();
-    report.recording = Some(path.display().to_string());
+    report.recording = Some(recording.close()?.display().to_string());
     let json = serde_json::to_string(&report).context("cannot format the result")?;
-    recording.append(&Record::Result(json.clone()))?;
-    recording.close()?;
     if args.json {
         println!("{json}");
     } else {

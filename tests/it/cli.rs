@@ -1,0 +1,158 @@
+//! The `proprio` command end to end: sim drills, replay, the serial link on a pseudo-terminal,
+//! and one clear sentence for every bad input.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn proprio(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_proprio"))
+        .args(args)
+        .env("PROPRIO_DATA_DIR", data_dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run proprio")
+}
+
+fn json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "proprio failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
+}
+
+/// The acceptance run: a 30 s sim drill, then its replay, print the same result.
+#[test]
+fn sim_drill_then_replay_print_the_same_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["drill", "rocker-hold", "--source", "sim", "--seed", "7", "--duration", "30", "--no-live", "--json"];
+    let live = json(&proprio(dir.path(), &args));
+    for key in ["drill", "level", "source", "duration_s", "score", "metrics", "events", "quality", "recording", "pipeline_version"] {
+        assert!(live.get(key).is_some(), "missing {key} in {live}");
+    }
+    assert_eq!(live["drill"], "rocker-hold");
+    assert_eq!(live["end"], "completed");
+    let path = live["recording"].as_str().unwrap().to_string();
+    let replayed = json(&proprio(dir.path(), &["replay", &path, "--json"]));
+    assert_eq!(live, replayed);
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "recordings are private");
+        let dir_mode = std::fs::metadata(Path::new(&path).parent().unwrap()).unwrap().permissions().mode();
+        assert_eq!(dir_mode & 0o777, 0o700);
+    }
+
+    // Same seed: the same recording, byte for byte after the header (which holds the start time).
+    let again = json(&proprio(dir.path(), &args));
+    let body = |p: &str| {
+        let bytes = std::fs::read(p).unwrap();
+        let header_len = 16 + 5 + u32::from_le_bytes(bytes[17..21].try_into().unwrap()) as usize + 4;
+        bytes[header_len..].to_vec()
+    };
+    let again_path = again["recording"].as_str().unwrap();
+    assert_ne!(again_path, path);
+    assert_eq!(body(&path), body(again_path));
+}
+
+#[test]
+fn bad_input_gets_one_sentence_and_a_failure_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.prec");
+    std::fs::write(&junk, b"this is not a recording").unwrap();
+    let missing = dir.path().join("missing.prec");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["drill".into(), "cartwheel".into()],
+        vec!["drill".into(), "rocker-hold".into(), "--level".into(), "9".into()],
+        vec!["drill".into(), "rocker-hold".into(), "--duration".into(), "-3".into()],
+        vec!["drill".into(), "rocker-hold".into(), "--skill".into(), "2".into()],
+        vec!["drill".into(), "rocker-hold".into(), "--source".into(), "bluetooth".into()],
+        vec!["drill".into(), "rocker-hold".into(), "--source".into(), "serial:/dev/proprio-no-such-port".into(), "--no-live".into()],
+        vec!["replay".into(), missing.display().to_string()],
+        vec!["replay".into(), junk.display().to_string()],
+    ];
+    for args in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = proprio(dir.path(), &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{args:?}: {stderr}");
+        assert!(!stderr.trim().is_empty(), "{args:?}: no message");
+        eprintln!("{args:?} -> {}", stderr.lines().next().unwrap_or(""));
+    }
+    let out = proprio(dir.path(), &["drill", "rocker-hold", "--source", "serial:/dev/proprio-no-such-port", "--no-live"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+#[test]
+fn a_cut_off_recording_replays_what_it_holds_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = json(&proprio(dir.path(), &["drill", "rocker-hold", "--seed", "2", "--duration", "20", "--no-live", "--json"]));
+    let path = live["recording"].as_str().unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let cut = dir.path().join("cut.prec");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let out = proprio(dir.path(), &["replay", cut.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let partial: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(partial["end"], "data-ended");
+    assert!(partial["duration_s"].as_f64().unwrap() < 20.0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cut off"));
+    // A newer format version is refused with a sentence saying so.
+    let mut newer = bytes.clone();
+    newer[12] = 9;
+    let newer_path = dir.path().join("newer.prec");
+    std::fs::write(&newer_path, newer).unwrap();
+    let out = proprio(dir.path(), &["replay", newer_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("newer"));
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The first real link: the simulator as a device on a pseudo-terminal, read through
+/// serialport, with a replay that matches.
+#[cfg(unix)]
+#[test]
+fn serial_drill_against_the_simulated_device_on_a_pty() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut device = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_proprio"))
+            .args(["sim-device", "--serial", "--seed", "3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sim-device"),
+    );
+    let mut port = String::new();
+    BufReader::new(device.0.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    let port = port.trim();
+    assert!(port.starts_with("/dev/"), "sim-device printed {port:?}");
+    let source = format!("serial:{port}");
+    let live = json(&proprio(dir.path(), &["drill", "rocker-hold", "--source", &source, "--duration", "5", "--no-live", "--json"]));
+    assert_eq!(live["end"], "completed");
+    let q = &live["quality"];
+    assert!(q["samples_received"].as_u64().unwrap() >= 480, "{q}");
+    assert_eq!(q["crc_errors"], 0);
+    assert_eq!(live["device"]["kind"], "wearable");
+    let replayed = json(&proprio(dir.path(), &["replay", live["recording"].as_str().unwrap(), "--json"]));
+    assert_eq!(live, replayed);
+    // The device keeps running: a second session on the same port works too.
+    let second = json(&proprio(dir.path(), &["drill", "rocker-hold", "--source", &source, "--duration", "2", "--no-live", "--json"]));
+    assert_eq!(second["end"], "completed");
+}

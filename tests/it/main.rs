@@ -1,0 +1,7 @@
+//! proprio's integration tests: one binary (as ripgrep does), one module per concern.
+
+mod cli;
+mod common;
+mod drill;
+mod recording;
+mod sim_truth;
