@@ -118,17 +118,25 @@ mod tests {
         let mut q = DataQuality::default();
         let start = u32::MAX - 15_000;
         assert_eq!(clock.observe(5, start, &mut q).unwrap().t_us, 0);
-        let t = clock.observe(6, start.wrapping_add(10_000), &mut q).unwrap();
+        let t = clock
+            .observe(6, start.wrapping_add(10_000), &mut q)
+            .unwrap();
         assert_eq!(t.t_us, 10_000);
         // Wraps past u32::MAX, and two samples (7, 8) are missing.
-        let t = clock.observe(9, start.wrapping_add(40_000), &mut q).unwrap();
+        let t = clock
+            .observe(9, start.wrapping_add(40_000), &mut q)
+            .unwrap();
         assert_eq!((t.t_us, t.dt_us), (40_000, 30_000));
         assert_eq!(q.frames_lost, 2);
         assert_eq!(q.gaps, 1);
         assert!((q.longest_gap_s - 0.03).abs() < 1e-12);
         // A duplicate and a step back in time are rejected.
-        assert!(clock.observe(9, start.wrapping_add(40_000), &mut q).is_none());
-        assert!(clock.observe(10, start.wrapping_add(30_000), &mut q).is_none());
+        assert!(clock
+            .observe(9, start.wrapping_add(40_000), &mut q)
+            .is_none());
+        assert!(clock
+            .observe(10, start.wrapping_add(30_000), &mut q)
+            .is_none());
         assert_eq!(q.out_of_order, 2);
     }
 }

@@ -19,6 +19,8 @@
 //! The wire protocol is its own no_std crate, [`proprio_protocol`]; calibration math is
 //! [`proprio_calibration`].
 
+#![deny(missing_docs)]
+
 pub mod decode;
 pub mod drill;
 pub mod pipeline;

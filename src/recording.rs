@@ -179,7 +179,11 @@ fn encode(record: &Record) -> io::Result<(u8, Vec<u8>)> {
         Record::Header(meta) => (1, serde_json::to_vec(meta).map_err(io::Error::other)?),
         Record::Received { t_host_us, bytes } => (2, timed(*t_host_us, bytes)),
         Record::Sent { t_host_us, bytes } => (3, timed(*t_host_us, bytes)),
-        Record::Link { t_host_us, event, detail } => {
+        Record::Link {
+            t_host_us,
+            event,
+            detail,
+        } => {
             let code = match event {
                 LinkEventKind::Connected => 1,
                 LinkEventKind::Disconnected => 2,
@@ -252,32 +256,35 @@ impl<R: Read> RecordingReader<R> {
 
 /// Reads the record at `offset`, advancing it.
 fn read_record(input: &mut impl Read, offset: &mut u64) -> Result<Option<Record>, RecordingError> {
-        let start = *offset;
-        let mut head = [0u8; 5];
-        match read_full(input, &mut head)? {
-            0 => return Ok(None),
-            5 => {}
-            _ => return Err(RecordingError::Truncated { offset: start }),
-        }
-        let kind = head[0];
-        let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
-        let corrupt = |what: String| RecordingError::Corrupt { offset: start, what };
-        if len > MAX_RECORD_LEN {
-            return Err(corrupt(format!("record length {len} is implausible")));
-        }
-        let mut body = vec![0u8; len as usize + 4];
-        if read_full(input, &mut body)? < body.len() {
-            return Err(RecordingError::Truncated { offset: start });
-        }
-        *offset += 5 + body.len() as u64;
-        let (payload, crc) = body.split_at(len as usize);
-        let mut digest = CRC32.digest();
-        digest.update(&head);
-        digest.update(payload);
-        if digest.finalize().to_le_bytes() != crc {
-            return Err(corrupt("checksum mismatch".into()));
-        }
-        decode(kind, payload).map(Some).map_err(corrupt)
+    let start = *offset;
+    let mut head = [0u8; 5];
+    match read_full(input, &mut head)? {
+        0 => return Ok(None),
+        5 => {}
+        _ => return Err(RecordingError::Truncated { offset: start }),
+    }
+    let kind = head[0];
+    let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
+    let corrupt = |what: String| RecordingError::Corrupt {
+        offset: start,
+        what,
+    };
+    if len > MAX_RECORD_LEN {
+        return Err(corrupt(format!("record length {len} is implausible")));
+    }
+    let mut body = vec![0u8; len as usize + 4];
+    if read_full(input, &mut body)? < body.len() {
+        return Err(RecordingError::Truncated { offset: start });
+    }
+    *offset += 5 + body.len() as u64;
+    let (payload, crc) = body.split_at(len as usize);
+    let mut digest = CRC32.digest();
+    digest.update(&head);
+    digest.update(payload);
+    if digest.finalize().to_le_bytes() != crc {
+        return Err(corrupt("checksum mismatch".into()));
+    }
+    decode(kind, payload).map(Some).map_err(corrupt)
 }
 
 fn decode(kind: u8, payload: &[u8]) -> Result<Record, String> {
@@ -286,7 +293,10 @@ fn decode(kind: u8, payload: &[u8]) -> Result<Record, String> {
             return Err("record too short for its timestamp".into());
         }
         let (t, rest) = p.split_at(8);
-        Ok((u64::from_le_bytes(t.try_into().unwrap_or_default()), rest.to_vec()))
+        Ok((
+            u64::from_le_bytes(t.try_into().unwrap_or_default()),
+            rest.to_vec(),
+        ))
     };
     Ok(match kind {
         1 => Record::Header(Box::new(
@@ -308,7 +318,11 @@ fn decode(kind: u8, payload: &[u8]) -> Result<Record, String> {
                 _ => return Err("unknown link event".into()),
             };
             let detail = String::from_utf8_lossy(&rest[1..]).into_owned();
-            Record::Link { t_host_us, event, detail }
+            Record::Link {
+                t_host_us,
+                event,
+                detail,
+            }
         }
         5 => {
             let (t_host_us, rest) = time(payload)?;

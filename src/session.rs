@@ -73,7 +73,11 @@ impl From<&DeviceInfo> for DeviceSummary {
             }
             .to_string(),
             device_id: info.device_id,
-            firmware: [info.firmware.major, info.firmware.minor, info.firmware.patch],
+            firmware: [
+                info.firmware.major,
+                info.firmware.minor,
+                info.firmware.patch,
+            ],
             sample_rate_hz: info.sample_rate_hz,
         }
     }
@@ -240,7 +244,10 @@ impl Session {
     }
 
     fn on_imu(&mut self, sample: &ImuSample, events: &mut Vec<DrillEvent>) {
-        let Some(timed) = self.clock.observe(sample.seq, sample.t_us, &mut self.quality) else {
+        let Some(timed) = self
+            .clock
+            .observe(sample.seq, sample.t_us, &mut self.quality)
+        else {
             return;
         };
         match self.pipeline.push(sample, timed.t_us, timed.dt_us) {

@@ -9,6 +9,8 @@
 //!   offset is the bias (or hard iron), the matrix holds per-axis scale and cross-axis terms
 //!   (or soft iron).
 
+#![deny(missing_docs)]
+
 use nalgebra::{Matrix3, Vector3};
 use serde::{Deserialize, Serialize};
 

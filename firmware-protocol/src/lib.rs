@@ -44,7 +44,10 @@ impl core::fmt::Display for EncodeError {
         match self {
             EncodeError::BufferTooSmall => f.write_str("output buffer too small for the frame"),
             EncodeError::MessageTooLarge => {
-                write!(f, "message larger than the {MAX_PAYLOAD_LEN}-byte frame limit")
+                write!(
+                    f,
+                    "message larger than the {MAX_PAYLOAD_LEN}-byte frame limit"
+                )
             }
         }
     }

@@ -75,8 +75,8 @@ impl Source {
 
 /// An open link.
 pub enum Link {
-    /// The simulator.
-    Sim(SimLink),
+    /// The simulator (boxed: it carries the whole virtual world).
+    Sim(Box<SimLink>),
     /// A serial port.
     Serial(SerialLink),
 }
@@ -86,7 +86,7 @@ impl Link {
     /// real time.
     pub fn open(source: &Source, sim: SimConfig, paced: bool) -> anyhow::Result<Link> {
         Ok(match source {
-            Source::Sim => Link::Sim(SimLink::new(sim, paced)),
+            Source::Sim => Link::Sim(Box::new(SimLink::new(sim, paced))),
             Source::Serial { path, baud } => Link::Serial(SerialLink::open(path, *baud)?),
         })
     }
@@ -226,11 +226,13 @@ fn describe_open_error(path: &str, error: &serialport::Error) -> String {
     use serialport::ErrorKind;
     match error.kind() {
         ErrorKind::Io(io::ErrorKind::NotFound) => {
-            format!("serial port {path} does not exist (is the device plugged in? try --source sim)")
+            format!(
+                "serial port {path} does not exist (is the device plugged in? try --source sim)"
+            )
         }
-        ErrorKind::Io(io::ErrorKind::PermissionDenied) => format!(
-            "no permission to open serial port {path} (on Linux, join the 'dialout' group)"
-        ),
+        ErrorKind::Io(io::ErrorKind::PermissionDenied) => {
+            format!("no permission to open serial port {path} (on Linux, join the 'dialout' group)")
+        }
         ErrorKind::NoDevice => {
             format!("serial port {path} is busy or gone (another program may have it open)")
         }
@@ -257,7 +259,12 @@ fn read_loop(
                 t_host_us: opened.elapsed().as_micros() as u64,
                 bytes: buf[..n].to_vec(),
             },
-            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
                 continue
             }
             Err(e) => LinkEvent::Disconnected {
@@ -281,13 +288,25 @@ mod tests {
         assert_eq!(Source::parse("sim").unwrap(), Source::Sim);
         assert_eq!(
             Source::parse("serial:/dev/ttyACM0").unwrap(),
-            Source::Serial { path: "/dev/ttyACM0".into(), baud: 115_200 }
+            Source::Serial {
+                path: "/dev/ttyACM0".into(),
+                baud: 115_200
+            }
         );
         assert_eq!(
             Source::parse("serial:/dev/ttyUSB1@9600").unwrap(),
-            Source::Serial { path: "/dev/ttyUSB1".into(), baud: 9600 }
+            Source::Serial {
+                path: "/dev/ttyUSB1".into(),
+                baud: 9600
+            }
         );
-        for bad in ["", "simulator", "serial:", "serial:/dev/x@fast", "ble:board"] {
+        for bad in [
+            "",
+            "simulator",
+            "serial:",
+            "serial:/dev/x@fast",
+            "ble:board",
+        ] {
             assert!(Source::parse(bad).is_err(), "{bad}");
         }
     }

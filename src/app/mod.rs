@@ -173,7 +173,9 @@ fn parse_unit(s: &str) -> Result<f64, String> {
 fn parse_duration_s(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(x) if x > 0.0 && x <= 86_400.0 => Ok(x),
-        _ => Err(format!("'{s}' is not a duration in seconds (more than 0, at most 86400)")),
+        _ => Err(format!(
+            "'{s}' is not a duration in seconds (more than 0, at most 86400)"
+        )),
     }
 }
 
@@ -186,8 +188,14 @@ fn parse_limit_deg(s: &str) -> Result<f64, String> {
 
 fn parse_stall(s: &str) -> Result<Stall, String> {
     let parsed = s.split_once(':').and_then(|(at, dur)| {
-        let at_s = at.parse::<f64>().ok().filter(|x| *x >= 0.0 && x.is_finite())?;
-        let duration_s = dur.parse::<f64>().ok().filter(|x| *x > 0.0 && x.is_finite())?;
+        let at_s = at
+            .parse::<f64>()
+            .ok()
+            .filter(|x| *x >= 0.0 && x.is_finite())?;
+        let duration_s = dur
+            .parse::<f64>()
+            .ok()
+            .filter(|x| *x > 0.0 && x.is_finite())?;
         Some(Stall { at_s, duration_s })
     });
     parsed.ok_or_else(|| format!("'{s}' is not AT:DUR in seconds, e.g. 10:2"))

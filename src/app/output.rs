@@ -23,14 +23,18 @@ pub fn print_drills() {
         }
         println!();
     }
-    println!("proprio is a training aid, not a diagnosis. Check with your clinician before starting.");
+    println!(
+        "proprio is a training aid, not a diagnosis. Check with your clinician before starting."
+    );
 }
 
 fn end_words(end: EndReason) -> &'static str {
     match end {
         EndReason::Completed => "completed",
         EndReason::UserStop => "stopped by you",
-        EndReason::PainStop => "stopped because it hurt (recorded; the plan will step back)",
+        EndReason::PainStop => {
+            "stopped because it hurt (recorded; rest, and do not push through pain)"
+        }
         EndReason::LinkLost => "ended: the device link was lost",
         EndReason::DataEnded => "ended: the data stopped before the drill was over",
     }

@@ -57,7 +57,13 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let outcome = runtime.block_on(run_live(&mut link, &mut recording, meta, live, args.sim.rate));
+    let outcome = runtime.block_on(run_live(
+        &mut link,
+        &mut recording,
+        meta,
+        live,
+        args.sim.rate,
+    ));
     let report = match outcome {
         Ok(report) => report,
         Err(error) => {
@@ -175,8 +181,8 @@ async fn run_live(
 
 /// `proprio replay FILE`.
 pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
-    let file = File::open(path)
-        .with_context(|| format!("cannot open recording {}", path.display()))?;
+    let file =
+        File::open(path).with_context(|| format!("cannot open recording {}", path.display()))?;
     let mut reader = RecordingReader::new(BufReader::new(file))
         .with_context(|| format!("cannot replay {}", path.display()))?;
     let mut session = Session::new(reader.meta().clone());

@@ -16,9 +16,7 @@ const TICK: Duration = Duration::from_millis(2);
 /// until killed.
 pub fn serve_pty(config: SimConfig) -> Result<ExitCode> {
     let (mut master, slave) = TTYPort::pair().context("cannot create a pseudo-terminal")?;
-    let path = slave
-        .name()
-        .context("the pseudo-terminal has no path")?;
+    let path = slave.name().context("the pseudo-terminal has no path")?;
     master
         .set_timeout(TICK)
         .context("cannot configure the pseudo-terminal")?;

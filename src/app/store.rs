@@ -110,11 +110,6 @@ impl RecordingFile {
         })
     }
 
-    /// Where it is.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends a record; flushes if the last flush is a quarter second old.
     pub fn append(&mut self, record: &Record) -> Result<()> {
         self.writer

@@ -47,7 +47,13 @@ impl LiveView {
     pub fn keys(&mut self) -> Vec<Key> {
         let mut keys = Vec::new();
         while event::poll(Duration::ZERO).unwrap_or(false) {
-            let Ok(Event::Key(KeyEvent { code, modifiers, kind, .. })) = event::read() else {
+            let Ok(Event::Key(KeyEvent {
+                code,
+                modifiers,
+                kind,
+                ..
+            })) = event::read()
+            else {
                 continue;
             };
             if kind != KeyEventKind::Press {
@@ -165,7 +171,12 @@ fn side_word(side: Side) -> &'static str {
 }
 
 /// `·····|────●────|·····` from −limit to +limit.
-fn draw_gauge(out: &mut io::Stdout, tilt_deg: f64, band_deg: f64, limit_deg: f64) -> io::Result<()> {
+fn draw_gauge(
+    out: &mut io::Stdout,
+    tilt_deg: f64,
+    band_deg: f64,
+    limit_deg: f64,
+) -> io::Result<()> {
     let column = |deg: f64| -> usize {
         let x = (deg / limit_deg).clamp(-1.0, 1.0);
         ((x + 1.0) / 2.0 * (GAUGE_WIDTH - 1) as f64).round() as usize

@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 use super::{DrillEvent, EndReason, Side};
 use crate::pipeline::BoardTilt;
 
-
 /// How far (degrees) the board must come back off its limit before another touch counts as a
 /// new edge contact.
 pub const EDGE_RELEASE_DEG: f64 = 2.0;
@@ -64,11 +63,31 @@ pub struct RockerLevel {
 
 /// Levels 1..=5.
 pub const ROCKER_LEVELS: [RockerLevel; 5] = [
-    RockerLevel { band_deg: 7.0, duration_s: 20.0, note: "hold a rail or the wall lightly" },
-    RockerLevel { band_deg: 5.0, duration_s: 30.0, note: "hands free, near the wall" },
-    RockerLevel { band_deg: 4.0, duration_s: 30.0, note: "hands free, arms crossed" },
-    RockerLevel { band_deg: 3.0, duration_s: 45.0, note: "arms crossed, slow head turns" },
-    RockerLevel { band_deg: 3.0, duration_s: 45.0, note: "eyes closed, someone within reach" },
+    RockerLevel {
+        band_deg: 7.0,
+        duration_s: 20.0,
+        note: "hold a rail or the wall lightly",
+    },
+    RockerLevel {
+        band_deg: 5.0,
+        duration_s: 30.0,
+        note: "hands free, near the wall",
+    },
+    RockerLevel {
+        band_deg: 4.0,
+        duration_s: 30.0,
+        note: "hands free, arms crossed",
+    },
+    RockerLevel {
+        band_deg: 3.0,
+        duration_s: 45.0,
+        note: "arms crossed, slow head turns",
+    },
+    RockerLevel {
+        band_deg: 3.0,
+        duration_s: 45.0,
+        note: "eyes closed, someone within reach",
+    },
 ];
 
 /// How a rocker-hold drill is set up.
@@ -356,7 +375,8 @@ impl RockerHold {
         let b = self.config.band_deg;
         let completion = (done_s / self.config.duration_s).clamp(0.0, 1.0);
         let in_band = metrics.time_in_band_percent / 100.0;
-        let steadiness = ((2.0 * b / metrics.tilt_rms_deg.max(1e-9)).ln() / 10f64.ln()).clamp(0.0, 1.0);
+        let steadiness =
+            ((2.0 * b / metrics.tilt_rms_deg.max(1e-9)).ln() / 10f64.ln()).clamp(0.0, 1.0);
         let raw = 100.0 * completion * (0.5 * in_band + 0.5 * steadiness)
             - 5.0 * metrics.edge_contacts as f64;
         raw.clamp(0.0, 100.0)
@@ -400,7 +420,10 @@ impl RockerHold {
 mod tests {
     use super::*;
 
-    fn run(tilts: impl IntoIterator<Item = (u64, f64)>, config: RockerHoldConfig) -> RockerHoldOutcome {
+    fn run(
+        tilts: impl IntoIterator<Item = (u64, f64)>,
+        config: RockerHoldConfig,
+    ) -> RockerHoldOutcome {
         run_with_rate(tilts.into_iter().map(|(t, v)| (t, v, 0.0)), config)
     }
 
@@ -424,7 +447,12 @@ mod tests {
     }
 
     fn config() -> RockerHoldConfig {
-        RockerHoldConfig { level: 2, band_deg: 5.0, duration_s: 10.0, edge_limit_deg: 15.0 }
+        RockerHoldConfig {
+            level: 2,
+            band_deg: 5.0,
+            duration_s: 10.0,
+            edge_limit_deg: 15.0,
+        }
     }
 
     #[test]
@@ -432,14 +460,24 @@ mod tests {
         // 100 Hz; 0–4 s at 2°, 4–6 s at 10°, 6–10 s at −3°.
         let signal = (0..=1000).map(|i| {
             let t = i as f64 / 100.0;
-            let v = if t < 4.0 { 2.0 } else if t < 6.0 { 10.0 } else { -3.0 };
+            let v = if t < 4.0 {
+                2.0
+            } else if t < 6.0 {
+                10.0
+            } else {
+                -3.0
+            };
             (i * 10_000, v)
         });
         let out = run(signal, config());
         let m = out.metrics;
         assert_eq!(out.end, EndReason::Completed);
         assert!((m.measured_s - 10.0).abs() < 1e-9);
-        assert!((m.time_in_band_percent - 80.0).abs() < 1e-6, "{}", m.time_in_band_percent);
+        assert!(
+            (m.time_in_band_percent - 80.0).abs() < 1e-6,
+            "{}",
+            m.time_in_band_percent
+        );
         let rms = ((4.0 * 4.0 + 2.0 * 100.0 + 4.0 * 9.0) / 10.0f64).sqrt();
         assert!((m.tilt_rms_deg - rms).abs() < 1e-9);
         assert!((m.longest_in_band_s - 4.0).abs() < 1e-9);
@@ -483,7 +521,14 @@ mod tests {
 
     #[test]
     fn a_board_on_its_edge_at_the_start_is_not_a_contact() {
-        let path = [(15.0, 0.0), (15.0, 0.0), (14.0, -40.0), (12.0, -80.0), (14.5, 60.0), (15.0, 0.0)];
+        let path = [
+            (15.0, 0.0),
+            (15.0, 0.0),
+            (14.0, -40.0),
+            (12.0, -80.0),
+            (14.5, 60.0),
+            (15.0, 0.0),
+        ];
         let signal = path
             .iter()
             .enumerate()
@@ -503,9 +548,20 @@ mod tests {
 
     #[test]
     fn score_rewards_steadier_holds() {
-        let steady = run((0..=1000).map(|i| (i * 10_000, 1.0 * (i as f64 * 0.1).sin())), config());
-        let shaky = run((0..=1000).map(|i| (i * 10_000, 6.0 * (i as f64 * 0.1).sin())), config());
+        let steady = run(
+            (0..=1000).map(|i| (i * 10_000, 1.0 * (i as f64 * 0.1).sin())),
+            config(),
+        );
+        let shaky = run(
+            (0..=1000).map(|i| (i * 10_000, 6.0 * (i as f64 * 0.1).sin())),
+            config(),
+        );
         assert!(steady.score > 90.0, "{}", steady.score);
-        assert!(shaky.score < steady.score - 30.0, "{} vs {}", shaky.score, steady.score);
+        assert!(
+            shaky.score < steady.score - 30.0,
+            "{} vs {}",
+            shaky.score,
+            steady.score
+        );
     }
 }

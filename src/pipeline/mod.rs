@@ -110,9 +110,7 @@ impl Pipeline {
         Some(ImuSi {
             acc_m_s2: cal.acc_m_s2(&scale(raw.acc, info.acc_m_s2_per_lsb)),
             gyr_rad_s: cal.gyr_rad_s(&scale(raw.gyr, info.gyr_rad_s_per_lsb)),
-            mag_ut: raw
-                .mag
-                .map(|m| cal.mag_ut(&scale(m, info.mag_ut_per_lsb))),
+            mag_ut: raw.mag.map(|m| cal.mag_ut(&scale(m, info.mag_ut_per_lsb))),
         })
     }
 

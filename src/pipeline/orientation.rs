@@ -97,7 +97,11 @@ impl OrientationFilter for ComplementaryFilter {
         let acc_usable = acc_norm.is_finite() && (acc_norm - G_M_S2).abs() <= p.acc_reject_m_s2;
         let gyr = imu.gyr_rad_s;
         let gyr_usable = gyr.iter().all(|x| x.is_finite());
-        let dt_s = if dt_s.is_finite() && dt_s > 0.0 { dt_s } else { 0.0 };
+        let dt_s = if dt_s.is_finite() && dt_s > 0.0 {
+            dt_s
+        } else {
+            0.0
+        };
 
         if !self.initialised && acc_usable {
             // Level from gravity alone: the shortest rotation taking "up" to the measured up.
@@ -166,7 +170,11 @@ mod tests {
         }
         let up_est = est.world_from_imu.inverse_transform_vector(&Vector3::z());
         let tilt_est = up_est.y.atan2(up_est.z);
-        assert!((tilt_est - tilt).abs().to_degrees() < 0.01, "{}", tilt_est.to_degrees());
+        assert!(
+            (tilt_est - tilt).abs().to_degrees() < 0.01,
+            "{}",
+            tilt_est.to_degrees()
+        );
         // Only the bias perpendicular to gravity is observable from the accelerometer.
         let up_unit = up.normalize();
         let error = f.gyr_bias_rad_s() - bias;
@@ -179,7 +187,10 @@ mod tests {
         let mut f = ComplementaryFilter::new(ComplementaryParams::default());
         let bad = [
             sample(Vector3::zeros(), Vector3::zeros()),
-            sample(Vector3::new(f64::NAN, 0.0, 9.8), Vector3::new(f64::NAN, 0.0, 0.0)),
+            sample(
+                Vector3::new(f64::NAN, 0.0, 9.8),
+                Vector3::new(f64::NAN, 0.0, 0.0),
+            ),
             sample(Vector3::new(0.0, 0.0, 9.8), Vector3::zeros()),
             sample(Vector3::new(1e6, 0.0, 0.0), Vector3::new(1e3, 0.0, 0.0)),
         ];

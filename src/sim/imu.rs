@@ -134,7 +134,11 @@ impl VirtualImu {
 
 /// Rounds to counts and saturates at the i16 range, as a real ADC does.
 fn quantise(v: &Vector3<f64>, unit_per_lsb: f64) -> [i16; 3] {
-    let count = |x: f64| (x / unit_per_lsb).round().clamp(i16::MIN as f64, i16::MAX as f64) as i16;
+    let count = |x: f64| {
+        (x / unit_per_lsb)
+            .round()
+            .clamp(i16::MIN as f64, i16::MAX as f64) as i16
+    };
     [count(v.x), count(v.y), count(v.z)]
 }
 
@@ -179,6 +183,9 @@ mod tests {
 
     #[test]
     fn saturates_instead_of_wrapping() {
-        assert_eq!(quantise(&Vector3::new(1e9, -1e9, 0.0), 1.0), [i16::MAX, i16::MIN, 0]);
+        assert_eq!(
+            quantise(&Vector3::new(1e9, -1e9, 0.0), 1.0),
+            [i16::MAX, i16::MIN, 0]
+        );
     }
 }

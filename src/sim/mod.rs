@@ -17,8 +17,8 @@ mod rng;
 mod rocker;
 
 use proprio_protocol::{
-    encode_frame, Ack, AckStatus, Decoder, DeviceInfo, DeviceKind, DeviceMessage,
-    FirmwareVersion, HostMessage, ImuBatch, ImuSample, Status, MAX_BATCH, MAX_FRAME_LEN,
+    encode_frame, Ack, AckStatus, Decoder, DeviceInfo, DeviceKind, DeviceMessage, FirmwareVersion,
+    HostMessage, ImuBatch, ImuSample, Status, MAX_BATCH, MAX_FRAME_LEN,
 };
 use serde::{Deserialize, Serialize};
 
@@ -217,10 +217,12 @@ impl VirtualDevice {
     }
 
     fn handle(&mut self, command: HostMessage) {
-        let ack = |status| DeviceMessage::Ack(Ack {
-            command: command.kind(),
-            status,
-        });
+        let ack = |status| {
+            DeviceMessage::Ack(Ack {
+                command: command.kind(),
+                status,
+            })
+        };
         match command {
             HostMessage::GetInfo => self.pending_replies.push(DeviceMessage::Hello(self.info())),
             HostMessage::Start { rate_hz } => {
@@ -326,7 +328,9 @@ impl VirtualDevice {
         let (force_sum, rate_sum, n) = std::mem::take(&mut self.interval_sums);
         let n = f64::from(n.max(1));
         let tilt_rad = self.world.state().tilt_rad;
-        let raw = self.imu.measure(&(force_sum / n), &(rate_sum / n), tilt_rad);
+        let raw = self
+            .imu
+            .measure(&(force_sum / n), &(rate_sum / n), tilt_rad);
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         ImuSample {

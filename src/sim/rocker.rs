@@ -22,7 +22,6 @@ pub const STEP_US: u64 = 1_000;
 const STEP_S: f64 = STEP_US as f64 * 1e-6;
 const G_M_S2: f64 = 9.806_65;
 
-
 /// The rocker board's geometry.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BoardGeometry {
@@ -134,7 +133,7 @@ impl RockerWorld {
     }
 
     /// Edge contacts so far (touches separated by coming back [`EDGE_RELEASE_DEG`] off the limit,
-/// the drill's definition).
+    /// the drill's definition).
     pub fn edge_contacts(&self) -> u64 {
         self.edge_contacts
     }
@@ -212,7 +211,10 @@ mod tests {
             w.step();
             assert!(w.state().tilt_rad.to_degrees().abs() <= 15.0 + 1e-9);
         }
-        assert!(w.edge_contacts() > 0, "a beginner should hit the edge in a minute");
+        assert!(
+            w.edge_contacts() > 0,
+            "a beginner should hit the edge in a minute"
+        );
     }
 
     #[test]
@@ -225,8 +227,14 @@ mod tests {
         };
         let levels: Vec<(f64, f64)> = [0.2, 0.5, 0.8, 1.0].into_iter().map(mean).collect();
         for pair in levels.windows(2) {
-            assert!(pair[1].0 < pair[0].0, "RMS should fall with skill: {levels:?}");
-            assert!(pair[1].1 <= pair[0].1, "contacts should fall with skill: {levels:?}");
+            assert!(
+                pair[1].0 < pair[0].0,
+                "RMS should fall with skill: {levels:?}"
+            );
+            assert!(
+                pair[1].1 <= pair[0].1,
+                "contacts should fall with skill: {levels:?}"
+            );
         }
         assert!(levels[3].0 < 3.0 && levels[0].0 > 6.0, "{levels:?}");
     }

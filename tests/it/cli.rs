@@ -29,9 +29,31 @@ fn json(output: &Output) -> Value {
 #[test]
 fn sim_drill_then_replay_print_the_same_json() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["drill", "rocker-hold", "--source", "sim", "--seed", "7", "--duration", "30", "--no-live", "--json"];
+    let args = [
+        "drill",
+        "rocker-hold",
+        "--source",
+        "sim",
+        "--seed",
+        "7",
+        "--duration",
+        "30",
+        "--no-live",
+        "--json",
+    ];
     let live = json(&proprio(dir.path(), &args));
-    for key in ["drill", "level", "source", "duration_s", "score", "metrics", "events", "quality", "recording", "pipeline_version"] {
+    for key in [
+        "drill",
+        "level",
+        "source",
+        "duration_s",
+        "score",
+        "metrics",
+        "events",
+        "quality",
+        "recording",
+        "pipeline_version",
+    ] {
         assert!(live.get(key).is_some(), "missing {key} in {live}");
     }
     assert_eq!(live["drill"], "rocker-hold");
@@ -45,7 +67,10 @@ fn sim_drill_then_replay_print_the_same_json() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "recordings are private");
-        let dir_mode = std::fs::metadata(Path::new(&path).parent().unwrap()).unwrap().permissions().mode();
+        let dir_mode = std::fs::metadata(Path::new(&path).parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(dir_mode & 0o777, 0o700);
     }
 
@@ -53,7 +78,8 @@ fn sim_drill_then_replay_print_the_same_json() {
     let again = json(&proprio(dir.path(), &args));
     let body = |p: &str| {
         let bytes = std::fs::read(p).unwrap();
-        let header_len = 16 + 5 + u32::from_le_bytes(bytes[17..21].try_into().unwrap()) as usize + 4;
+        let header_len =
+            16 + 5 + u32::from_le_bytes(bytes[17..21].try_into().unwrap()) as usize + 4;
         bytes[header_len..].to_vec()
     };
     let again_path = again["recording"].as_str().unwrap();
@@ -69,11 +95,37 @@ fn bad_input_gets_one_sentence_and_a_failure_exit() {
     let missing = dir.path().join("missing.prec");
     let cases: Vec<Vec<String>> = vec![
         vec!["drill".into(), "cartwheel".into()],
-        vec!["drill".into(), "rocker-hold".into(), "--level".into(), "9".into()],
-        vec!["drill".into(), "rocker-hold".into(), "--duration".into(), "-3".into()],
-        vec!["drill".into(), "rocker-hold".into(), "--skill".into(), "2".into()],
-        vec!["drill".into(), "rocker-hold".into(), "--source".into(), "bluetooth".into()],
-        vec!["drill".into(), "rocker-hold".into(), "--source".into(), "serial:/dev/proprio-no-such-port".into(), "--no-live".into()],
+        vec![
+            "drill".into(),
+            "rocker-hold".into(),
+            "--level".into(),
+            "9".into(),
+        ],
+        vec![
+            "drill".into(),
+            "rocker-hold".into(),
+            "--duration".into(),
+            "-3".into(),
+        ],
+        vec![
+            "drill".into(),
+            "rocker-hold".into(),
+            "--skill".into(),
+            "2".into(),
+        ],
+        vec![
+            "drill".into(),
+            "rocker-hold".into(),
+            "--source".into(),
+            "bluetooth".into(),
+        ],
+        vec![
+            "drill".into(),
+            "rocker-hold".into(),
+            "--source".into(),
+            "serial:/dev/proprio-no-such-port".into(),
+            "--no-live".into(),
+        ],
         vec!["replay".into(), missing.display().to_string()],
         vec!["replay".into(), junk.display().to_string()],
     ];
@@ -82,11 +134,23 @@ fn bad_input_gets_one_sentence_and_a_failure_exit() {
         let out = proprio(dir.path(), &args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} should fail");
-        assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+            "{args:?}: {stderr}"
+        );
         assert!(!stderr.trim().is_empty(), "{args:?}: no message");
         eprintln!("{args:?} -> {}", stderr.lines().next().unwrap_or(""));
     }
-    let out = proprio(dir.path(), &["drill", "rocker-hold", "--source", "serial:/dev/proprio-no-such-port", "--no-live"]);
+    let out = proprio(
+        dir.path(),
+        &[
+            "drill",
+            "rocker-hold",
+            "--source",
+            "serial:/dev/proprio-no-such-port",
+            "--no-live",
+        ],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
@@ -95,13 +159,30 @@ fn bad_input_gets_one_sentence_and_a_failure_exit() {
 #[test]
 fn a_cut_off_recording_replays_what_it_holds_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let live = json(&proprio(dir.path(), &["drill", "rocker-hold", "--seed", "2", "--duration", "20", "--no-live", "--json"]));
+    let live = json(&proprio(
+        dir.path(),
+        &[
+            "drill",
+            "rocker-hold",
+            "--seed",
+            "2",
+            "--duration",
+            "20",
+            "--no-live",
+            "--json",
+        ],
+    ));
     let path = live["recording"].as_str().unwrap();
     let bytes = std::fs::read(path).unwrap();
     let cut = dir.path().join("cut.prec");
     std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let out = proprio(dir.path(), &["replay", cut.to_str().unwrap(), "--json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let partial: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(partial["end"], "data-ended");
     assert!(partial["duration_s"].as_f64().unwrap() < 20.0);
@@ -140,19 +221,48 @@ fn serial_drill_against_the_simulated_device_on_a_pty() {
             .expect("start sim-device"),
     );
     let mut port = String::new();
-    BufReader::new(device.0.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    BufReader::new(device.0.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
     let port = port.trim();
     assert!(port.starts_with("/dev/"), "sim-device printed {port:?}");
     let source = format!("serial:{port}");
-    let live = json(&proprio(dir.path(), &["drill", "rocker-hold", "--source", &source, "--duration", "5", "--no-live", "--json"]));
+    let live = json(&proprio(
+        dir.path(),
+        &[
+            "drill",
+            "rocker-hold",
+            "--source",
+            &source,
+            "--duration",
+            "5",
+            "--no-live",
+            "--json",
+        ],
+    ));
     assert_eq!(live["end"], "completed");
     let q = &live["quality"];
     assert!(q["samples_received"].as_u64().unwrap() >= 480, "{q}");
     assert_eq!(q["crc_errors"], 0);
     assert_eq!(live["device"]["kind"], "wearable");
-    let replayed = json(&proprio(dir.path(), &["replay", live["recording"].as_str().unwrap(), "--json"]));
+    let replayed = json(&proprio(
+        dir.path(),
+        &["replay", live["recording"].as_str().unwrap(), "--json"],
+    ));
     assert_eq!(live, replayed);
     // The device keeps running: a second session on the same port works too.
-    let second = json(&proprio(dir.path(), &["drill", "rocker-hold", "--source", &source, "--duration", "2", "--no-live", "--json"]));
+    let second = json(&proprio(
+        dir.path(),
+        &[
+            "drill",
+            "rocker-hold",
+            "--source",
+            &source,
+            "--duration",
+            "2",
+            "--no-live",
+            "--json",
+        ],
+    ));
     assert_eq!(second["end"], "completed");
 }

@@ -30,21 +30,36 @@ pub fn meta(sim: SimConfig, level: u8, duration_s: f64) -> SessionMeta {
 }
 
 /// Runs a drill on the simulator; returns the report, the records fed and the truth.
-pub fn run_sim(sim: SimConfig, level: u8, duration_s: f64) -> (SessionReport, Vec<Record>, Vec<SampleTruth>) {
+pub fn run_sim(
+    sim: SimConfig,
+    level: u8,
+    duration_s: f64,
+) -> (SessionReport, Vec<Record>, Vec<SampleTruth>) {
     let mut transport = SimTransport::new(sim);
     send(&mut transport, HostMessage::GetInfo);
-    send(&mut transport, HostMessage::Start { rate_hz: sim.rate_hz });
+    send(
+        &mut transport,
+        HostMessage::Start {
+            rate_hz: sim.rate_hz,
+        },
+    );
     let mut session = Session::new(meta(sim, level, duration_s));
     let mut records = Vec::new();
     let mut truth = Vec::new();
     let mut events = Vec::new();
     while !session.is_done() {
         for d in transport.next_deliveries(Some(&mut truth)) {
-            let record = Record::Received { t_host_us: d.t_host_us, bytes: d.bytes };
+            let record = Record::Received {
+                t_host_us: d.t_host_us,
+                bytes: d.bytes,
+            };
             session.handle(&record, &mut events);
             records.push(record);
         }
-        assert!(transport.now_us() < 3_600 * 1_000_000, "session never ended");
+        assert!(
+            transport.now_us() < 3_600 * 1_000_000,
+            "session never ended"
+        );
     }
     (session.finish(), records, truth)
 }

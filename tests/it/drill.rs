@@ -32,8 +32,14 @@ fn edge_contacts_match_the_simulators_truth() {
             let detected = report.metrics.edge_contacts;
             let expected = true_contacts_in_window(&truth, report.start_s, report.duration_s);
             eprintln!("skill {skill} seed {seed}: detected {detected}, true {expected}");
-            assert!(detected.abs_diff(expected) <= 1, "skill {skill} seed {seed}: {detected} vs {expected}");
-            let events = report.events.iter().filter(|e| matches!(e, DrillEvent::EdgeContact { .. }));
+            assert!(
+                detected.abs_diff(expected) <= 1,
+                "skill {skill} seed {seed}: {detected} vs {expected}"
+            );
+            let events = report
+                .events
+                .iter()
+                .filter(|e| matches!(e, DrillEvent::EdgeContact { .. }));
             assert_eq!(events.count() as u64, detected);
             runs += 1;
             exact += u32::from(detected == expected);
@@ -42,9 +48,18 @@ fn edge_contacts_match_the_simulators_truth() {
         }
     }
     eprintln!("exact in {exact} of {runs} runs; {detected_total} detected, {true_total} true");
-    assert!(true_total > 100, "the scenarios should contain many contacts: {true_total}");
-    assert!(exact * 10 >= runs * 8, "exact in only {exact} of {runs} runs");
-    assert!(detected_total.abs_diff(true_total) * 50 <= true_total, "{detected_total} vs {true_total}");
+    assert!(
+        true_total > 100,
+        "the scenarios should contain many contacts: {true_total}"
+    );
+    assert!(
+        exact * 10 >= runs * 8,
+        "exact in only {exact} of {runs} runs"
+    );
+    assert!(
+        detected_total.abs_diff(true_total) * 50 <= true_total,
+        "{detected_total} vs {true_total}"
+    );
 }
 
 #[test]
@@ -64,9 +79,18 @@ fn a_steadier_board_means_less_tilt_and_more_time_in_band() {
         .collect();
     let true_rms = (window.iter().map(|x| x * x).sum::<f64>() / window.len() as f64).sqrt();
     let m = report.metrics;
-    assert!((m.tilt_rms_deg - true_rms).abs() < 0.1 + 0.03 * true_rms, "{} vs {true_rms}", m.tilt_rms_deg);
-    let true_in_band = window.iter().filter(|x| x.abs() <= 5.0).count() as f64 / window.len() as f64;
-    assert!((m.time_in_band_percent / 100.0 - true_in_band).abs() < 0.03, "{} vs {true_in_band}", m.time_in_band_percent);
+    assert!(
+        (m.tilt_rms_deg - true_rms).abs() < 0.1 + 0.03 * true_rms,
+        "{} vs {true_rms}",
+        m.tilt_rms_deg
+    );
+    let true_in_band =
+        window.iter().filter(|x| x.abs() <= 5.0).count() as f64 / window.len() as f64;
+    assert!(
+        (m.time_in_band_percent / 100.0 - true_in_band).abs() < 0.03,
+        "{} vs {true_in_band}",
+        m.time_in_band_percent
+    );
     assert_eq!(report.end, EndReason::Completed);
     assert!((report.duration_s - 30.0).abs() < 0.02);
 }
@@ -83,7 +107,10 @@ fn better_skill_gives_a_better_score() {
             .collect();
         scores.iter().sum::<f64>() / scores.len() as f64
     };
-    let scores: Vec<f64> = [0.5, 0.65, 0.8, 0.9, 1.0].into_iter().map(mean_score).collect();
+    let scores: Vec<f64> = [0.5, 0.65, 0.8, 0.9, 1.0]
+        .into_iter()
+        .map(mean_score)
+        .collect();
     eprintln!("mean scores by skill: {scores:?}");
     for pair in scores.windows(2) {
         assert!(pair[1] > pair[0], "score must rise with skill: {scores:?}");

@@ -30,7 +30,10 @@ fn faulty(seed: u64) -> SimConfig {
     sim.faults.drop_prob = 0.01;
     sim.faults.corrupt_prob = 0.01;
     sim.faults.garbage_prob = 0.01;
-    sim.faults.stall = Some(Stall { at_s: 12.0, duration_s: 2.0 });
+    sim.faults.stall = Some(Stall {
+        at_s: 12.0,
+        duration_s: 2.0,
+    });
     sim
 }
 
@@ -39,9 +42,15 @@ fn replay_gives_the_live_result_to_the_bit_even_with_faults() {
     for sim in [SimConfig::new(7), faulty(8)] {
         let (live, records, _) = run_sim(sim, 2, 30.0);
         let replayed = replay(&write(sim, &records)).unwrap();
-        assert_eq!(serde_json::to_string(&live).unwrap(), serde_json::to_string(&replayed).unwrap());
+        assert_eq!(
+            serde_json::to_string(&live).unwrap(),
+            serde_json::to_string(&replayed).unwrap()
+        );
         assert_eq!(live.score.to_bits(), replayed.score.to_bits());
-        assert_eq!(live.metrics.tilt_rms_deg.to_bits(), replayed.metrics.tilt_rms_deg.to_bits());
+        assert_eq!(
+            live.metrics.tilt_rms_deg.to_bits(),
+            replayed.metrics.tilt_rms_deg.to_bits()
+        );
     }
 }
 
@@ -49,7 +58,10 @@ fn replay_gives_the_live_result_to_the_bit_even_with_faults() {
 fn faults_are_counted_in_the_quality_record_and_never_fatal() {
     let (report, _, truth) = run_sim(faulty(8), 2, 30.0);
     let q = &report.quality;
-    assert!(q.frames_lost > 200, "a 2 s stall at 100 Hz loses 200 samples: {q:?}");
+    assert!(
+        q.frames_lost > 200,
+        "a 2 s stall at 100 Hz loses 200 samples: {q:?}"
+    );
     assert!(q.crc_errors + q.malformed_frames > 5, "{q:?}");
     assert!(q.bytes_discarded > 0);
     assert!(q.gaps >= 1, "the stall is a gap: {q:?}");
@@ -57,9 +69,15 @@ fn faults_are_counted_in_the_quality_record_and_never_fatal() {
     assert!(q.loss_percent > 5.0 && q.loss_percent < 15.0, "{q:?}");
     // Missing sequence numbers = samples the device dropped (truth) + frames corrupted in transit.
     let seen = q.samples_received + q.samples_before_info + q.frames_lost;
-    let dropped = truth.iter().filter(|t| t.lost && u64::from(t.seq) < seen).count() as u64;
+    let dropped = truth
+        .iter()
+        .filter(|t| t.lost && u64::from(t.seq) < seen)
+        .count() as u64;
     assert!(q.frames_lost >= dropped, "{} < {dropped}", q.frames_lost);
-    assert!(q.frames_lost <= dropped + q.crc_errors + q.malformed_frames, "{q:?}");
+    assert!(
+        q.frames_lost <= dropped + q.crc_errors + q.malformed_frames,
+        "{q:?}"
+    );
     assert_eq!(report.end, proprio::drill::EndReason::Completed);
 }
 
@@ -106,13 +124,25 @@ fn damaged_and_foreign_files_are_clear_errors() {
     flipped[middle] ^= 0x40;
     let err = replay(&flipped).unwrap_err();
     assert!(
-        matches!(err, RecordingError::Corrupt { .. } | RecordingError::Truncated { .. }),
+        matches!(
+            err,
+            RecordingError::Corrupt { .. } | RecordingError::Truncated { .. }
+        ),
         "{err}"
     );
     // A newer format version.
     let mut newer = bytes.clone();
     newer[12..16].copy_from_slice(&2u32.to_le_bytes());
-    assert!(matches!(replay(&newer).unwrap_err(), RecordingError::NewerVersion(2)));
-    assert!(matches!(replay(b"hello, world").unwrap_err(), RecordingError::NotARecording));
-    assert!(matches!(replay(b"").unwrap_err(), RecordingError::NotARecording));
+    assert!(matches!(
+        replay(&newer).unwrap_err(),
+        RecordingError::NewerVersion(2)
+    ));
+    assert!(matches!(
+        replay(b"hello, world").unwrap_err(),
+        RecordingError::NotARecording
+    ));
+    assert!(matches!(
+        replay(b"").unwrap_err(),
+        RecordingError::NotARecording
+    ));
 }

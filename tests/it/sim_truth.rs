@@ -10,24 +10,32 @@ use proprio_protocol::{DeviceMessage, HostMessage};
 
 use crate::common::send;
 
-/// Runs `seconds` of simulation; returns the truth by seq, (seq, t_us, tilt) estimates and
-/// the quality record.
-fn run(config: SimConfig, seconds: f64) -> (HashMap<u32, SampleTruth>, Vec<(u32, u64, f64)>, DataQuality) {
+/// What a run gives: the truth by seq, (seq, t_us, tilt) estimates and the quality record.
+type Run = (HashMap<u32, SampleTruth>, Vec<(u32, u64, f64)>, DataQuality);
+
+/// Runs `seconds` of simulation.
+fn run(config: SimConfig, seconds: f64) -> Run {
     let mut transport = SimTransport::new(config);
-    send(&mut transport, HostMessage::Start { rate_hz: config.rate_hz });
+    send(
+        &mut transport,
+        HostMessage::Start {
+            rate_hz: config.rate_hz,
+        },
+    );
     let mut decoder = StreamDecoder::new();
     let mut clock = SampleClock::new();
     let mut pipeline = Pipeline::new(PipelineConfig::default());
     let mut quality = DataQuality::default();
     let mut truth = Vec::new();
     let mut estimates = Vec::new();
-    let mut on_sample = |s: &proprio_protocol::ImuSample, pipeline: &mut Pipeline, quality: &mut DataQuality| {
-        if let Some(timed) = clock.observe(s.seq, s.t_us, quality) {
-            if let Some(tilt) = pipeline.push(s, timed.t_us, timed.dt_us) {
-                estimates.push((s.seq, tilt.t_us, tilt.tilt_deg));
+    let mut on_sample =
+        |s: &proprio_protocol::ImuSample, pipeline: &mut Pipeline, quality: &mut DataQuality| {
+            if let Some(timed) = clock.observe(s.seq, s.t_us, quality) {
+                if let Some(tilt) = pipeline.push(s, timed.t_us, timed.dt_us) {
+                    estimates.push((s.seq, tilt.t_us, tilt.tilt_deg));
+                }
             }
-        }
-    };
+        };
     while (transport.now_us() as f64) < seconds * 1e6 {
         for delivery in transport.next_deliveries(Some(&mut truth)) {
             decoder.push(&delivery.bytes);
@@ -45,7 +53,11 @@ fn run(config: SimConfig, seconds: f64) -> (HashMap<u32, SampleTruth>, Vec<(u32,
             }
         }
     }
-    (truth.into_iter().map(|t| (t.seq, t)).collect(), estimates, quality)
+    (
+        truth.into_iter().map(|t| (t.seq, t)).collect(),
+        estimates,
+        quality,
+    )
 }
 
 /// RMS and max of estimate − truth after the first 2 s (the filter's settling).
@@ -94,8 +106,17 @@ fn lost_frames_are_counted_exactly_from_sequence_numbers() {
     let (truth, estimates, quality) = run(config, 30.0);
     // Truth for every sample up to the last one that arrived.
     let last_seq = estimates.last().unwrap().0;
-    let lost = truth.values().filter(|t| t.lost && t.seq < last_seq).count() as u64;
-    assert!(lost > 30, "the fault injection should drop about 2 %: {lost}");
+    let lost = truth
+        .values()
+        .filter(|t| t.lost && t.seq < last_seq)
+        .count() as u64;
+    assert!(
+        lost > 30,
+        "the fault injection should drop about 2 %: {lost}"
+    );
     assert_eq!(quality.frames_lost, lost);
-    assert_eq!(estimates.len() as u64 + quality.frames_lost, u64::from(last_seq) + 1);
+    assert_eq!(
+        estimates.len() as u64 + quality.frames_lost,
+        u64::from(last_seq) + 1
+    );
 }
