@@ -125,7 +125,7 @@ pub enum RecordingError {
     #[error("recording has no session header")]
     NoHeader,
     /// Reading failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
 }
 

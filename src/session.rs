@@ -170,11 +170,6 @@ impl Session {
         }
     }
 
-    /// Its metadata.
-    pub fn meta(&self) -> &SessionMeta {
-        &self.meta
-    }
-
     /// True once the drill has ended; later records change nothing.
     pub fn is_done(&self) -> bool {
         self.drill.is_done()

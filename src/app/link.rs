@@ -236,6 +236,9 @@ fn describe_open_error(path: &str, error: &serialport::Error) -> String {
         ErrorKind::NoDevice => {
             format!("serial port {path} is busy or gone (another program may have it open)")
         }
+        _ if error.description.contains("Not a typewriter") => {
+            format!("{path} is not a serial port")
+        }
         _ if error.description.contains("busy") || error.description.contains("lock") => {
             format!("serial port {path} is busy (another program has it open)")
         }

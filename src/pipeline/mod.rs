@@ -2,7 +2,7 @@
 //!
 //! # Brief overview
 //! - [`Pipeline`] holds the device's scale factors (from its `Hello`), its
-//!   [`ImuCalibration`](proprio_calibration::ImuCalibration) and an [`OrientationFilter`], and
+//!   [`proprio_calibration::ImuCalibration`] and an [`OrientationFilter`], and
 //!   turns each timed sample into a [`BoardTilt`].
 //! - [`PIPELINE_VERSION`] names this exact chain; results carry it so that only like is
 //!   compared with like.

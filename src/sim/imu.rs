@@ -81,11 +81,6 @@ impl VirtualImu {
         }
     }
 
-    /// The gyroscope bias this device was given, rad/s.
-    pub fn gyr_bias_rad_s(&self) -> Vector3<f64> {
-        self.gyr_bias
-    }
-
     /// The board's true motion as the sensor feels it, before any error: specific force (m/s²)
     /// and angular rate (rad/s), sensor frame.
     pub fn true_signals(&self, board: &BoardState) -> (Vector3<f64>, Vector3<f64>) {

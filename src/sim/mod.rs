@@ -138,7 +138,6 @@ pub struct VirtualDevice {
     /// Sums of the true specific force and rate since the last sample, and their count.
     interval_sums: (nalgebra::Vector3<f64>, nalgebra::Vector3<f64>, u32),
     pending_replies: Vec<DeviceMessage>,
-    vibrations: u64,
 }
 
 impl VirtualDevice {
@@ -173,35 +172,8 @@ impl VirtualDevice {
             batch: heapless::Vec::new(),
             interval_sums: (nalgebra::Vector3::zeros(), nalgebra::Vector3::zeros(), 0),
             pending_replies: Vec::new(),
-            vibrations: 0,
             config,
         }
-    }
-
-    /// The configuration it was built from.
-    pub fn config(&self) -> &SimConfig {
-        &self.config
-    }
-
-    /// True time since power-on, µs.
-    pub fn now_us(&self) -> u64 {
-        self.t_true_us
-    }
-
-    /// True while streaming samples.
-    pub fn is_streaming(&self) -> bool {
-        self.streaming
-    }
-
-    /// How many vibration commands it has carried out.
-    pub fn vibrations(&self) -> u64 {
-        self.vibrations
-    }
-
-    /// The device's true gyroscope bias, rad/s (ground truth for calibration tests).
-    pub fn true_gyr_bias_rad_s(&self) -> [f64; 3] {
-        let b = self.imu.gyr_bias_rad_s();
-        [b.x, b.y, b.z]
     }
 
     /// Takes bytes the host wrote (any chunking); commands take effect at the current time.
@@ -237,10 +209,7 @@ impl VirtualDevice {
                 self.pending_replies.push(ack(AckStatus::Ok));
             }
             HostMessage::Tare => self.pending_replies.push(ack(AckStatus::Unsupported)),
-            HostMessage::Vibrate { .. } => {
-                self.vibrations += 1;
-                self.pending_replies.push(ack(AckStatus::Ok));
-            }
+            HostMessage::Vibrate { .. } => self.pending_replies.push(ack(AckStatus::Ok)),
         }
     }
 
@@ -437,11 +406,6 @@ impl SimTransport {
             pending: Vec::new(),
             t_us: 0,
         }
-    }
-
-    /// The device behind the link.
-    pub fn device(&self) -> &VirtualDevice {
-        &self.device
     }
 
     /// Host clock (= simulation time), µs.
