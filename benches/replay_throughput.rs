@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use proprio::drill::RockerHoldConfig;
-use proprio::pipeline::{PipelineConfig, PIPELINE_VERSION};
 use proprio::recording::{Record, RecordingReader, RecordingWriter};
 use proprio::session::{DrillSetup, Session, SessionMeta};
 use proprio::sim::{SimConfig, SimTransport};
@@ -19,15 +18,12 @@ use proprio_protocol::{encode_frame, HostMessage, MAX_FRAME_LEN};
 fn meta(sim: SimConfig, duration_s: f64) -> SessionMeta {
     let mut config = RockerHoldConfig::for_level(2, sim.board.limit_deg).expect("level 2 exists");
     config.duration_s = duration_s;
-    SessionMeta {
-        drill: DrillSetup::RockerHold(config),
-        source: "sim".into(),
-        sim: Some(sim),
-        pipeline: PipelineConfig::default(),
-        pipeline_version: PIPELINE_VERSION.into(),
-        proprio_version: env!("CARGO_PKG_VERSION").into(),
-        created_utc: "bench".into(),
-    }
+    SessionMeta::new(
+        DrillSetup::RockerHold(config),
+        "sim".into(),
+        Some(sim),
+        "2026-11-21T00:00:00Z".into(),
+    )
 }
 
 /// A recording of `duration_s` of simulated session, in memory.

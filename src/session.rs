@@ -15,6 +15,26 @@ use crate::quality::DataQuality;
 use crate::recording::{Control, LinkEventKind, Record};
 use crate::sim::SimConfig;
 
+impl SessionMeta {
+    /// The header of a new session: the current pipeline (default setup) and versions.
+    pub fn new(
+        drill: DrillSetup,
+        source: String,
+        sim: Option<SimConfig>,
+        created_utc: String,
+    ) -> Self {
+        SessionMeta {
+            drill,
+            source,
+            sim,
+            pipeline: PipelineConfig::default(),
+            pipeline_version: PIPELINE_VERSION.to_string(),
+            proprio_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_utc,
+        }
+    }
+}
+
 /// A drill with its setup.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "kebab-case")]

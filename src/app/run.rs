@@ -16,7 +16,6 @@ use super::store::{self, RecordingFile};
 use super::view::{Key, LiveView};
 use super::{DrillArgs, EXIT_INCOMPLETE};
 use crate::drill::{DrillKind, RockerHoldConfig};
-use crate::pipeline::{PipelineConfig, PIPELINE_VERSION};
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
 use crate::session::{DrillSetup, Session, SessionMeta, SessionReport};
 
@@ -39,15 +38,12 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     }
     let sim = args.sim.config(args.board_limit);
     let (created_utc, stamp) = store::utc_now();
-    let meta = SessionMeta {
-        drill: DrillSetup::RockerHold(config),
-        source: args.source.clone(),
-        sim: (source == Source::Sim).then_some(sim),
-        pipeline: PipelineConfig::default(),
-        pipeline_version: PIPELINE_VERSION.to_string(),
-        proprio_version: env!("CARGO_PKG_VERSION").to_string(),
+    let meta = SessionMeta::new(
+        DrillSetup::RockerHold(config),
+        args.source.clone(),
+        (source == Source::Sim).then_some(sim),
         created_utc,
-    };
+    );
     let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let data_dir = store::data_dir(data_dir)?;
     let mut link = Link::open(&source, sim, live)?;

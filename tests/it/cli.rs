@@ -227,19 +227,21 @@ fn serial_drill_against_the_simulated_device_on_a_pty() {
     let port = port.trim();
     assert!(port.starts_with("/dev/"), "sim-device printed {port:?}");
     let source = format!("serial:{port}");
-    let live = json(&proprio(
-        dir.path(),
-        &[
+    let serial_drill = |duration_s: &str| {
+        let args = [
             "drill",
             "rocker-hold",
             "--source",
             &source,
             "--duration",
-            "5",
-            "--no-live",
-            "--json",
-        ],
-    ));
+            duration_s,
+        ];
+        json(&proprio(
+            dir.path(),
+            &[&args[..], &["--no-live", "--json"]].concat(),
+        ))
+    };
+    let live = serial_drill("5");
     assert_eq!(live["end"], "completed");
     let q = &live["quality"];
     assert!(q["samples_received"].as_u64().unwrap() >= 480, "{q}");
@@ -251,18 +253,6 @@ fn serial_drill_against_the_simulated_device_on_a_pty() {
     ));
     assert_eq!(live, replayed);
     // The device keeps running: a second session on the same port works too.
-    let second = json(&proprio(
-        dir.path(),
-        &[
-            "drill",
-            "rocker-hold",
-            "--source",
-            &source,
-            "--duration",
-            "2",
-            "--no-live",
-            "--json",
-        ],
-    ));
+    let second = serial_drill("2");
     assert_eq!(second["end"], "completed");
 }

@@ -1,7 +1,6 @@
 //! Shared helpers: run a whole session in process on the simulator, as the app does.
 
 use proprio::drill::RockerHoldConfig;
-use proprio::pipeline::{PipelineConfig, PIPELINE_VERSION};
 use proprio::recording::Record;
 use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
 use proprio::sim::{SampleTruth, SimConfig, SimTransport};
@@ -18,15 +17,12 @@ pub fn send(transport: &mut SimTransport, message: HostMessage) {
 pub fn meta(sim: SimConfig, level: u8, duration_s: f64) -> SessionMeta {
     let mut config = RockerHoldConfig::for_level(level, sim.board.limit_deg).unwrap();
     config.duration_s = duration_s;
-    SessionMeta {
-        drill: DrillSetup::RockerHold(config),
-        source: "sim".into(),
-        sim: Some(sim),
-        pipeline: PipelineConfig::default(),
-        pipeline_version: PIPELINE_VERSION.into(),
-        proprio_version: "test".into(),
-        created_utc: "2026-11-21T00:00:00Z".into(),
-    }
+    SessionMeta::new(
+        DrillSetup::RockerHold(config),
+        "sim".into(),
+        Some(sim),
+        "2026-11-21T00:00:00Z".into(),
+    )
 }
 
 /// Runs a drill on the simulator; returns the report, the records fed and the truth.
