@@ -24,8 +24,8 @@ fn true_contacts_in_window(truth: &[SampleTruth], start_s: f64, duration_s: f64)
 #[test]
 fn edge_contacts_match_the_simulators_truth() {
     let (mut runs, mut exact, mut detected_total, mut true_total) = (0, 0, 0, 0);
-    for skill in [0.3, 0.5, 0.7] {
-        for seed in 1..=8 {
+    for skill in [0.2, 0.3, 0.5, 0.7, 0.8] {
+        for seed in 1..=16 {
             let mut sim = SimConfig::new(seed);
             sim.skill = skill;
             let (report, _, truth) = run_sim(sim, 2, 30.0);
@@ -33,7 +33,7 @@ fn edge_contacts_match_the_simulators_truth() {
             let expected = true_contacts_in_window(&truth, report.start_s, report.duration_s);
             eprintln!("skill {skill} seed {seed}: detected {detected}, true {expected}");
             assert!(
-                detected.abs_diff(expected) <= 1,
+                detected.abs_diff(expected) <= 2,
                 "skill {skill} seed {seed}: {detected} vs {expected}"
             );
             let events = report
@@ -52,12 +52,14 @@ fn edge_contacts_match_the_simulators_truth() {
         true_total > 100,
         "the scenarios should contain many contacts: {true_total}"
     );
+    // Measured: exact in 74 of 80 runs, 651 detected for 656 true. The misses are touches
+    // slower than about 3 °/s, which no rate signature tells from a catch at the limit.
     assert!(
-        exact * 10 >= runs * 8,
+        exact * 10 >= runs * 9,
         "exact in only {exact} of {runs} runs"
     );
     assert!(
-        detected_total.abs_diff(true_total) * 50 <= true_total,
+        detected_total.abs_diff(true_total) * 100 <= true_total,
         "{detected_total} vs {true_total}"
     );
 }
