@@ -29,8 +29,8 @@ const REDRAW: Duration = Duration::from_millis(50);
 /// `proprio drill …` (and `proprio demo`).
 pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     let source = Source::parse(&args.source)?;
-    let kind = DrillKind::from(args.drill);
-    let DrillKind::RockerHold = kind;
+    // Each drill builds its setup here; the rocker hold is the only one so far.
+    let DrillKind::RockerHold = DrillKind::from(args.drill);
     let mut config = RockerHoldConfig::for_level(args.level, args.board_limit)
         .with_context(|| format!("level {} does not exist", args.level))?;
     if let Some(duration_s) = args.duration {
@@ -65,7 +65,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         Err(error) => {
             // Keep what was recorded; say where it is.
             let path = recording.close()?;
-            return Err(error.context(format!("recording kept at {}", path.display())));
+            anyhow::bail!("{error:#} (what arrived is kept in {})", path.display());
         }
     };
     // The file keeps the result without its own path (so the same seed gives the same bytes).
