@@ -62,7 +62,12 @@ pub struct SampleClock {
     last: Option<(u32, u32)>,
     t_us: u64,
     nominal_period_us: Option<f64>,
+    restart_possible: bool,
 }
+
+/// After a device restart the time line continues with this gap, µs (the true length of the
+/// outage is unknown to the device's clock; any gap pauses the drill).
+const RESTART_GAP_US: u64 = 1_000_000;
 
 impl SampleClock {
     /// A clock that has seen nothing yet.
@@ -77,15 +82,34 @@ impl SampleClock {
         }
     }
 
+    /// The device has (re)introduced itself, e.g. after a reconnection: if the next sample goes
+    /// back in sequence or time, the device restarted and its counters begin again, so the
+    /// time line continues (after a gap) instead of rejecting everything that follows.
+    pub fn expect_possible_restart(&mut self) {
+        self.restart_possible = self.last.is_some();
+    }
+
     /// Accepts or rejects one sample, updating the quality counters.
     pub fn observe(&mut self, seq: u32, t_us: u32, quality: &mut DataQuality) -> Option<Timed> {
+        let restart_possible = std::mem::take(&mut self.restart_possible);
         let Some((last_seq, last_t)) = self.last else {
             self.last = Some((seq, t_us));
             return Some(Timed { t_us: 0, dt_us: 0 });
         };
         let seq_step = seq.wrapping_sub(last_seq);
         let dt_us = t_us.wrapping_sub(last_t);
-        if seq_step == 0 || seq_step > u32::MAX / 2 || dt_us > u32::MAX / 2 {
+        let backwards = seq_step == 0 || seq_step > u32::MAX / 2 || dt_us > u32::MAX / 2;
+        if backwards && restart_possible {
+            quality.device_restarts += 1;
+            self.last = Some((seq, t_us));
+            self.t_us += RESTART_GAP_US;
+            quality.gaps += 1;
+            return Some(Timed {
+                t_us: self.t_us,
+                dt_us: RESTART_GAP_US,
+            });
+        }
+        if backwards {
             quality.out_of_order += 1;
             return None;
         }
@@ -138,5 +162,11 @@ mod tests {
             .observe(10, start.wrapping_add(30_000), &mut q)
             .is_none());
         assert_eq!(q.out_of_order, 2);
+        // After the device says hello again, going back means it restarted.
+        clock.expect_possible_restart();
+        let t = clock.observe(0, 123, &mut q).unwrap();
+        assert_eq!((t.t_us, t.dt_us), (1_040_000, 1_000_000));
+        assert_eq!(q.device_restarts, 1);
+        assert_eq!(clock.observe(1, 10_123, &mut q).unwrap().t_us, 1_050_000);
     }
 }

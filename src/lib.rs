@@ -15,12 +15,14 @@
 //! - [`session`]: records in, a [`session::SessionReport`] out; the same code live and in replay.
 //! - [`recording`]: the recording file format.
 //! - [`quality`]: the data-quality record that goes with every result.
+//! - [`cues`]: when to buzz the wearable.
 //!
 //! The wire protocol is its own no_std crate, [`proprio_protocol`]; calibration math is
 //! [`proprio_calibration`].
 
 #![deny(missing_docs)]
 
+pub mod cues;
 pub mod decode;
 pub mod drill;
 pub mod pipeline;

@@ -22,8 +22,10 @@ pub struct DataQuality {
     pub oversize_frames: u64,
     /// Bytes thrown away while resynchronising.
     pub bytes_discarded: u64,
-    /// Samples whose timestamp or sequence number went backwards (duplicates, device reset).
+    /// Samples whose timestamp or sequence number went backwards (duplicates, reordering).
     pub out_of_order: u64,
+    /// Times the device restarted (its counters began again after it re-introduced itself).
+    pub device_restarts: u64,
     /// Samples that arrived before the device said who it is (no scale factors yet).
     pub samples_before_info: u64,
     /// Intervals between consecutive samples longer than 2.5 sample periods.
@@ -32,8 +34,25 @@ pub struct DataQuality {
     pub longest_gap_s: f64,
     /// Times the link was lost.
     pub disconnects: u64,
+    /// Times it came back.
+    pub reconnects: u64,
+    /// Time without a link, s (host time).
+    pub disconnected_s: f64,
+    /// Where sample times came from: the device's clock, or the host's receive times.
+    pub timestamps: TimestampSource,
     /// Last battery level the device reported, percent.
     pub battery_percent: Option<u8>,
+}
+
+/// Where sample times come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimestampSource {
+    /// The device's own clock (exact sample spacing; lost samples seen from sequence numbers).
+    #[default]
+    Device,
+    /// Receive times on the host (the device has no clock; spacing is estimated).
+    Host,
 }
 
 impl DataQuality {

@@ -13,7 +13,7 @@
 //! | 1 | header (first record, once) | UTF-8 JSON: [`SessionMeta`] |
 //! | 2 | bytes received from the device | `t_host_us: u64` then the bytes |
 //! | 3 | bytes sent to the device | `t_host_us: u64` then the bytes |
-//! | 4 | link event | `t_host_us: u64`, `event: u8` (1 connected, 2 disconnected), UTF-8 detail |
+//! | 4 | link event | `t_host_us: u64`, `event: u8` (1 connected, 2 disconnected, 3 lost for good), UTF-8 detail |
 //! | 5 | control | `t_host_us: u64`, `control: u8` (1 user stop, 2 pain stop) |
 //! | 6 | result (last record, once) | UTF-8 JSON: the result as `--json` prints it |
 //!
@@ -43,8 +43,10 @@ const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 pub enum LinkEventKind {
     /// The link is up.
     Connected,
-    /// The link went down.
+    /// The link went down; proprio is trying to get it back.
     Disconnected,
+    /// The link is gone for good (proprio gave up reconnecting): the drill ends.
+    Lost,
 }
 
 /// A control input from the user.
@@ -187,6 +189,7 @@ fn encode(record: &Record) -> io::Result<(u8, Vec<u8>)> {
             let code = match event {
                 LinkEventKind::Connected => 1,
                 LinkEventKind::Disconnected => 2,
+                LinkEventKind::Lost => 3,
             };
             let mut rest = vec![code];
             rest.extend_from_slice(detail.as_bytes());
@@ -315,6 +318,7 @@ fn decode(kind: u8, payload: &[u8]) -> Result<Record, String> {
             let event = match rest.first() {
                 Some(1) => LinkEventKind::Connected,
                 Some(2) => LinkEventKind::Disconnected,
+                Some(3) => LinkEventKind::Lost,
                 _ => return Err("unknown link event".into()),
             };
             let detail = String::from_utf8_lossy(&rest[1..]).into_owned();

@@ -158,6 +158,8 @@ pub struct LiveStatus {
     pub battery_percent: Option<u8>,
     /// Host time of the last bytes, µs.
     pub last_data_host_us: Option<u64>,
+    /// Host time since which the link has been down, µs.
+    pub link_down_since_us: Option<u64>,
     /// True once the device has introduced itself.
     pub device_known: bool,
 }
@@ -172,6 +174,7 @@ pub struct Session {
     quality: DataQuality,
     device: Option<DeviceSummary>,
     last_data_host_us: Option<u64>,
+    link_down_since_us: Option<u64>,
 }
 
 impl Session {
@@ -186,6 +189,7 @@ impl Session {
             quality: DataQuality::default(),
             device: None,
             last_data_host_us: None,
+            link_down_since_us: None,
             meta,
         }
     }
@@ -216,9 +220,8 @@ impl Session {
                 }
             }
             Record::Link {
-                event: LinkEventKind::Disconnected,
-                ..
-            } => self.quality.disconnects += 1,
+                t_host_us, event, ..
+            } => self.on_link(*t_host_us, *event, events),
             Record::Control { control, .. } => {
                 let reason = match control {
                     Control::UserStop => EndReason::UserStop,
@@ -226,19 +229,43 @@ impl Session {
                 };
                 self.drill.stop(reason, events);
             }
-            Record::Header(_) | Record::Sent { .. } | Record::Link { .. } | Record::Result(_) => {}
+            Record::Header(_) | Record::Sent { .. } | Record::Result(_) => {}
         }
     }
 
-    /// Ends the drill because the link is gone for good.
-    pub fn link_lost(&mut self, events: &mut Vec<DrillEvent>) {
-        self.drill.stop(EndReason::LinkLost, events);
+    fn on_link(&mut self, t_host_us: u64, event: LinkEventKind, events: &mut Vec<DrillEvent>) {
+        match event {
+            LinkEventKind::Connected => {
+                if let Some(down_at) = self.link_down_since_us.take() {
+                    self.quality.reconnects += 1;
+                    self.quality.disconnected_s += t_host_us.saturating_sub(down_at) as f64 * 1e-6;
+                }
+            }
+            LinkEventKind::Disconnected => {
+                if self.link_down_since_us.is_none() {
+                    self.quality.disconnects += 1;
+                    self.link_down_since_us = Some(t_host_us);
+                }
+            }
+            LinkEventKind::Lost => {
+                if let Some(down_at) = self.link_down_since_us.take() {
+                    self.quality.disconnected_s += t_host_us.saturating_sub(down_at) as f64 * 1e-6;
+                }
+                self.drill.stop(EndReason::LinkLost, events);
+            }
+        }
+    }
+
+    /// Host time since which the link has been down, µs, if it is down.
+    pub fn link_down_since_us(&self) -> Option<u64> {
+        self.link_down_since_us
     }
 
     fn on_message(&mut self, message: DeviceMessage, events: &mut Vec<DrillEvent>) {
         match message {
             DeviceMessage::Hello(info) => {
                 self.clock.set_rate_hz(f64::from(info.sample_rate_hz));
+                self.clock.expect_possible_restart();
                 self.device = Some(DeviceSummary::from(&info));
                 self.pipeline.set_device_info(info);
             }
@@ -287,6 +314,7 @@ impl Session {
             bad_frames: stats.frames_rejected(),
             battery_percent: self.quality.battery_percent,
             last_data_host_us: self.last_data_host_us,
+            link_down_since_us: self.link_down_since_us,
             device_known: self.has_device_info(),
         }
     }

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -20,14 +21,38 @@ pub enum LinkEvent {
         /// The bytes.
         bytes: Vec<u8>,
     },
-    /// The link is gone (device unplugged, port closed).
+    /// The link is up again after a disconnection.
+    Connected {
+        /// Host time, µs since the link opened.
+        t_host_us: u64,
+    },
+    /// The link went down (device unplugged, silent); the link is trying to get it back.
     Disconnected {
         /// Host time, µs since the link opened.
         t_host_us: u64,
         /// Why, in words.
         reason: String,
     },
+    /// The link is gone for good: reconnecting failed for [`GIVE_UP_AFTER`].
+    Lost {
+        /// Host time, µs since the link opened.
+        t_host_us: u64,
+        /// Why, in words.
+        reason: String,
+    },
 }
+
+/// A link that cannot be brought back within this time is lost for good.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+/// No bytes for this long on an open link means the device is gone (or hung).
+const SILENCE_LIMIT: Duration = Duration::from_secs(2);
+/// Waits between reconnection attempts.
+const BACKOFF: [Duration; 4] = [
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+];
 
 /// Where the data comes from, parsed from `--source`.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,10 +132,7 @@ impl Link {
         let bytes = frame[..n].to_vec();
         match self {
             Link::Sim(link) => link.transport.send(&bytes),
-            Link::Serial(link) => link
-                .writer
-                .write_all(&bytes)
-                .context("cannot write to the serial port")?,
+            Link::Serial(link) => link.write(&bytes)?,
         }
         Ok((self.now_us(), bytes))
     }
@@ -156,7 +178,7 @@ impl SimLink {
         let silent_since_us = self.transport.now_us();
         while self.queue.is_empty() {
             if self.transport.now_us() - silent_since_us > SIM_SILENCE_LIMIT_US {
-                return LinkEvent::Disconnected {
+                return LinkEvent::Lost {
                     t_host_us: self.transport.now_us(),
                     reason: "the simulated device sent nothing for a minute".into(),
                 };
@@ -172,7 +194,7 @@ impl SimLink {
                 t_host_us: delivery.t_host_us,
                 bytes: delivery.bytes,
             },
-            None => LinkEvent::Disconnected {
+            None => LinkEvent::Lost {
                 t_host_us: self.transport.now_us(),
                 reason: "the simulated device stopped".into(),
             },
@@ -180,28 +202,37 @@ impl SimLink {
     }
 }
 
-/// A serial port, read on its own thread.
+/// The port as both threads see it: `None` while disconnected.
+type SharedPort = Arc<Mutex<Option<Box<dyn serialport::SerialPort>>>>;
+
+/// A serial port, read on its own thread, which also brings the port back after an unplug.
 pub struct SerialLink {
     path: String,
     opened: Instant,
-    writer: Box<dyn serialport::SerialPort>,
+    writer: SharedPort,
     events: mpsc::UnboundedReceiver<LinkEvent>,
 }
 
 impl SerialLink {
     fn open(path: &str, baud: u32) -> anyhow::Result<SerialLink> {
-        let port = serialport::new(path, baud)
-            .timeout(Duration::from_millis(50))
-            .open()
-            .map_err(|e| anyhow::anyhow!(describe_open_error(path, &e)))?;
-        let writer = port
-            .try_clone()
-            .with_context(|| format!("cannot use serial port {path}"))?;
+        let port =
+            open_port(path, baud).map_err(|e| anyhow::anyhow!(describe_open_error(path, &e)))?;
+        let writer: SharedPort = Arc::new(Mutex::new(Some(
+            port.try_clone()
+                .with_context(|| format!("cannot use serial port {path}"))?,
+        )));
         let opened = Instant::now();
         let (tx, events) = mpsc::unbounded_channel();
+        let supervisor = Supervisor {
+            path: path.to_string(),
+            baud,
+            opened,
+            writer: Arc::clone(&writer),
+            tx,
+        };
         std::thread::Builder::new()
             .name(format!("serial {path}"))
-            .spawn(move || read_loop(port, opened, tx))
+            .spawn(move || supervisor.run(port))
             .context("cannot start the serial reader thread")?;
         Ok(SerialLink {
             path: path.to_string(),
@@ -214,12 +245,33 @@ impl SerialLink {
     async fn next(&mut self) -> LinkEvent {
         match self.events.recv().await {
             Some(event) => event,
-            None => LinkEvent::Disconnected {
+            None => LinkEvent::Lost {
                 t_host_us: self.opened.elapsed().as_micros() as u64,
                 reason: "the serial reader stopped".into(),
             },
         }
     }
+
+    /// Writes to the port; while it is disconnected the bytes are dropped (the device could
+    /// not hear them) and the commands are sent again on reconnection.
+    fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        let mut guard = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(port) = guard.as_mut() {
+            if port.write_all(bytes).is_err() {
+                *guard = None; // the reader notices too and reconnects
+            }
+        }
+        Ok(())
+    }
+}
+
+fn open_port(path: &str, baud: u32) -> serialport::Result<Box<dyn serialport::SerialPort>> {
+    serialport::new(path, baud)
+        .timeout(Duration::from_millis(50))
+        .open()
 }
 
 fn describe_open_error(path: &str, error: &serialport::Error) -> String {
@@ -246,39 +298,105 @@ fn describe_open_error(path: &str, error: &serialport::Error) -> String {
     }
 }
 
-fn read_loop(
-    mut port: Box<dyn serialport::SerialPort>,
+/// The reader thread: reads, watches for silence and errors, and reconnects with backoff.
+struct Supervisor {
+    path: String,
+    baud: u32,
     opened: Instant,
+    writer: SharedPort,
     tx: mpsc::UnboundedSender<LinkEvent>,
-) {
-    let mut buf = [0u8; 4096];
-    loop {
-        let event = match port.read(&mut buf) {
-            Ok(0) => LinkEvent::Disconnected {
-                t_host_us: opened.elapsed().as_micros() as u64,
-                reason: "the port was closed".into(),
-            },
-            Ok(n) => LinkEvent::Bytes {
-                t_host_us: opened.elapsed().as_micros() as u64,
-                bytes: buf[..n].to_vec(),
-            },
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
+}
+
+impl Supervisor {
+    fn now_us(&self) -> u64 {
+        self.opened.elapsed().as_micros() as u64
+    }
+
+    fn run(self, mut port: Box<dyn serialport::SerialPort>) {
+        loop {
+            let reason = self.read_until_failure(&mut port);
+            *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            drop(port);
+            let event = LinkEvent::Disconnected {
+                t_host_us: self.now_us(),
+                reason,
+            };
+            if self.tx.send(event).is_err() {
+                return; // the session is over
             }
-            Err(e) => LinkEvent::Disconnected {
-                t_host_us: opened.elapsed().as_micros() as u64,
-                reason: format!("read failed: {e}"),
-            },
-        };
-        let last = matches!(event, LinkEvent::Disconnected { .. });
-        if tx.send(event).is_err() || last {
-            return; // the session ended, or the port is gone
+            match self.reconnect() {
+                Some(new_port) => port = new_port,
+                None => return,
+            }
         }
+    }
+
+    /// Reads until the port fails or goes silent; returns why.
+    fn read_until_failure(&self, port: &mut Box<dyn serialport::SerialPort>) -> String {
+        let mut buf = [0u8; 4096];
+        let mut last_data = Instant::now();
+        loop {
+            match port.read(&mut buf) {
+                Ok(0) => return "the port was closed".into(),
+                Ok(n) => {
+                    last_data = Instant::now();
+                    let event = LinkEvent::Bytes {
+                        t_host_us: self.now_us(),
+                        bytes: buf[..n].to_vec(),
+                    };
+                    if self.tx.send(event).is_err() {
+                        return "the session ended".into();
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    if last_data.elapsed() >= SILENCE_LIMIT {
+                        return format!("no data for {} s", SILENCE_LIMIT.as_secs());
+                    }
+                    if self.tx.is_closed() {
+                        return "the session ended".into();
+                    }
+                }
+                Err(e) => return format!("the device went away ({e})"),
+            }
+        }
+    }
+
+    /// Tries to reopen the port with backoff; `None` when it gave up (after sending `Lost`) or
+    /// the session ended.
+    fn reconnect(&self) -> Option<Box<dyn serialport::SerialPort>> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        let mut last_error = String::new();
+        while started.elapsed() < GIVE_UP_AFTER {
+            if self.tx.is_closed() {
+                return None;
+            }
+            std::thread::sleep(BACKOFF[attempt.min(BACKOFF.len() - 1)]);
+            attempt += 1;
+            match open_port(&self.path, self.baud).and_then(|p| p.try_clone().map(|w| (p, w))) {
+                Ok((port, writer)) => {
+                    *self.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(writer);
+                    let _ = self.tx.send(LinkEvent::Connected {
+                        t_host_us: self.now_us(),
+                    });
+                    return Some(port);
+                }
+                Err(e) => last_error = describe_open_error(&self.path, &e),
+            }
+        }
+        let _ = self.tx.send(LinkEvent::Lost {
+            t_host_us: self.now_us(),
+            reason: format!(
+                "gave up after {} s of reconnecting: {last_error}",
+                GIVE_UP_AFTER.as_secs()
+            ),
+        });
+        None
     }
 }
 

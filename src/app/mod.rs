@@ -73,6 +73,12 @@ enum Command {
         /// Offer the device on a pseudo-terminal (the only transport so far).
         #[arg(long, required = true)]
         serial: bool,
+        /// Also make PATH a symbolic link to the port, kept pointing at it across unplugs.
+        #[arg(long, value_name = "PATH")]
+        link: Option<PathBuf>,
+        /// Unplug the device AT seconds after start for DUR seconds (repeatable).
+        #[arg(long, value_name = "AT:DUR", value_parser = parse_stall)]
+        unplug: Vec<Stall>,
         #[command(flatten)]
         sim: SimArgs,
     },
@@ -114,6 +120,9 @@ struct DrillArgs {
     /// Don't show the live view; with `--source sim`, run as fast as the computer can.
     #[arg(long)]
     no_live: bool,
+    /// Don't buzz the wearable when the board leaves the band.
+    #[arg(long)]
+    no_haptics: bool,
     /// The board's edge limit (tilt at which its edge touches the floor), degrees.
     #[arg(long, default_value_t = 15.0, value_name = "DEG", value_parser = parse_limit_deg)]
     board_limit: f64,
@@ -233,6 +242,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 duration: None,
                 json: false,
                 no_live,
+                no_haptics: false,
                 board_limit: 15.0,
                 sim,
             };
@@ -244,6 +254,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Drill(args) => run::drill(data_dir, &args),
         Command::Replay { file, json } => run::replay(&file, json),
-        Command::SimDevice { serial: _, sim } => sim_device::serve_pty(sim.config(15.0)),
+        Command::SimDevice {
+            serial: _,
+            link,
+            unplug,
+            sim,
+        } => sim_device::serve_pty(sim.config(15.0), link, &unplug),
     }
 }

@@ -15,7 +15,8 @@ use super::output;
 use super::store::{self, RecordingFile};
 use super::view::{Key, LiveView};
 use super::{DrillArgs, EXIT_INCOMPLETE};
-use crate::drill::{DrillKind, RockerHoldConfig};
+use crate::cues::HapticCues;
+use crate::drill::{DrillEvent, DrillKind, RockerHoldConfig};
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
 use crate::session::{DrillSetup, Session, SessionMeta, SessionReport};
 
@@ -53,13 +54,11 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let outcome = runtime.block_on(run_live(
-        &mut link,
-        &mut recording,
-        meta,
-        live,
-        args.sim.rate,
-    ));
+    let options = LiveOptions {
+        rate_hz: args.sim.rate,
+        haptics: !args.no_haptics,
+    };
+    let outcome = runtime.block_on(run_live(&mut link, &mut recording, meta, live, options));
     let report = match outcome {
         Ok(report) => report,
         Err(error) => {
@@ -87,21 +86,21 @@ async fn run_live(
     recording: &mut RecordingFile,
     meta: SessionMeta,
     live: bool,
-    rate_hz: u16,
+    options: LiveOptions,
 ) -> Result<SessionReport> {
-    let mut session = Session::new(meta);
-    let mut events = Vec::new();
-    let send = |link: &mut Link, recording: &mut RecordingFile, message: HostMessage| {
-        let (t_host_us, bytes) = link.send(&message)?;
-        recording.append(&Record::Sent { t_host_us, bytes })
+    let mut run = Runner {
+        link,
+        recording,
+        session: Session::new(meta),
+        events: Vec::new(),
+        haptics: options.haptics.then(HapticCues::default),
     };
-    send(link, recording, HostMessage::GetInfo)?;
-    send(link, recording, HostMessage::Start { rate_hz })?;
+    run.start_device(options.rate_hz)?;
     let mut info_requests = 1;
-    let mut last_info_request_us = link.now_us();
+    let mut last_info_request_us = run.link.now_us();
 
     let mut view = if live {
-        Some(LiveView::start(link.describe())?)
+        Some(LiveView::start(run.link.describe())?)
     } else {
         None
     };
@@ -109,70 +108,122 @@ async fn run_live(
     let mut tick = tokio::time::interval(REDRAW);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
-    while !session.is_done() {
+    while !run.session.is_done() {
         tokio::select! {
-            event = link.next() => match event {
+            event = run.link.next() => match event {
                 LinkEvent::Bytes { t_host_us, bytes } => {
-                    let record = Record::Received { t_host_us, bytes };
-                    recording.append(&record)?;
-                    session.handle(&record, &mut events);
+                    run.feed(Record::Received { t_host_us, bytes })?;
+                }
+                LinkEvent::Connected { t_host_us } => {
+                    run.feed(Record::Link { t_host_us, event: LinkEventKind::Connected, detail: String::new() })?;
+                    run.start_device(options.rate_hz)?;
+                    if let Some(view) = view.as_mut() {
+                        view.note("reconnected: carry on");
+                    }
                 }
                 LinkEvent::Disconnected { t_host_us, reason } => {
-                    let record = Record::Link {
-                        t_host_us,
-                        event: LinkEventKind::Disconnected,
-                        detail: reason.clone(),
-                    };
-                    recording.append(&record)?;
-                    session.handle(&record, &mut events);
-                    session.link_lost(&mut events);
                     if let Some(view) = view.as_mut() {
-                        view.note(&format!("link lost: {reason}"));
+                        view.note(&format!("link lost ({reason}); reconnecting, the drill is paused"));
                     }
+                    run.feed(Record::Link { t_host_us, event: LinkEventKind::Disconnected, detail: reason })?;
+                }
+                LinkEvent::Lost { t_host_us, reason } => {
+                    if let Some(view) = view.as_mut() {
+                        view.note(&format!("link lost for good: {reason}"));
+                    }
+                    run.feed(Record::Link { t_host_us, event: LinkEventKind::Lost, detail: reason })?;
                 }
             },
             _ = &mut ctrl_c => {
-                let record = Record::Control { t_host_us: link.now_us(), control: Control::UserStop };
-                recording.append(&record)?;
-                session.handle(&record, &mut events);
+                let t_host_us = run.link.now_us();
+                run.feed(Record::Control { t_host_us, control: Control::UserStop })?;
             }
             _ = tick.tick() => {
-                recording.flush_if_due()?;
+                run.recording.flush_if_due()?;
                 if let Some(view) = view.as_mut() {
                     for key in view.keys() {
                         let control = match key {
                             Key::Stop => Control::UserStop,
                             Key::Pain => Control::PainStop,
                         };
-                        let record = Record::Control { t_host_us: link.now_us(), control };
-                        recording.append(&record)?;
-                        session.handle(&record, &mut events);
+                        let t_host_us = run.link.now_us();
+                        run.feed(Record::Control { t_host_us, control })?;
                     }
-                    view.draw(&session.live(), &events)?;
+                    view.draw(&run.session.live(), &run.events, run.link.now_us())?;
                 }
-                events.clear();
+                run.events.clear();
             }
         }
         if !live {
-            events.clear();
+            run.events.clear();
         }
-        if !session.has_device_info()
-            && link.now_us().saturating_sub(last_info_request_us) > INFO_RETRY_US
+        let link_up = run.session.link_down_since_us().is_none();
+        if link_up
+            && !run.session.has_device_info()
+            && run.link.now_us().saturating_sub(last_info_request_us) > INFO_RETRY_US
         {
             if info_requests >= INFO_TRIES {
                 bail!("the device did not identify itself (no Hello after {INFO_TRIES} requests); is it running proprio's firmware?");
             }
-            send(link, recording, HostMessage::GetInfo)?;
+            run.send(HostMessage::GetInfo)?;
             info_requests += 1;
-            last_info_request_us = link.now_us();
+            last_info_request_us = run.link.now_us();
         }
     }
     if let Some(view) = view.take() {
-        view.finish(&session.live())?;
+        view.finish(&run.session.live(), run.link.now_us())?;
     }
     // Best effort: the device may already be gone.
-    let _ = send(link, recording, HostMessage::Stop);
-    Ok(session.finish())
+    let _ = run.send(HostMessage::Stop);
+    Ok(run.session.finish())
+}
+
+/// What the live loop needs besides the session.
+#[derive(Debug, Clone, Copy)]
+struct LiveOptions {
+    /// Sample rate to ask of the device.
+    rate_hz: u16,
+    /// Buzz the wearable on leaving the band.
+    haptics: bool,
+}
+
+/// The live loop's state: every record goes to the recording first, then to the session.
+struct Runner<'a> {
+    link: &'a mut Link,
+    recording: &'a mut RecordingFile,
+    session: Session,
+    /// Drill events since the last redraw.
+    events: Vec<DrillEvent>,
+    haptics: Option<HapticCues>,
+}
+
+impl Runner<'_> {
+    fn feed(&mut self, record: Record) -> Result<()> {
+        self.recording.append(&record)?;
+        let first_new = self.events.len();
+        self.session.handle(&record, &mut self.events);
+        if let Some(haptics) = self.haptics.as_mut() {
+            let commands: Vec<HostMessage> = self.events[first_new..]
+                .iter()
+                .filter_map(|e| haptics.on_event(e))
+                .collect();
+            for command in commands {
+                self.send(command)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, message: HostMessage) -> Result<()> {
+        let (t_host_us, bytes) = self.link.send(&message)?;
+        self.recording.append(&Record::Sent { t_host_us, bytes })
+    }
+
+    /// Asks the device who it is and to stream (again, after a reconnection).
+    fn start_device(&mut self, rate_hz: u16) -> Result<()> {
+        self.send(HostMessage::GetInfo)?;
+        self.send(HostMessage::Start { rate_hz })
+    }
 }
 
 /// `proprio replay FILE`.

@@ -77,7 +77,12 @@ impl LiveView {
     }
 
     /// Redraws with the session's state and the events since the last draw.
-    pub fn draw(&mut self, live: &LiveStatus, events: &[DrillEvent]) -> io::Result<()> {
+    pub fn draw(
+        &mut self,
+        live: &LiveStatus,
+        events: &[DrillEvent],
+        now_us: u64,
+    ) -> io::Result<()> {
         for event in events {
             match event {
                 DrillEvent::LeftBand { side, .. } => {
@@ -136,10 +141,21 @@ impl LiveView {
         let battery = live
             .battery_percent
             .map_or(String::new(), |b| format!(" · battery {b} %"));
+        let link_state = match (live.link_down_since_us, live.last_data_host_us) {
+            (Some(since), _) => format!(
+                "RECONNECTING ({:.0} s, drill paused)",
+                now_us.saturating_sub(since) as f64 * 1e-6
+            ),
+            (None, Some(last)) => format!(
+                "connected, data age {} ms",
+                now_us.saturating_sub(last) / 1000
+            ),
+            (None, None) => "waiting for data".into(),
+        };
         line(
             &mut out,
             &format!(
-                "{} · {} samples · {} lost · {} bad frames{}",
+                "{} · {link_state} · {} samples · {} lost · {} bad frames{}",
                 self.link, live.samples, live.frames_lost, live.bad_frames, battery
             ),
         )?;
@@ -148,8 +164,8 @@ impl LiveView {
     }
 
     /// Draws the last state and gives the terminal back.
-    pub fn finish(mut self, live: &LiveStatus) -> io::Result<()> {
-        self.draw(live, &[])?;
+    pub fn finish(mut self, live: &LiveStatus, now_us: u64) -> io::Result<()> {
+        self.draw(live, &[], now_us)?;
         Ok(())
     }
 }

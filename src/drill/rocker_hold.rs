@@ -12,7 +12,9 @@
 //! - **time to stabilise** (s): when the first stretch of [`STABLE_S`] within the band began.
 //!
 //! Each sample's tilt holds until the next sample (zero-order hold); intervals longer than
-//! [`MAX_HELD_S`] are gaps in the data and count for nothing.
+//! [`MAX_HELD_S`] are gaps in the data and count for nothing. The drill's clock runs only while
+//! data arrives: during a gap or a lost link it pauses, and it ends once the target duration has
+//! been measured.
 //!
 //! **Score** (0–100): `100 · completion · (½ · in_band + ½ · steadiness) − 5 per edge contact`,
 //! clamped to 0–100, where `completion` is the share of the target duration done, `in_band`
@@ -326,7 +328,7 @@ impl RockerHold {
             self.emit(DrillEvent::Corrected { t_s }, out);
         }
 
-        if t_s >= self.config.duration_s {
+        if self.measured_s >= self.config.duration_s {
             self.end_at(EndReason::Completed, t_s, out);
         }
     }
@@ -367,7 +369,7 @@ impl RockerHold {
         }
     }
 
-    /// The score for `metrics` over `done_s` seconds of a drill of this setup.
+    /// The score for `metrics` with `done_s` seconds of the drill measured.
     pub fn score(&self, metrics: &RockerHoldMetrics, done_s: f64) -> f64 {
         if metrics.measured_s <= 0.0 {
             return 0.0;
@@ -390,7 +392,7 @@ impl RockerHold {
             tilt_deg,
             in_band: tilt_deg.abs() <= self.config.band_deg,
             elapsed_s,
-            remaining_s: (self.config.duration_s - elapsed_s).max(0.0),
+            remaining_s: (self.config.duration_s - self.measured_s).max(0.0),
             score: self.score(&metrics, self.config.duration_s),
             time_in_band_percent: metrics.time_in_band_percent,
             edge_contacts: metrics.edge_contacts,
@@ -405,7 +407,7 @@ impl RockerHold {
         let (end, duration_s) = self.end.unwrap_or((EndReason::DataEnded, 0.0));
         let metrics = self.metrics();
         RockerHoldOutcome {
-            score: self.score(&metrics, duration_s),
+            score: self.score(&metrics, metrics.measured_s),
             start_s: self.t0_us.unwrap_or(0) as f64 * 1e-6,
             end,
             duration_s,
@@ -544,6 +546,17 @@ mod tests {
         let out = run(signal, config());
         assert!((out.metrics.measured_s - 4.0).abs() < 1e-9);
         assert!((out.metrics.longest_in_band_s - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_clock_pauses_while_no_data_arrives() {
+        // A 10 s drill with a 3 s hole in the data ends after 13 s, with 10 s measured.
+        let mut signal: Vec<(u64, f64)> = (0..=400).map(|i| (i * 10_000, 1.0)).collect();
+        signal.extend((700..=1400).map(|i| (i * 10_000, 1.0)));
+        let out = run(signal, config());
+        assert_eq!(out.end, EndReason::Completed);
+        assert!((out.metrics.measured_s - 10.0).abs() < 1e-9);
+        assert!((out.duration_s - 13.0).abs() < 1e-9, "{}", out.duration_s);
     }
 
     #[test]

@@ -313,3 +313,69 @@ fn a_killed_session_leaves_a_replayable_recording() {
     let samples = replayed["quality"]["samples_received"].as_u64().unwrap();
     assert!(samples >= 100, "only {samples} samples survived the kill");
 }
+
+/// The device is unplugged twice mid-drill (its pseudo-terminal closed, a new one behind the
+/// same path): proprio reconnects, the drill pauses and completes, and the replay matches.
+#[cfg(unix)]
+#[test]
+fn serial_drill_survives_unplugging() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("device");
+    let mut device = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_proprio"))
+            .args([
+                "sim-device",
+                "--serial",
+                "--seed",
+                "5",
+                "--unplug",
+                "2:1.5",
+                "--unplug",
+                "5:1",
+            ])
+            .arg("--link")
+            .arg(&link)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sim-device"),
+    );
+    let mut shown = String::new();
+    BufReader::new(device.0.stdout.take().unwrap())
+        .read_line(&mut shown)
+        .unwrap();
+    assert_eq!(shown.trim(), link.to_str().unwrap());
+    let source = format!("serial:{}", link.display());
+    let live = json(&proprio(
+        dir.path(),
+        &[
+            "drill",
+            "rocker-hold",
+            "--source",
+            &source,
+            "--duration",
+            "6",
+            "--no-live",
+            "--json",
+        ],
+    ));
+    assert_eq!(live["end"], "completed");
+    let q = &live["quality"];
+    assert_eq!(q["disconnects"], 2, "{q}");
+    assert_eq!(q["reconnects"], 2, "{q}");
+    assert!(
+        q["frames_lost"].as_u64().unwrap() >= 200,
+        "2.5 s unplugged at 100 Hz: {q}"
+    );
+    assert!(
+        live["duration_s"].as_f64().unwrap() > 8.0,
+        "the drill pauses while unplugged"
+    );
+    let measured = live["metrics"]["measured_s"].as_f64().unwrap();
+    assert!((measured - 6.0).abs() < 0.05, "{measured}");
+    let replayed = json(&proprio(
+        dir.path(),
+        &["replay", live["recording"].as_str().unwrap(), "--json"],
+    ));
+    assert_eq!(live, replayed);
+}
