@@ -9,6 +9,7 @@
 use std::process::Command;
 use std::time::Instant;
 
+use proprio::devices::DeviceFormat;
 use proprio::drill::RockerHoldConfig;
 use proprio::recording::{Record, RecordingReader, RecordingWriter};
 use proprio::session::{DrillSetup, Session, SessionMeta};
@@ -21,6 +22,7 @@ fn meta(sim: SimConfig, duration_s: f64) -> SessionMeta {
     SessionMeta::new(
         DrillSetup::RockerHold(config),
         "sim".into(),
+        DeviceFormat::Proprio,
         Some(sim),
         "2026-11-21T00:00:00Z".into(),
     )

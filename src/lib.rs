@@ -24,6 +24,7 @@
 
 pub mod cues;
 pub mod decode;
+pub mod devices;
 pub mod drill;
 pub mod pipeline;
 pub mod quality;

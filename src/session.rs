@@ -5,13 +5,14 @@
 use proprio_protocol::{DeviceInfo, DeviceMessage, ImuSample};
 use serde::{Deserialize, Serialize};
 
-use crate::decode::{SampleClock, StreamDecoder};
+use crate::decode::SampleClock;
+use crate::devices::{DeviceFormat, FormatDecoder};
 use crate::drill::{
     DrillEvent, DrillKind, EndReason, RockerHold, RockerHoldConfig, RockerHoldLive,
     RockerHoldMetrics,
 };
 use crate::pipeline::{Pipeline, PipelineConfig, PIPELINE_VERSION};
-use crate::quality::DataQuality;
+use crate::quality::{DataQuality, TimestampSource};
 use crate::recording::{Control, LinkEventKind, Record};
 use crate::sim::SimConfig;
 
@@ -20,12 +21,14 @@ impl SessionMeta {
     pub fn new(
         drill: DrillSetup,
         source: String,
+        format: DeviceFormat,
         sim: Option<SimConfig>,
         created_utc: String,
     ) -> Self {
         SessionMeta {
             drill,
             source,
+            format,
             sim,
             pipeline: PipelineConfig::default(),
             pipeline_version: PIPELINE_VERSION.to_string(),
@@ -59,6 +62,9 @@ pub struct SessionMeta {
     pub drill: DrillSetup,
     /// Where the data came from, as given on the command line (`sim`, `serial:/dev/ttyACM0`).
     pub source: String,
+    /// The byte format the source speaks.
+    #[serde(default)]
+    pub format: DeviceFormat,
     /// The simulator's setup, when the source is the simulator.
     pub sim: Option<SimConfig>,
     /// The signal chain's setup.
@@ -167,7 +173,7 @@ pub struct LiveStatus {
 /// The running session.
 pub struct Session {
     meta: SessionMeta,
-    decoder: StreamDecoder,
+    decoder: FormatDecoder,
     clock: SampleClock,
     pipeline: Pipeline,
     drill: RockerHold,
@@ -181,12 +187,16 @@ impl Session {
     /// A session set up as `meta` says.
     pub fn new(meta: SessionMeta) -> Self {
         let DrillSetup::RockerHold(config) = meta.drill;
+        let mut quality = DataQuality::default();
+        if !meta.format.has_device_clock() {
+            quality.timestamps = TimestampSource::Host;
+        }
         Session {
-            decoder: StreamDecoder::new(),
+            decoder: FormatDecoder::new(&meta.format),
             clock: SampleClock::new(),
             pipeline: Pipeline::new(meta.pipeline),
             drill: RockerHold::new(config),
-            quality: DataQuality::default(),
+            quality,
             device: None,
             last_data_host_us: None,
             link_down_since_us: None,
@@ -197,6 +207,11 @@ impl Session {
     /// True once the drill has ended; later records change nothing.
     pub fn is_done(&self) -> bool {
         self.drill.is_done()
+    }
+
+    /// The kind of device, once it has introduced itself.
+    pub fn device_kind(&self) -> Option<proprio_protocol::DeviceKind> {
+        self.pipeline.device_info().map(|info| info.kind)
     }
 
     /// True once the device has sent its `Hello`.
@@ -212,7 +227,7 @@ impl Session {
         match record {
             Record::Received { t_host_us, bytes } => {
                 self.last_data_host_us = Some(*t_host_us);
-                self.decoder.push(bytes);
+                self.decoder.push(bytes, *t_host_us);
                 while let Some(outcome) = self.decoder.next() {
                     if let Ok(message) = outcome {
                         self.on_message(message, events);
@@ -304,14 +319,13 @@ impl Session {
     /// What the live view shows now.
     pub fn live(&self) -> LiveStatus {
         let config = self.drill.config();
-        let stats = self.decoder.stats();
         LiveStatus {
             drill: self.drill.live(),
             band_deg: config.band_deg,
             edge_limit_deg: config.edge_limit_deg,
             samples: self.quality.samples_received,
             frames_lost: self.quality.frames_lost,
-            bad_frames: stats.frames_rejected(),
+            bad_frames: self.decoder.frames_rejected(),
             battery_percent: self.quality.battery_percent,
             last_data_host_us: self.last_data_host_us,
             link_down_since_us: self.link_down_since_us,
@@ -321,7 +335,7 @@ impl Session {
 
     /// Ends the session and returns its result.
     pub fn finish(mut self) -> SessionReport {
-        self.quality.set_frame_stats(self.decoder.stats());
+        self.decoder.fill_quality(&mut self.quality);
         self.quality.update_loss();
         let config = *self.drill.config();
         let outcome = self.drill.finish();

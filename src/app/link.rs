@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use proprio_protocol::{encode_frame, HostMessage, MAX_FRAME_LEN};
 use tokio::sync::mpsc;
 
+use crate::devices::{DeviceFormat, Hx711Format};
 use crate::sim::{Delivery, SimConfig, SimTransport};
 
 /// What a link reports.
@@ -59,8 +60,10 @@ const BACKOFF: [Duration; 4] = [
 pub enum Source {
     /// The simulator, in process.
     Sim,
-    /// A serial port speaking proprio's protocol.
+    /// A serial port.
     Serial {
+        /// What the device speaks.
+        kind: SerialKind,
         /// Device path.
         path: String,
         /// Baud rate.
@@ -68,13 +71,36 @@ pub enum Source {
     },
 }
 
+/// What a serial device speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SerialKind {
+    /// proprio's protocol (`serial:`).
+    Proprio,
+    /// WitMotion WT901C / JY901 frames (`witmotion-serial:`).
+    Witmotion,
+    /// HX711 text lines (`hx711-text:`).
+    Hx711Text,
+}
+
+impl SerialKind {
+    const ALL: [(SerialKind, &'static str, u32); 3] = [
+        (SerialKind::Proprio, "serial:", 115_200),
+        (SerialKind::Witmotion, "witmotion-serial:", 9_600),
+        (SerialKind::Hx711Text, "hx711-text:", 57_600),
+    ];
+}
+
 impl Source {
-    /// Parses `sim` or `serial:PATH[@BAUD]`.
+    /// Parses `sim`, `serial:PATH[@BAUD]`, `witmotion-serial:PATH[@BAUD]` or
+    /// `hx711-text:PATH[@BAUD]`.
     pub fn parse(text: &str) -> anyhow::Result<Source> {
         if text == "sim" {
             return Ok(Source::Sim);
         }
-        if let Some(rest) = text.strip_prefix("serial:") {
+        for (kind, prefix, default_baud) in SerialKind::ALL {
+            let Some(rest) = text.strip_prefix(prefix) else {
+                continue;
+            };
             let (path, baud) = match rest.rsplit_once('@') {
                 Some((path, baud)) => {
                     let baud = baud
@@ -84,17 +110,42 @@ impl Source {
                         .with_context(|| format!("'{baud}' is not a baud rate"))?;
                     (path, baud)
                 }
-                None => (rest, 115_200),
+                None => (rest, default_baud),
             };
             if path.is_empty() {
-                bail!("source 'serial:' needs a port, e.g. serial:/dev/ttyACM0");
+                bail!("source '{prefix}' needs a port, e.g. {prefix}/dev/ttyUSB0");
             }
             return Ok(Source::Serial {
+                kind,
                 path: path.to_string(),
                 baud,
             });
         }
-        bail!("unknown source '{text}': use 'sim' or 'serial:PATH[@BAUD]'")
+        bail!(
+            "unknown source '{text}': use 'sim', 'serial:PATH[@BAUD]', \
+             'witmotion-serial:PATH[@BAUD]' or 'hx711-text:PATH[@BAUD]'"
+        )
+    }
+
+    /// The byte format this source speaks.
+    pub fn format(&self, rate_hz: u16, hx711: &Hx711Format) -> DeviceFormat {
+        match self {
+            Source::Sim
+            | Source::Serial {
+                kind: SerialKind::Proprio,
+                ..
+            } => DeviceFormat::Proprio,
+            Source::Serial {
+                kind: SerialKind::Witmotion,
+                ..
+            } => DeviceFormat::WitmotionSerial {
+                rate_hz: f32::from(rate_hz),
+            },
+            Source::Serial {
+                kind: SerialKind::Hx711Text,
+                ..
+            } => DeviceFormat::Hx711Text(hx711.clone()),
+        }
     }
 }
 
@@ -112,7 +163,7 @@ impl Link {
     pub fn open(source: &Source, sim: SimConfig, paced: bool) -> anyhow::Result<Link> {
         Ok(match source {
             Source::Sim => Link::Sim(Box::new(SimLink::new(sim, paced))),
-            Source::Serial { path, baud } => Link::Serial(SerialLink::open(path, *baud)?),
+            Source::Serial { path, baud, .. } => Link::Serial(SerialLink::open(path, *baud)?),
         })
     }
 
@@ -268,10 +319,14 @@ impl SerialLink {
     }
 }
 
+/// Opens the port and drops whatever the device sent before it was opened: stale bytes are not
+/// part of this session.
 fn open_port(path: &str, baud: u32) -> serialport::Result<Box<dyn serialport::SerialPort>> {
-    serialport::new(path, baud)
+    let port = serialport::new(path, baud)
         .timeout(Duration::from_millis(50))
-        .open()
+        .open()?;
+    port.clear(serialport::ClearBuffer::Input)?;
+    Ok(port)
 }
 
 fn describe_open_error(path: &str, error: &serialport::Error) -> String {
@@ -407,19 +462,26 @@ mod tests {
     #[test]
     fn parses_sources() {
         assert_eq!(Source::parse("sim").unwrap(), Source::Sim);
+        let serial = |kind, path: &str, baud| Source::Serial {
+            kind,
+            path: path.into(),
+            baud,
+        };
         assert_eq!(
             Source::parse("serial:/dev/ttyACM0").unwrap(),
-            Source::Serial {
-                path: "/dev/ttyACM0".into(),
-                baud: 115_200
-            }
+            serial(SerialKind::Proprio, "/dev/ttyACM0", 115_200)
         );
         assert_eq!(
             Source::parse("serial:/dev/ttyUSB1@9600").unwrap(),
-            Source::Serial {
-                path: "/dev/ttyUSB1".into(),
-                baud: 9600
-            }
+            serial(SerialKind::Proprio, "/dev/ttyUSB1", 9600)
+        );
+        assert_eq!(
+            Source::parse("witmotion-serial:/dev/ttyUSB0").unwrap(),
+            serial(SerialKind::Witmotion, "/dev/ttyUSB0", 9600)
+        );
+        assert_eq!(
+            Source::parse("hx711-text:/dev/ttyACM1@115200").unwrap(),
+            serial(SerialKind::Hx711Text, "/dev/ttyACM1", 115_200)
         );
         for bad in [
             "",

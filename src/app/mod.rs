@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::drill::DrillKind;
-use crate::sim::{Faults, SimConfig, Stall};
+use crate::sim::{Faults, SimConfig, SimOutput, Stall};
 
 /// Exit status when a replayed recording was cut off: the result covers what it held.
 pub const EXIT_INCOMPLETE: u8 = 3;
@@ -79,9 +79,22 @@ enum Command {
         /// Unplug the device AT seconds after start for DUR seconds (repeatable).
         #[arg(long, value_name = "AT:DUR", value_parser = parse_stall)]
         unplug: Vec<Stall>,
+        /// What the device speaks: proprio's protocol, or a WitMotion WT901C's frames (connect
+        /// with --source witmotion-serial:PATH).
+        #[arg(long, value_enum, default_value = "proprio")]
+        format: SimFormat,
         #[command(flatten)]
         sim: SimArgs,
     },
+}
+
+/// What `sim-device` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SimFormat {
+    /// proprio's firmware protocol.
+    Proprio,
+    /// WitMotion WT901C / JY901 serial frames.
+    WitmotionSerial,
 }
 
 /// The drills that can be run, by command-line name.
@@ -258,7 +271,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             serial: _,
             link,
             unplug,
+            format,
             sim,
-        } => sim_device::serve_pty(sim.config(15.0), link, &unplug),
+        } => {
+            let mut config = sim.config(15.0);
+            config.output = match format {
+                SimFormat::Proprio => SimOutput::Proprio,
+                SimFormat::WitmotionSerial => SimOutput::WitmotionSerial,
+            };
+            sim_device::serve_pty(config, link, &unplug)
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use proprio_protocol::HostMessage;
+use proprio_protocol::{DeviceKind, HostMessage};
 
 use super::link::{Link, LinkEvent, Source};
 use super::output;
@@ -16,6 +16,7 @@ use super::store::{self, RecordingFile};
 use super::view::{Key, LiveView};
 use super::{DrillArgs, EXIT_INCOMPLETE};
 use crate::cues::HapticCues;
+use crate::devices::{DeviceFormat, Hx711Format};
 use crate::drill::{DrillEvent, DrillKind, RockerHoldConfig};
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
 use crate::session::{DrillSetup, Session, SessionMeta, SessionReport};
@@ -38,10 +39,18 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         config.duration_s = duration_s;
     }
     let sim = args.sim.config(args.board_limit);
+    let format = source.format(args.sim.rate, &Hx711Format::default());
+    if let DeviceFormat::Hx711Text(_) = format {
+        bail!(
+            "rocker-hold needs an IMU on the board; '{}' is a balance board",
+            args.source
+        );
+    }
     let (created_utc, stamp) = store::utc_now();
     let meta = SessionMeta::new(
         DrillSetup::RockerHold(config),
         args.source.clone(),
+        format,
         (source == Source::Sim).then_some(sim),
         created_utc,
     );
@@ -88,9 +97,11 @@ async fn run_live(
     live: bool,
     options: LiveOptions,
 ) -> Result<SessionReport> {
+    let speaks_proprio = meta.format == DeviceFormat::Proprio;
     let mut run = Runner {
         link,
         recording,
+        speaks_proprio,
         session: Session::new(meta),
         events: Vec::new(),
         haptics: options.haptics.then(HapticCues::default),
@@ -157,8 +168,16 @@ async fn run_live(
         if !live {
             run.events.clear();
         }
+        if let Some(kind) = run.session.device_kind() {
+            if kind != DeviceKind::Wearable {
+                bail!(
+                    "the device is a {kind:?}, not an IMU; rocker-hold needs an IMU on the board"
+                );
+            }
+        }
         let link_up = run.session.link_down_since_us().is_none();
-        if link_up
+        if speaks_proprio
+            && link_up
             && !run.session.has_device_info()
             && run.link.now_us().saturating_sub(last_info_request_us) > INFO_RETRY_US
         {
@@ -191,6 +210,8 @@ struct LiveOptions {
 struct Runner<'a> {
     link: &'a mut Link,
     recording: &'a mut RecordingFile,
+    /// The device understands proprio's host commands (others just stream).
+    speaks_proprio: bool,
     session: Session,
     /// Drill events since the last redraw.
     events: Vec<DrillEvent>,
@@ -215,6 +236,9 @@ impl Runner<'_> {
     }
 
     fn send(&mut self, message: HostMessage) -> Result<()> {
+        if !self.speaks_proprio {
+            return Ok(());
+        }
         let (t_host_us, bytes) = self.link.send(&message)?;
         self.recording.append(&Record::Sent { t_host_us, bytes })
     }

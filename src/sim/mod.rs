@@ -74,6 +74,20 @@ pub struct SimConfig {
     pub device_clock_start_us: Option<u32>,
     /// Device clock error, parts per million.
     pub clock_drift_ppm: f64,
+    /// What the device speaks.
+    #[serde(default)]
+    pub output: SimOutput,
+}
+
+/// What the virtual device speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SimOutput {
+    /// proprio's firmware protocol.
+    #[default]
+    Proprio,
+    /// A WitMotion WT901C on serial: streams from power-on, ignores commands, no clock.
+    WitmotionSerial,
 }
 
 impl SimConfig {
@@ -89,6 +103,7 @@ impl SimConfig {
             faults: Faults::default(),
             device_clock_start_us: None,
             clock_drift_ppm: 35.0,
+            output: SimOutput::Proprio,
         }
     }
 }
@@ -164,9 +179,10 @@ impl VirtualDevice {
             device_id,
             t_true_us: 0,
             clock_start_us,
-            streaming: false,
+            // A WitMotion sensor streams from power-on.
+            streaming: config.output == SimOutput::WitmotionSerial,
             rate_hz: config.rate_hz,
-            next_sample_us: 0.0,
+            next_sample_us: f64::from(clock_start_us),
             next_status_us: 0,
             seq: 0,
             batch: heapless::Vec::new(),
@@ -178,6 +194,9 @@ impl VirtualDevice {
 
     /// Takes bytes the host wrote (any chunking); commands take effect at the current time.
     pub fn receive(&mut self, bytes: &[u8]) {
+        if self.config.output != SimOutput::Proprio {
+            return; // speaks only its own format
+        }
         let mut rest = bytes;
         while !rest.is_empty() {
             let (outcome, tail) = self.commands.feed(rest);
@@ -283,7 +302,7 @@ impl VirtualDevice {
                     self.queue_sample(sample, out);
                 }
             }
-            if self.t_true_us >= self.next_status_us {
+            if self.config.output == SimOutput::Proprio && self.t_true_us >= self.next_status_us {
                 self.next_status_us += 1_000_000;
                 if !self.stalled() {
                     let status = self.status();
@@ -312,6 +331,10 @@ impl VirtualDevice {
     }
 
     fn queue_sample(&mut self, sample: ImuSample, out: &mut Vec<u8>) {
+        if self.config.output == SimOutput::WitmotionSerial {
+            self.emit_witmotion(&sample, out);
+            return;
+        }
         if self.config.batch <= 1 {
             self.emit(&DeviceMessage::Imu(sample), out);
             return;
@@ -340,13 +363,50 @@ impl VirtualDevice {
         let Ok(n) = encode_frame(message, &mut frame) else {
             return; // every message the device builds fits; nothing to send otherwise
         };
+        self.emit_bytes(&frame[..n], out);
+    }
+
+    /// One sample as a WitMotion WT901C would send it: acceleration, angular rate, angles and
+    /// magnetic field frames, in its own scales.
+    fn emit_witmotion(&mut self, sample: &ImuSample, out: &mut Vec<u8>) {
+        use crate::devices::witmotion::{self as wit, serial_frame};
+        let rescale = |raw: [i16; 3], from: f64, to: f32| -> [i16; 3] {
+            raw.map(|c| {
+                (f64::from(c) * from / f64::from(to))
+                    .round()
+                    .clamp(-32768.0, 32767.0) as i16
+            })
+        };
+        let acc = rescale(sample.acc, ACC_M_S2_PER_LSB, wit::ACC_M_S2_PER_LSB);
+        let gyr = rescale(sample.gyr, GYR_RAD_S_PER_LSB, wit::GYR_RAD_S_PER_LSB);
+        let [ax, ay, az] = sample.acc.map(f64::from);
+        let roll_deg = ay.atan2(az).to_degrees();
+        let pitch_deg = (-ax).atan2(ay.hypot(az)).to_degrees();
+        let angle = |deg: f64| (deg / 180.0 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+        const TEMPERATURE: i16 = 2_512; // 25.12 °C in 0.01 °C
+        const VOLTAGE: i16 = 370; // 3.70 V in 0.01 V
+        let mag = sample.mag.unwrap_or_default();
+        let frames = [
+            serial_frame(wit::SERIAL_ACC, [acc[0], acc[1], acc[2], TEMPERATURE]),
+            serial_frame(wit::SERIAL_GYRO, [gyr[0], gyr[1], gyr[2], VOLTAGE]),
+            serial_frame(wit::SERIAL_ANGLE, [angle(roll_deg), angle(pitch_deg), 0, 0]),
+            serial_frame(wit::SERIAL_MAG, [mag[0], mag[1], mag[2], TEMPERATURE]),
+        ];
+        for frame in frames {
+            self.emit_bytes(&frame, out);
+        }
+    }
+
+    /// Appends bytes as sent, applying the link faults (garbage, bit flips).
+    fn emit_bytes(&mut self, frame: &[u8], out: &mut Vec<u8>) {
+        let n = frame.len();
         let faults = self.config.faults;
         if self.fault_rng.chance(faults.garbage_prob) {
             let len = 1 + self.fault_rng.below(24) as usize;
             out.extend((0..len).map(|_| self.fault_rng.next_u64() as u8));
         }
         let start = out.len();
-        out.extend_from_slice(&frame[..n]);
+        out.extend_from_slice(frame);
         if self.fault_rng.chance(faults.corrupt_prob) {
             let bit = self.fault_rng.below(n as u64 * 8) as usize;
             out[start + bit / 8] ^= 1 << (bit % 8);

@@ -379,3 +379,67 @@ fn serial_drill_survives_unplugging() {
     ));
     assert_eq!(live, replayed);
 }
+
+/// A WitMotion WT901C (simulated on a pseudo-terminal, with line noise and corrupted frames)
+/// drives the same drill; times come from the host and the quality record says so.
+#[cfg(unix)]
+#[test]
+fn witmotion_serial_drill_with_noise_on_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut device = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_proprio"))
+            .args([
+                "sim-device",
+                "--serial",
+                "--format",
+                "witmotion-serial",
+                "--seed",
+                "6",
+            ])
+            .args(["--sim-corrupt", "0.02", "--sim-garbage", "0.02"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sim-device"),
+    );
+    let mut port = String::new();
+    BufReader::new(device.0.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let source = format!("witmotion-serial:{}", port.trim());
+    let live = json(&proprio(
+        dir.path(),
+        &[
+            "drill",
+            "rocker-hold",
+            "--source",
+            &source,
+            "--duration",
+            "4",
+            "--no-live",
+            "--json",
+        ],
+    ));
+    assert_eq!(live["end"], "completed");
+    let q = &live["quality"];
+    assert_eq!(q["timestamps"], "host");
+    assert!(q["crc_errors"].as_u64().unwrap() > 0, "{q}");
+    assert!(q["samples_received"].as_u64().unwrap() >= 380, "{q}");
+    let replayed = json(&proprio(
+        dir.path(),
+        &["replay", live["recording"].as_str().unwrap(), "--json"],
+    ));
+    assert_eq!(live, replayed);
+    // A balance board cannot drive a board-tilt drill: one sentence, before anything starts.
+    let out = proprio(
+        dir.path(),
+        &[
+            "drill",
+            "rocker-hold",
+            "--source",
+            "hx711-text:/dev/ttyUSB9",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("balance board"));
+}

@@ -1,5 +1,6 @@
 //! Shared helpers: run a whole session in process on the simulator, as the app does.
 
+use proprio::devices::DeviceFormat;
 use proprio::drill::RockerHoldConfig;
 use proprio::recording::Record;
 use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
@@ -20,6 +21,7 @@ pub fn meta(sim: SimConfig, level: u8, duration_s: f64) -> SessionMeta {
     SessionMeta::new(
         DrillSetup::RockerHold(config),
         "sim".into(),
+        DeviceFormat::Proprio,
         Some(sim),
         "2026-11-21T00:00:00Z".into(),
     )

@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod devices;
 mod drill;
 mod recording;
 mod sim_truth;
