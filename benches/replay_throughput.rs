@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench replay_throughput` prints:
 //! 1. decode → pipeline → drill throughput, replaying an in-memory recording of a 1-hour 200 Hz
-//!    simulated session (samples per second and the time the whole hour takes);
+//!    simulated session (samples per second and the time the whole hour takes), and the share
+//!    of it spent reading the recording and decoding frames;
 //! 2. peak RSS of `proprio drill … --source sim --no-live` runs of 15 minutes, 1 hour and
 //!    4 hours at 200 Hz (each its own process): constant memory means the same peak.
 
@@ -10,11 +11,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use proprio::devices::DeviceFormat;
+use proprio::devices::FormatDecoder;
 use proprio::drill::RockerHoldConfig;
 use proprio::recording::{Record, RecordingReader, RecordingWriter};
 use proprio::session::{DrillSetup, Session, SessionMeta};
 use proprio::sim::{SimConfig, SimTransport};
-use proprio_protocol::{encode_frame, HostMessage, MAX_FRAME_LEN};
+use proprio_protocol::{encode_frame, DeviceMessage, HostMessage, MAX_FRAME_LEN};
 
 fn meta(sim: SimConfig, duration_s: f64) -> SessionMeta {
     let mut config = RockerHoldConfig::for_level(2, sim.board.limit_deg).expect("level 2 exists");
@@ -66,6 +68,22 @@ fn replay(bytes: &[u8]) -> u64 {
     session.finish().quality.samples_received
 }
 
+/// Reading the recording and decoding frames only (the link → decode path), no pipeline.
+fn decode_only(bytes: &[u8]) -> u64 {
+    let mut reader = RecordingReader::new(bytes).expect("own recording");
+    let mut decoder = FormatDecoder::new(&reader.meta().format);
+    let mut samples = 0;
+    while let Some(record) = reader.next_record().expect("own recording") {
+        if let Record::Received { t_host_us, bytes } = record {
+            decoder.push(&bytes, t_host_us);
+            while let Some(message) = decoder.next() {
+                samples += u64::from(matches!(message, Ok(DeviceMessage::Imu(_))));
+            }
+        }
+    }
+    samples
+}
+
 fn peak_rss_kib_of_drill(duration_s: u32, data_dir: &std::path::Path) -> Option<(u64, f64)> {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_proprio"))
@@ -101,11 +119,15 @@ fn main() {
     sim.rate_hz = 200;
     let hour = record(sim, 3600.0);
     let mut best = f64::INFINITY;
+    let mut best_decode = f64::INFINITY;
     let mut samples = 0;
     for _ in 0..3 {
         let started = Instant::now();
         samples = replay(&hour);
         best = best.min(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        std::hint::black_box(decode_only(&hour));
+        best_decode = best_decode.min(started.elapsed().as_secs_f64());
     }
     println!(
         "replay of a 1-hour 200 Hz recording ({:.1} MB, {samples} samples), best of 3:",
@@ -119,6 +141,11 @@ fn main() {
         samples as f64 / best / 1e6
     );
     println!("| per sample | {:.0} ns |", best / samples as f64 * 1e9);
+    println!(
+        "| of which reading + decoding (link → decode) | {:.0} ns ({:.0} %) |",
+        best_decode / samples as f64 * 1e9,
+        100.0 * best_decode / best
+    );
 
     let dir = std::env::temp_dir().join(format!("proprio-bench-{}", std::process::id()));
     println!();

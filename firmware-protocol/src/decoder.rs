@@ -124,13 +124,38 @@ impl<M: DeserializeOwned> Decoder<M> {
 
     /// Consumes bytes up to and including the first frame delimiter; returns that frame's
     /// outcome (or `None` if `bytes` held no complete frame) and the bytes not yet consumed.
+    ///
+    /// Same result as [`Decoder::push_byte`] on each byte, but copies runs between delimiters
+    /// at once.
     pub fn feed<'a>(&mut self, bytes: &'a [u8]) -> (Option<Result<M, FrameError>>, &'a [u8]) {
-        for (i, &byte) in bytes.iter().enumerate() {
-            if let Some(outcome) = self.push_byte(byte) {
-                return (Some(outcome), &bytes[i + 1..]);
+        let mut rest = bytes;
+        while let Some(zero) = rest.iter().position(|&b| b == 0) {
+            self.absorb(&rest[..zero]);
+            let after = &rest[zero + 1..];
+            if let Some(outcome) = self.push_byte(0) {
+                return (Some(outcome), after);
             }
+            rest = after;
         }
+        self.absorb(rest);
         (None, &[])
+    }
+
+    /// Takes a run of non-delimiter bytes.
+    fn absorb(&mut self, run: &[u8]) {
+        if run.is_empty() {
+            return;
+        }
+        if self.discarding {
+            self.stats.bytes_discarded += run.len() as u64;
+        } else if self.len + run.len() < MAX_FRAME_LEN {
+            self.buf[self.len..self.len + run.len()].copy_from_slice(run);
+            self.len += run.len();
+        } else {
+            self.stats.bytes_discarded += (self.len + run.len()) as u64;
+            self.len = 0;
+            self.discarding = true;
+        }
     }
 
     /// Consumes one byte; returns the outcome of a frame when `byte` completes one.

@@ -378,3 +378,46 @@ fn mid_frame_state_is_visible() {
     assert_eq!(decoder.feed(&bytes[3..]), (Some(Ok(status(10))), &[][..]));
     assert!(!decoder.is_mid_frame());
 }
+
+/// `feed` copies runs between delimiters at once; it must behave exactly as `push_byte` on
+/// every byte, oversize runs and garbage included.
+#[test]
+fn feed_equals_push_byte_byte_by_byte() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut stream = Vec::new();
+    let mut buf = [0u8; proprio_protocol::MAX_FRAME_LEN];
+    for i in 0..400u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        match x % 5 {
+            0 => stream.extend((0..(x >> 8) % 40).map(|k| (x >> (k % 56)) as u8)),
+            1 => stream.extend(std::iter::repeat_n(0x41, 300 + (x >> 8) as usize % 600)),
+            _ => {
+                let msg = proprio_protocol::DeviceMessage::Status(proprio_protocol::Status {
+                    battery_percent: (i % 100) as u8,
+                    battery_mv: 3000 + i as u16,
+                    charging: i % 2 == 0,
+                });
+                let n = proprio_protocol::encode_frame(&msg, &mut buf).unwrap();
+                stream.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    let mut by_byte = proprio_protocol::Decoder::<proprio_protocol::DeviceMessage>::new();
+    let per_byte: Vec<_> = stream
+        .iter()
+        .filter_map(|&b| by_byte.push_byte(b))
+        .collect();
+    let mut by_feed = proprio_protocol::Decoder::<proprio_protocol::DeviceMessage>::new();
+    let mut fed = Vec::new();
+    let mut rest = &stream[..];
+    while !rest.is_empty() {
+        let (outcome, tail) = by_feed.feed(rest);
+        fed.extend(outcome);
+        rest = tail;
+    }
+    assert_eq!(per_byte, fed);
+    assert_eq!(by_byte.stats(), by_feed.stats());
+    assert!(by_feed.stats().oversize > 10 && by_feed.stats().frames_ok > 100);
+}
