@@ -206,15 +206,13 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// The first real link: the simulator as a device on a pseudo-terminal, read through
-/// serialport, with a replay that matches.
-#[cfg(unix)]
-#[test]
-fn serial_drill_against_the_simulated_device_on_a_pty() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `proprio sim-device --serial ARGS…`; returns it (killed when dropped) and the port path
+/// it printed.
+fn sim_device(args: &[&str]) -> (KillOnDrop, String) {
     let mut device = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_proprio"))
-            .args(["sim-device", "--serial", "--seed", "3"])
+            .args(["sim-device", "--serial"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -224,7 +222,16 @@ fn serial_drill_against_the_simulated_device_on_a_pty() {
     BufReader::new(device.0.stdout.take().unwrap())
         .read_line(&mut port)
         .unwrap();
-    let port = port.trim();
+    (device, port.trim().to_string())
+}
+
+/// The first real link: the simulator as a device on a pseudo-terminal, read through
+/// serialport, with a replay that matches.
+#[cfg(unix)]
+#[test]
+fn serial_drill_against_the_simulated_device_on_a_pty() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_device, port) = sim_device(&["--seed", "3"]);
     assert!(port.starts_with("/dev/"), "sim-device printed {port:?}");
     let source = format!("serial:{port}");
     let serial_drill = |duration_s: &str| {
@@ -262,19 +269,8 @@ fn serial_drill_against_the_simulated_device_on_a_pty() {
 #[test]
 fn a_killed_session_leaves_a_replayable_recording() {
     let dir = tempfile::tempdir().unwrap();
-    let mut device = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_proprio"))
-            .args(["sim-device", "--serial", "--seed", "4"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sim-device"),
-    );
-    let mut port = String::new();
-    BufReader::new(device.0.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    let source = format!("serial:{}", port.trim());
+    let (_device, port) = sim_device(&["--seed", "4"]);
+    let source = format!("serial:{port}");
     let mut drill = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_proprio"))
             .args([
@@ -321,30 +317,11 @@ fn a_killed_session_leaves_a_replayable_recording() {
 fn serial_drill_survives_unplugging() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("device");
-    let mut device = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_proprio"))
-            .args([
-                "sim-device",
-                "--serial",
-                "--seed",
-                "5",
-                "--unplug",
-                "2:1.5",
-                "--unplug",
-                "5:1",
-            ])
-            .arg("--link")
-            .arg(&link)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sim-device"),
-    );
-    let mut shown = String::new();
-    BufReader::new(device.0.stdout.take().unwrap())
-        .read_line(&mut shown)
-        .unwrap();
-    assert_eq!(shown.trim(), link.to_str().unwrap());
+    let link_arg = link.to_str().unwrap();
+    let (_device, shown) = sim_device(&[
+        "--seed", "5", "--unplug", "2:1.5", "--unplug", "5:1", "--link", link_arg,
+    ]);
+    assert_eq!(shown, link_arg);
     let source = format!("serial:{}", link.display());
     let live = json(&proprio(
         dir.path(),
@@ -386,27 +363,17 @@ fn serial_drill_survives_unplugging() {
 #[test]
 fn witmotion_serial_drill_with_noise_on_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let mut device = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_proprio"))
-            .args([
-                "sim-device",
-                "--serial",
-                "--format",
-                "witmotion-serial",
-                "--seed",
-                "6",
-            ])
-            .args(["--sim-corrupt", "0.02", "--sim-garbage", "0.02"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sim-device"),
-    );
-    let mut port = String::new();
-    BufReader::new(device.0.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    let source = format!("witmotion-serial:{}", port.trim());
+    let (_device, port) = sim_device(&[
+        "--format",
+        "witmotion-serial",
+        "--seed",
+        "6",
+        "--sim-corrupt",
+        "0.02",
+        "--sim-garbage",
+        "0.02",
+    ]);
+    let source = format!("witmotion-serial:{port}");
     let live = json(&proprio(
         dir.path(),
         &[
