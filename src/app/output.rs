@@ -44,13 +44,20 @@ fn end_words(end: EndReason) -> &'static str {
 pub fn print_report(report: &SessionReport) {
     let m = &report.metrics;
     let q = &report.quality;
+    // The drill's clock pauses without data, so the time measured can be less than elapsed.
+    let paused_s = report.duration_s - m.measured_s;
+    let pauses = if paused_s > 0.05 {
+        format!(", paused {paused_s:.1} s without data")
+    } else {
+        String::new()
+    };
     println!(
-        "{} level {}: score {:.0} / 100 ({}, {:.1} of {:.0} s)",
+        "{} level {}: score {:.0} / 100 ({}, {:.1} of {:.0} s measured{pauses})",
         report.drill.name(),
         report.level,
         report.score,
         end_words(report.end),
-        report.duration_s,
+        m.measured_s,
         report.target_duration_s
     );
     let stabilised = m

@@ -25,6 +25,31 @@ fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
 }
 
+/// `proprio drill rocker-hold --source SOURCE --duration S --no-live --json`, parsed.
+fn drill_json(data_dir: &Path, source: &str, duration_s: &str) -> Value {
+    let args = [
+        "drill",
+        "rocker-hold",
+        "--source",
+        source,
+        "--duration",
+        duration_s,
+    ];
+    json(&proprio(
+        data_dir,
+        &[&args[..], &["--no-live", "--json"]].concat(),
+    ))
+}
+
+/// Replays the recording `live` names and checks that it prints the same result.
+fn assert_replay_matches(data_dir: &Path, live: &Value) {
+    let recording = live["recording"]
+        .as_str()
+        .expect("the result names its recording");
+    let replayed = json(&proprio(data_dir, &["replay", recording, "--json"]));
+    assert_eq!(*live, replayed);
+}
+
 /// The acceptance run: a 30 s sim drill, then its replay, print the same result.
 #[test]
 fn sim_drill_then_replay_print_the_same_json() {
@@ -234,33 +259,15 @@ fn serial_drill_against_the_simulated_device_on_a_pty() {
     let (_device, port) = sim_device(&["--seed", "3"]);
     assert!(port.starts_with("/dev/"), "sim-device printed {port:?}");
     let source = format!("serial:{port}");
-    let serial_drill = |duration_s: &str| {
-        let args = [
-            "drill",
-            "rocker-hold",
-            "--source",
-            &source,
-            "--duration",
-            duration_s,
-        ];
-        json(&proprio(
-            dir.path(),
-            &[&args[..], &["--no-live", "--json"]].concat(),
-        ))
-    };
-    let live = serial_drill("5");
+    let live = drill_json(dir.path(), &source, "5");
     assert_eq!(live["end"], "completed");
     let q = &live["quality"];
     assert!(q["samples_received"].as_u64().unwrap() >= 480, "{q}");
     assert_eq!(q["crc_errors"], 0);
     assert_eq!(live["device"]["kind"], "wearable");
-    let replayed = json(&proprio(
-        dir.path(),
-        &["replay", live["recording"].as_str().unwrap(), "--json"],
-    ));
-    assert_eq!(live, replayed);
+    assert_replay_matches(dir.path(), &live);
     // The device keeps running: a second session on the same port works too.
-    let second = serial_drill("2");
+    let second = drill_json(dir.path(), &source, "2");
     assert_eq!(second["end"], "completed");
 }
 
@@ -323,19 +330,7 @@ fn serial_drill_survives_unplugging() {
     ]);
     assert_eq!(shown, link_arg);
     let source = format!("serial:{}", link.display());
-    let live = json(&proprio(
-        dir.path(),
-        &[
-            "drill",
-            "rocker-hold",
-            "--source",
-            &source,
-            "--duration",
-            "6",
-            "--no-live",
-            "--json",
-        ],
-    ));
+    let live = drill_json(dir.path(), &source, "6");
     assert_eq!(live["end"], "completed");
     let q = &live["quality"];
     assert_eq!(q["disconnects"], 2, "{q}");
@@ -350,11 +345,7 @@ fn serial_drill_survives_unplugging() {
     );
     let measured = live["metrics"]["measured_s"].as_f64().unwrap();
     assert!((measured - 6.0).abs() < 0.05, "{measured}");
-    let replayed = json(&proprio(
-        dir.path(),
-        &["replay", live["recording"].as_str().unwrap(), "--json"],
-    ));
-    assert_eq!(live, replayed);
+    assert_replay_matches(dir.path(), &live);
 }
 
 /// A WitMotion WT901C (simulated on a pseudo-terminal, with line noise and corrupted frames)
@@ -374,29 +365,13 @@ fn witmotion_serial_drill_with_noise_on_the_line() {
         "0.02",
     ]);
     let source = format!("witmotion-serial:{port}");
-    let live = json(&proprio(
-        dir.path(),
-        &[
-            "drill",
-            "rocker-hold",
-            "--source",
-            &source,
-            "--duration",
-            "4",
-            "--no-live",
-            "--json",
-        ],
-    ));
+    let live = drill_json(dir.path(), &source, "4");
     assert_eq!(live["end"], "completed");
     let q = &live["quality"];
     assert_eq!(q["timestamps"], "host");
     assert!(q["crc_errors"].as_u64().unwrap() > 0, "{q}");
     assert!(q["samples_received"].as_u64().unwrap() >= 380, "{q}");
-    let replayed = json(&proprio(
-        dir.path(),
-        &["replay", live["recording"].as_str().unwrap(), "--json"],
-    ));
-    assert_eq!(live, replayed);
+    assert_replay_matches(dir.path(), &live);
     // A balance board cannot drive a board-tilt drill: one sentence, before anything starts.
     let out = proprio(
         dir.path(),
