@@ -1,11 +1,13 @@
 //! Replay throughput and memory, printed as a table (no criterion: one run, side by side).
 //!
 //! `cargo bench --bench replay_throughput` prints:
-//! 1. decode → pipeline → drill throughput, replaying an in-memory recording of a 1-hour 200 Hz
-//!    simulated session (samples per second and the time the whole hour takes), and the share
-//!    of it spent reading the recording and decoding frames;
-//! 2. peak RSS of `proprio drill … --source sim --no-live` runs of 15 minutes, 1 hour and
-//!    4 hours at 200 Hz (each its own process): constant memory means the same peak.
+//! 1. replay throughput: read → decode → pipeline → drill over an in-memory recording of a
+//!    1-hour 200 Hz simulated session (samples per second, the time the whole hour takes);
+//! 2. the live path per sample, with the same hour cut as a serial port (10 ms reads) and as
+//!    BLE (20-byte notifications) deliver it: what the link adds before the pipeline
+//!    (recording each delivery, decoding) next to the pipeline and drill themselves;
+//! 3. peak RSS of `proprio drill … --source sim --no-live` runs of 15 minutes, 1 hour and
+//!    4 hours at 200 Hz (each its own process, Linux): constant memory means the same peak.
 
 use std::process::Command;
 use std::time::Instant;
@@ -68,14 +70,42 @@ fn replay(bytes: &[u8]) -> u64 {
     session.finish().quality.samples_received
 }
 
-/// Reading the recording and decoding frames only (the link → decode path), no pipeline.
-fn decode_only(bytes: &[u8]) -> u64 {
-    let mut reader = RecordingReader::new(bytes).expect("own recording");
-    let mut decoder = FormatDecoder::new(&reader.meta().format);
-    let mut samples = 0;
+/// The device's byte stream in the recording, cut as a link delivers it: `chunk` bytes per
+/// delivery (20 for BLE notifications at the default MTU), or as recorded (`None`: one serial
+/// read per 10 ms).
+fn deliveries(recording: &[u8], chunk: Option<usize>) -> Vec<Record> {
+    let mut reader = RecordingReader::new(recording).expect("own recording");
+    let mut records = Vec::new();
+    let mut stream = Vec::new();
     while let Some(record) = reader.next_record().expect("own recording") {
         if let Record::Received { t_host_us, bytes } = record {
-            decoder.push(&bytes, t_host_us);
+            match chunk {
+                None => records.push(Record::Received { t_host_us, bytes }),
+                Some(_) => stream.extend(bytes.into_iter().map(|b| (t_host_us, b))),
+            }
+        }
+    }
+    if let Some(chunk) = chunk {
+        for piece in stream.chunks(chunk) {
+            records.push(Record::Received {
+                t_host_us: piece[0].0,
+                bytes: piece.iter().map(|&(_, b)| b).collect(),
+            });
+        }
+    }
+    records
+}
+
+/// What the live loop does with each delivery before the pipeline ("link → decode"): append it
+/// to the recording (in memory here) and decode it. Returns the IMU samples decoded.
+fn link_to_decode(meta: &SessionMeta, records: &[Record]) -> u64 {
+    let mut writer = RecordingWriter::new(Vec::with_capacity(64 << 20), meta).expect("memory");
+    let mut decoder = FormatDecoder::new(&meta.format);
+    let mut samples = 0;
+    for record in records {
+        writer.write(record).expect("write to memory");
+        if let Record::Received { t_host_us, bytes } = record {
+            decoder.push(bytes, *t_host_us);
             while let Some(message) = decoder.next() {
                 samples += u64::from(matches!(message, Ok(DeviceMessage::Imu(_))));
             }
@@ -84,9 +114,35 @@ fn decode_only(bytes: &[u8]) -> u64 {
     samples
 }
 
+/// The whole session on the deliveries: decode, pipeline and drill (no recording).
+fn session(meta: &SessionMeta, records: &[Record]) -> u64 {
+    let mut session = Session::new(meta.clone());
+    let mut events = Vec::new();
+    for record in records {
+        session.handle(record, &mut events);
+        events.clear();
+    }
+    session.finish().quality.samples_received
+}
+
+/// Best time of `runs` calls, seconds.
+fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            std::hint::black_box(f());
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Runs a simulated drill of `duration_s` in its own process; returns its peak RSS (KiB) and the
+/// wall time. The peak is the child's own `VmHWM`, polled from /proc until it exits (Linux):
+/// `getrusage(RUSAGE_CHILDREN)` would also count the pages the child shared with this large
+/// process between fork and exec.
 fn peak_rss_kib_of_drill(duration_s: u32, data_dir: &std::path::Path) -> Option<(u64, f64)> {
     let started = Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_proprio"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_proprio"))
         .args([
             "drill",
             "rocker-hold",
@@ -99,58 +155,94 @@ fn peak_rss_kib_of_drill(duration_s: u32, data_dir: &std::path::Path) -> Option<
         ])
         .args(["--duration", &duration_s.to_string()])
         .env("PROPRIO_DATA_DIR", data_dir)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .spawn()
         .ok()?;
-    let elapsed = started.elapsed().as_secs_f64();
-    if !output.status.success() {
-        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-        return None;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak_kib = None;
+    loop {
+        // VmHWM only grows; the last reading before exit is the peak (to within 2 ms of work).
+        if let Ok(status) = std::fs::read_to_string(&status_path) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            peak_kib = hwm.or(peak_kib);
+        }
+        if let Some(status) = child.try_wait().ok()? {
+            return (status.success() && peak_kib.is_some()).then(|| {
+                (
+                    peak_kib.unwrap_or_default(),
+                    started.elapsed().as_secs_f64(),
+                )
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    // The peak RSS of all children waited for so far (runs go shortest first).
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let ok = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) } == 0;
-    // SAFETY: zero-initialised and, on success, filled by getrusage.
-    ok.then(|| (unsafe { usage.assume_init() }.ru_maxrss as u64, elapsed))
 }
 
 fn main() {
     let mut sim = SimConfig::new(1);
     sim.rate_hz = 200;
     let hour = record(sim, 3600.0);
-    let mut best = f64::INFINITY;
-    let mut best_decode = f64::INFINITY;
+    let reader = RecordingReader::new(&hour[..]).expect("own recording");
+    let meta = reader.meta().clone();
     let mut samples = 0;
-    for _ in 0..3 {
-        let started = Instant::now();
-        samples = replay(&hour);
-        best = best.min(started.elapsed().as_secs_f64());
-        let started = Instant::now();
-        std::hint::black_box(decode_only(&hour));
-        best_decode = best_decode.min(started.elapsed().as_secs_f64());
-    }
+    let best_replay = best_of(3, || samples = replay(&hour));
     println!(
         "replay of a 1-hour 200 Hz recording ({:.1} MB, {samples} samples), best of 3:",
         hour.len() as f64 / 1e6
     );
     println!("| what | value |");
     println!("|---|---|");
-    println!("| time for the hour | {best:.3} s |");
+    println!("| time for the hour | {best_replay:.3} s |");
     println!(
         "| throughput | {:.2} M samples/s |",
-        samples as f64 / best / 1e6
+        samples as f64 / best_replay / 1e6
     );
-    println!("| per sample | {:.0} ns |", best / samples as f64 * 1e9);
     println!(
-        "| of which reading + decoding (link → decode) | {:.0} ns ({:.0} %) |",
-        best_decode / samples as f64 * 1e9,
-        100.0 * best_decode / best
+        "| per sample | {:.0} ns |",
+        best_replay / samples as f64 * 1e9
     );
+
+    println!();
+    println!("the live path per sample, best of 3 (the same hour, cut as each link delivers it):");
+    println!("| link | deliveries | link → decode | of which decoding | pipeline + drill | link → decode ÷ pipeline + drill | link → decode at 200 Hz, share of one core |");
+    println!("|---|---|---|---|---|---|---|");
+    for (label, chunk) in [
+        ("serial (10 ms reads)", None),
+        ("BLE (20-byte notifications)", Some(20)),
+    ] {
+        let records = deliveries(&hour, chunk);
+        let link = best_of(3, || link_to_decode(&meta, &records));
+        let whole = best_of(3, || session(&meta, &records));
+        let decode_only = best_of(3, || {
+            // Decoding alone, to take it out of the session's time.
+            let mut decoder = FormatDecoder::new(&meta.format);
+            for record in &records {
+                if let Record::Received { t_host_us, bytes } = record {
+                    decoder.push(bytes, *t_host_us);
+                    while decoder.next().is_some() {}
+                }
+            }
+        });
+        let per_sample = |t: f64| t / samples as f64 * 1e9;
+        let pipeline = (whole - decode_only).max(f64::MIN_POSITIVE);
+        println!(
+            "| {label} | {} | {:.0} ns | {:.0} ns | {:.0} ns | {:.2} | {:.4} % |",
+            records.len(),
+            per_sample(link),
+            per_sample(decode_only),
+            per_sample(pipeline),
+            link / pipeline,
+            per_sample(link) * 1e-9 * 200.0 * 100.0
+        );
+    }
 
     let dir = std::env::temp_dir().join(format!("proprio-bench-{}", std::process::id()));
     println!();
     println!("peak RSS of `proprio drill rocker-hold --source sim --rate 200 --no-live` (separate processes):");
-    println!("| simulated duration | wall time | peak RSS so far |");
+    println!("| simulated duration | wall time | peak RSS |");
     println!("|---|---|---|");
     for (label, seconds) in [("15 min", 900), ("1 h", 3600), ("4 h", 14_400)] {
         match peak_rss_kib_of_drill(seconds, &dir) {

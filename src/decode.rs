@@ -30,11 +30,18 @@ impl StreamDecoder {
 
     /// The next complete frame's outcome, or `None` when the queued bytes hold no more frames.
     #[allow(clippy::should_implement_trait)] // not an Iterator: pushing more bytes revives it
+    #[inline]
     pub fn next(&mut self) -> Option<Result<DeviceMessage, FrameError>> {
         let rest = &self.pending[self.consumed..];
         let (outcome, tail) = self.decoder.feed(rest);
         self.consumed = self.pending.len() - tail.len();
         outcome
+    }
+
+    /// The stream was interrupted: drops the partial frame and resumes at the next delimiter
+    /// (see [`Decoder::resync`]). Call after draining [`StreamDecoder::next`].
+    pub fn resync(&mut self) {
+        self.decoder.resync();
     }
 
     /// Frame counters so far.

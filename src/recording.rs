@@ -136,6 +136,8 @@ pub enum RecordingError {
 /// Writes records to any [`Write`]; the caller decides when to flush.
 pub struct RecordingWriter<W: Write> {
     out: W,
+    /// The record being written, reused: a live session writes hundreds a second.
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> RecordingWriter<W> {
@@ -143,26 +145,29 @@ impl<W: Write> RecordingWriter<W> {
     pub fn new(mut out: W, meta: &SessionMeta) -> io::Result<Self> {
         out.write_all(MAGIC)?;
         out.write_all(&FORMAT_VERSION.to_le_bytes())?;
-        let mut writer = RecordingWriter { out };
+        let mut writer = RecordingWriter {
+            out,
+            scratch: Vec::with_capacity(256),
+        };
         writer.write(&Record::Header(Box::new(meta.clone())))?;
         Ok(writer)
     }
 
-    /// Appends one record.
+    /// Appends one record: kind, payload length, payload, CRC-32 of the three, in one write.
     pub fn write(&mut self, record: &Record) -> io::Result<()> {
-        let (kind, payload) = encode(record)?;
-        let len = u32::try_from(payload.len())
+        let buf = &mut self.scratch;
+        buf.clear();
+        buf.extend_from_slice(&[0; 5]); // kind and length, filled in below
+        let kind = encode_payload(record, buf)?;
+        let len = u32::try_from(buf.len() - 5)
             .ok()
             .filter(|&n| n <= MAX_RECORD_LEN)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "record too large"))?;
-        let mut digest = CRC32.digest();
-        digest.update(&[kind]);
-        digest.update(&len.to_le_bytes());
-        digest.update(&payload);
-        self.out.write_all(&[kind])?;
-        self.out.write_all(&len.to_le_bytes())?;
-        self.out.write_all(&payload)?;
-        self.out.write_all(&digest.finalize().to_le_bytes())
+        buf[0] = kind;
+        buf[1..5].copy_from_slice(&len.to_le_bytes());
+        let crc = CRC32.checksum(buf);
+        buf.extend_from_slice(&crc.to_le_bytes());
+        self.out.write_all(buf)
     }
 
     /// The underlying writer (to flush or sync it).
@@ -171,18 +176,18 @@ impl<W: Write> RecordingWriter<W> {
     }
 }
 
-fn timed(t_host_us: u64, rest: &[u8]) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(8 + rest.len());
-    payload.extend_from_slice(&t_host_us.to_le_bytes());
-    payload.extend_from_slice(rest);
-    payload
-}
-
-fn encode(record: &Record) -> io::Result<(u8, Vec<u8>)> {
+/// Appends a record's payload to `buf`; returns the record kind.
+fn encode_payload(record: &Record, buf: &mut Vec<u8>) -> io::Result<u8> {
+    let mut timed = |kind: u8, t_host_us: u64, rest: &[&[u8]]| {
+        buf.extend_from_slice(&t_host_us.to_le_bytes());
+        for part in rest {
+            buf.extend_from_slice(part);
+        }
+        kind
+    };
     Ok(match record {
-        Record::Header(meta) => (1, serde_json::to_vec(meta).map_err(io::Error::other)?),
-        Record::Received { t_host_us, bytes } => (2, timed(*t_host_us, bytes)),
-        Record::Sent { t_host_us, bytes } => (3, timed(*t_host_us, bytes)),
+        Record::Received { t_host_us, bytes } => timed(2, *t_host_us, &[bytes]),
+        Record::Sent { t_host_us, bytes } => timed(3, *t_host_us, &[bytes]),
         Record::Link {
             t_host_us,
             event,
@@ -193,18 +198,23 @@ fn encode(record: &Record) -> io::Result<(u8, Vec<u8>)> {
                 LinkEventKind::Disconnected => 2,
                 LinkEventKind::Lost => 3,
             };
-            let mut rest = vec![code];
-            rest.extend_from_slice(detail.as_bytes());
-            (4, timed(*t_host_us, &rest))
+            timed(4, *t_host_us, &[&[code], detail.as_bytes()])
         }
         Record::Control { t_host_us, control } => {
             let code = match control {
                 Control::UserStop => 1,
                 Control::PainStop => 2,
             };
-            (5, timed(*t_host_us, &[code]))
+            timed(5, *t_host_us, &[&[code]])
         }
-        Record::Result(json) => (6, json.as_bytes().to_vec()),
+        Record::Header(meta) => {
+            serde_json::to_writer(&mut *buf, meta).map_err(io::Error::other)?;
+            1
+        }
+        Record::Result(json) => {
+            buf.extend_from_slice(json.as_bytes());
+            6
+        }
     })
 }
 

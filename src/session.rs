@@ -1,23 +1,30 @@
 //! A session's core: records in (bytes from the link, link events, the user's stop), a result
 //! out. The live run and the replay feed the same records through the same [`Session`], which
 //! is why a replay gives the live result to the bit.
+//!
+//! A rocker-board hold runs IMU samples through the orientation [`Pipeline`]; quiet stance
+//! runs balance-board samples through the [`CopPipeline`]. Samples of the other kind of
+//! device are not used (the live run refuses such a device as soon as it introduces itself).
 
-use proprio_protocol::{DeviceInfo, DeviceMessage, ImuSample};
+use proprio_protocol::{DeviceInfo, DeviceKind, DeviceMessage, ImuSample, LoadSample};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::SampleClock;
 use crate::devices::{DeviceFormat, FormatDecoder};
 use crate::drill::{
-    DrillEvent, DrillKind, EndReason, RockerHold, RockerHoldConfig, RockerHoldLive,
-    RockerHoldMetrics,
+    DrillEvent, DrillKind, DrillMetrics, EndReason, QuietStance, QuietStanceConfig,
+    QuietStanceLive, RockerHold, RockerHoldConfig, RockerHoldLive,
 };
-use crate::pipeline::{Pipeline, PipelineConfig, PIPELINE_VERSION};
+use crate::pipeline::{
+    CopPipeline, Pipeline, PipelineConfig, COP_PIPELINE_VERSION, PIPELINE_VERSION,
+};
 use crate::quality::{DataQuality, TimestampSource};
 use crate::recording::{Control, LinkEventKind, Record};
 use crate::sim::SimConfig;
 
 impl SessionMeta {
-    /// The header of a new session: the current pipeline (default setup) and versions.
+    /// The header of a new session: the current pipeline (default setup; set
+    /// `pipeline.cop.geometry` for a board of another size) and versions.
     pub fn new(
         drill: DrillSetup,
         source: String,
@@ -31,7 +38,7 @@ impl SessionMeta {
             format,
             sim,
             pipeline: PipelineConfig::default(),
-            pipeline_version: PIPELINE_VERSION.to_string(),
+            pipeline_version: pipeline_version(drill.kind()).to_string(),
             proprio_version: env!("CARGO_PKG_VERSION").to_string(),
             created_utc,
         }
@@ -44,6 +51,8 @@ impl SessionMeta {
 pub enum DrillSetup {
     /// The rocker-board hold.
     RockerHold(RockerHoldConfig),
+    /// Quiet stance on a balance board.
+    QuietStance(QuietStanceConfig),
 }
 
 impl DrillSetup {
@@ -51,7 +60,32 @@ impl DrillSetup {
     pub fn kind(&self) -> DrillKind {
         match self {
             DrillSetup::RockerHold(_) => DrillKind::RockerHold,
+            DrillSetup::QuietStance(_) => DrillKind::QuietStance,
         }
+    }
+
+    /// Its level.
+    pub fn level(&self) -> u8 {
+        match self {
+            DrillSetup::RockerHold(c) => c.level,
+            DrillSetup::QuietStance(c) => c.level,
+        }
+    }
+
+    /// Its target duration, s.
+    pub fn duration_s(&self) -> f64 {
+        match self {
+            DrillSetup::RockerHold(c) => c.duration_s,
+            DrillSetup::QuietStance(c) => c.duration_s,
+        }
+    }
+}
+
+/// The version of the signal chain a drill uses.
+pub fn pipeline_version(drill: DrillKind) -> &'static str {
+    match drill {
+        DrillKind::RockerHold => PIPELINE_VERSION,
+        DrillKind::QuietStance => COP_PIPELINE_VERSION,
     }
 }
 
@@ -119,7 +153,8 @@ pub struct SessionReport {
     /// Data source.
     pub source: String,
     /// When the drill started, s of device time since the stream's first sample (the drill's
-    /// clock starts once the orientation estimate has settled).
+    /// clock starts once the orientation estimate has settled, or, on a balance board, once
+    /// the user stands steadily on it).
     pub start_s: f64,
     /// Seconds from start to end, device time.
     pub duration_s: f64,
@@ -129,8 +164,8 @@ pub struct SessionReport {
     pub end: EndReason,
     /// 0–100.
     pub score: f64,
-    /// The measures.
-    pub metrics: RockerHoldMetrics,
+    /// The measures (the drill's own).
+    pub metrics: DrillMetrics,
     /// Events, in order (the first 1000).
     pub events: Vec<DrillEvent>,
     /// All events, including any beyond those listed.
@@ -145,15 +180,29 @@ pub struct SessionReport {
     pub pipeline_version: String,
 }
 
+/// A drill's live state, for the live view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DrillLive {
+    /// The rocker-board hold.
+    RockerHold {
+        /// The drill's state.
+        live: RockerHoldLive,
+        /// Band, ± degrees.
+        band_deg: f64,
+        /// The board's edge limit, degrees.
+        edge_limit_deg: f64,
+    },
+    /// Quiet stance.
+    QuietStance(QuietStanceLive),
+}
+
 /// What the live view shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LiveStatus {
     /// The drill's state.
-    pub drill: RockerHoldLive,
-    /// Band, ± degrees.
-    pub band_deg: f64,
-    /// The board's edge limit, degrees.
-    pub edge_limit_deg: f64,
+    pub drill: DrillLive,
+    /// The drill's level.
+    pub level: u8,
     /// Samples used so far.
     pub samples: u64,
     /// Samples lost so far.
@@ -170,13 +219,43 @@ pub struct LiveStatus {
     pub device_known: bool,
 }
 
+/// A drill with the signal chain that feeds it.
+enum Chain {
+    /// IMU samples → orientation → tilt → rocker-board hold.
+    RockerHold {
+        pipeline: Box<Pipeline>,
+        drill: RockerHold,
+    },
+    /// Load samples → tare → COP → quiet stance.
+    QuietStance {
+        pipeline: CopPipeline,
+        drill: Box<QuietStance>,
+    },
+}
+
+impl Chain {
+    fn is_done(&self) -> bool {
+        match self {
+            Chain::RockerHold { drill, .. } => drill.is_done(),
+            Chain::QuietStance { drill, .. } => drill.is_done(),
+        }
+    }
+
+    fn stop(&mut self, reason: EndReason, events: &mut Vec<DrillEvent>) {
+        match self {
+            Chain::RockerHold { drill, .. } => drill.stop(reason, events),
+            Chain::QuietStance { drill, .. } => drill.stop(reason, events),
+        }
+    }
+}
+
 /// The running session.
 pub struct Session {
     meta: SessionMeta,
     decoder: FormatDecoder,
     clock: SampleClock,
-    pipeline: Pipeline,
-    drill: RockerHold,
+    chain: Chain,
+    info: Option<DeviceInfo>,
     quality: DataQuality,
     device: Option<DeviceSummary>,
     last_data_host_us: Option<u64>,
@@ -186,7 +265,16 @@ pub struct Session {
 impl Session {
     /// A session set up as `meta` says.
     pub fn new(meta: SessionMeta) -> Self {
-        let DrillSetup::RockerHold(config) = meta.drill;
+        let chain = match meta.drill {
+            DrillSetup::RockerHold(config) => Chain::RockerHold {
+                pipeline: Box::new(Pipeline::new(meta.pipeline)),
+                drill: RockerHold::new(config),
+            },
+            DrillSetup::QuietStance(config) => Chain::QuietStance {
+                pipeline: CopPipeline::new(meta.pipeline.cop),
+                drill: Box::new(QuietStance::new(config)),
+            },
+        };
         let mut quality = DataQuality::default();
         if !meta.format.has_device_clock() {
             quality.timestamps = TimestampSource::Host;
@@ -194,8 +282,8 @@ impl Session {
         Session {
             decoder: FormatDecoder::new(&meta.format),
             clock: SampleClock::new(),
-            pipeline: Pipeline::new(meta.pipeline),
-            drill: RockerHold::new(config),
+            chain,
+            info: None,
             quality,
             device: None,
             last_data_host_us: None,
@@ -206,17 +294,17 @@ impl Session {
 
     /// True once the drill has ended; later records change nothing.
     pub fn is_done(&self) -> bool {
-        self.drill.is_done()
+        self.chain.is_done()
     }
 
     /// The kind of device, once it has introduced itself.
-    pub fn device_kind(&self) -> Option<proprio_protocol::DeviceKind> {
-        self.pipeline.device_info().map(|info| info.kind)
+    pub fn device_kind(&self) -> Option<DeviceKind> {
+        self.info.map(|info| info.kind)
     }
 
     /// True once the device has sent its `Hello`.
     pub fn has_device_info(&self) -> bool {
-        self.pipeline.device_info().is_some()
+        self.info.is_some()
     }
 
     /// Takes one record; appends the drill events it causes to `events`.
@@ -242,7 +330,7 @@ impl Session {
                     Control::UserStop => EndReason::UserStop,
                     Control::PainStop => EndReason::PainStop,
                 };
-                self.drill.stop(reason, events);
+                self.chain.stop(reason, events);
             }
             Record::Header(_) | Record::Sent { .. } | Record::Result(_) => {}
         }
@@ -257,6 +345,9 @@ impl Session {
                 }
             }
             LinkEventKind::Disconnected => {
+                // What arrives after the link comes back starts at an unknown point of the
+                // device's stream, and the frame cut off here never ends.
+                self.decoder.resync();
                 if self.link_down_since_us.is_none() {
                     self.quality.disconnects += 1;
                     self.link_down_since_us = Some(t_host_us);
@@ -266,7 +357,7 @@ impl Session {
                 if let Some(down_at) = self.link_down_since_us.take() {
                     self.quality.disconnected_s += t_host_us.saturating_sub(down_at) as f64 * 1e-6;
                 }
-                self.drill.stop(EndReason::LinkLost, events);
+                self.chain.stop(EndReason::LinkLost, events);
             }
         }
     }
@@ -282,7 +373,14 @@ impl Session {
                 self.clock.set_rate_hz(f64::from(info.sample_rate_hz));
                 self.clock.expect_possible_restart();
                 self.device = Some(DeviceSummary::from(&info));
-                self.pipeline.set_device_info(info);
+                self.info = Some(info);
+                match &mut self.chain {
+                    Chain::RockerHold { pipeline, .. } => pipeline.set_device_info(info),
+                    Chain::QuietStance { pipeline, drill } => {
+                        pipeline.set_device_info(&info);
+                        drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
+                    }
+                }
             }
             DeviceMessage::Imu(sample) => self.on_imu(&sample, events),
             DeviceMessage::ImuBatch(batch) => {
@@ -296,21 +394,44 @@ impl Session {
             DeviceMessage::Status(status) => {
                 self.quality.battery_percent = Some(status.battery_percent)
             }
-            DeviceMessage::Load(_) | DeviceMessage::Ack(_) => {}
+            DeviceMessage::Load(sample) => self.on_load(&sample, events),
+            DeviceMessage::Ack(_) => {}
         }
     }
 
     fn on_imu(&mut self, sample: &ImuSample, events: &mut Vec<DrillEvent>) {
+        let Chain::RockerHold { pipeline, drill } = &mut self.chain else {
+            return; // not this drill's sensor
+        };
         let Some(timed) = self
             .clock
             .observe(sample.seq, sample.t_us, &mut self.quality)
         else {
             return;
         };
-        match self.pipeline.push(sample, timed.t_us, timed.dt_us) {
+        match pipeline.push(sample, timed.t_us, timed.dt_us) {
             Some(tilt) => {
                 self.quality.samples_received += 1;
-                self.drill.update(&tilt, events);
+                drill.update(&tilt, events);
+            }
+            None => self.quality.samples_before_info += 1,
+        }
+    }
+
+    fn on_load(&mut self, sample: &LoadSample, events: &mut Vec<DrillEvent>) {
+        let Chain::QuietStance { pipeline, drill } = &mut self.chain else {
+            return; // not this drill's sensor
+        };
+        let Some(timed) = self
+            .clock
+            .observe(sample.seq, sample.t_us, &mut self.quality)
+        else {
+            return;
+        };
+        match pipeline.push(sample, timed.t_us) {
+            Some(cop) => {
+                self.quality.samples_received += 1;
+                drill.update(&cop, events);
             }
             None => self.quality.samples_before_info += 1,
         }
@@ -318,11 +439,17 @@ impl Session {
 
     /// What the live view shows now.
     pub fn live(&self) -> LiveStatus {
-        let config = self.drill.config();
+        let drill = match &self.chain {
+            Chain::RockerHold { drill, .. } => DrillLive::RockerHold {
+                live: drill.live(),
+                band_deg: drill.config().band_deg,
+                edge_limit_deg: drill.config().edge_limit_deg,
+            },
+            Chain::QuietStance { drill, .. } => DrillLive::QuietStance(drill.live()),
+        };
         LiveStatus {
-            drill: self.drill.live(),
-            band_deg: config.band_deg,
-            edge_limit_deg: config.edge_limit_deg,
+            drill,
+            level: self.meta.drill.level(),
             samples: self.quality.samples_received,
             frames_lost: self.quality.frames_lost,
             bad_frames: self.decoder.frames_rejected(),
@@ -337,24 +464,51 @@ impl Session {
     pub fn finish(mut self) -> SessionReport {
         self.decoder.fill_quality(&mut self.quality);
         self.quality.update_loss();
-        let config = *self.drill.config();
-        let outcome = self.drill.finish();
+        let drill = self.meta.drill.kind();
+        let (start_s, duration_s, end, score, metrics, events, events_total) = match self.chain {
+            Chain::RockerHold { drill, .. } => {
+                let o = drill.finish();
+                let metrics = DrillMetrics::RockerHold(o.metrics);
+                (
+                    o.start_s,
+                    o.duration_s,
+                    o.end,
+                    o.score,
+                    metrics,
+                    o.events,
+                    o.events_total,
+                )
+            }
+            Chain::QuietStance { drill, .. } => {
+                let o = drill.finish();
+                let metrics = DrillMetrics::QuietStance(o.metrics);
+                (
+                    o.start_s,
+                    o.duration_s,
+                    o.end,
+                    o.score,
+                    metrics,
+                    o.events,
+                    o.events_total,
+                )
+            }
+        };
         SessionReport {
-            drill: self.meta.drill.kind(),
-            level: config.level,
+            drill,
+            level: self.meta.drill.level(),
             source: self.meta.source,
-            start_s: outcome.start_s,
-            duration_s: outcome.duration_s,
-            target_duration_s: config.duration_s,
-            end: outcome.end,
-            score: outcome.score,
-            metrics: outcome.metrics,
-            events: outcome.events,
-            events_total: outcome.events_total,
+            start_s,
+            duration_s,
+            target_duration_s: self.meta.drill.duration_s(),
+            end,
+            score,
+            metrics,
+            events,
+            events_total,
             quality: self.quality,
             device: self.device,
             recording: None,
-            pipeline_version: PIPELINE_VERSION.to_string(),
+            pipeline_version: pipeline_version(drill).to_string(),
         }
     }
 }

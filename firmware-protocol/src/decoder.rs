@@ -80,9 +80,21 @@ impl DecodeStats {
 pub struct Decoder<M> {
     buf: [u8; MAX_FRAME_LEN],
     len: usize,
-    discarding: bool,
+    /// Dropping bytes up to the next delimiter, and why.
+    skip: Skip,
     stats: DecodeStats,
     _message: PhantomData<fn() -> M>,
+}
+
+/// Why a [`Decoder`] is dropping bytes up to the next delimiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Skip {
+    /// It is not: bytes go into the frame buffer.
+    No,
+    /// The frame outgrew [`MAX_FRAME_LEN`]: reported as [`FrameError::Oversize`] at its end.
+    Oversize,
+    /// The stream was interrupted ([`Decoder::resync`]): dropped without an error.
+    Interrupted,
 }
 
 impl<M: DeserializeOwned> Default for Decoder<M> {
@@ -97,7 +109,7 @@ impl<M: DeserializeOwned> Decoder<M> {
         Decoder {
             buf: [0; MAX_FRAME_LEN],
             len: 0,
-            discarding: false,
+            skip: Skip::No,
             stats: DecodeStats {
                 frames_ok: 0,
                 cobs_errors: 0,
@@ -119,7 +131,19 @@ impl<M: DeserializeOwned> Decoder<M> {
 
     /// True when part of a frame is buffered (a stream that ends now ends mid-frame).
     pub fn is_mid_frame(&self) -> bool {
-        self.len > 0 || self.discarding
+        self.len > 0 || self.skip != Skip::No
+    }
+
+    /// Tells the decoder the stream was interrupted (the link dropped and came back): the
+    /// buffered bytes are the start of a frame that will never end, and the stream resumes at
+    /// an unknown point. Both are dropped up to the next delimiter and counted in
+    /// `bytes_discarded`, not as rejected frames: nothing was corrupted.
+    pub fn resync(&mut self) {
+        self.stats.bytes_discarded += self.len as u64;
+        self.len = 0;
+        if self.skip == Skip::No {
+            self.skip = Skip::Interrupted;
+        }
     }
 
     /// Consumes bytes up to and including the first frame delimiter; returns that frame's
@@ -127,6 +151,7 @@ impl<M: DeserializeOwned> Decoder<M> {
     ///
     /// Same result as [`Decoder::push_byte`] on each byte, but copies runs between delimiters
     /// at once.
+    #[inline] // lets the caller build the (large) message in place instead of moving it out
     pub fn feed<'a>(&mut self, bytes: &'a [u8]) -> (Option<Result<M, FrameError>>, &'a [u8]) {
         let mut rest = bytes;
         while let Some(zero) = rest.iter().position(|&b| b == 0) {
@@ -146,7 +171,7 @@ impl<M: DeserializeOwned> Decoder<M> {
         if run.is_empty() {
             return;
         }
-        if self.discarding {
+        if self.skip != Skip::No {
             self.stats.bytes_discarded += run.len() as u64;
         } else if self.len + run.len() < MAX_FRAME_LEN {
             self.buf[self.len..self.len + run.len()].copy_from_slice(run);
@@ -154,15 +179,16 @@ impl<M: DeserializeOwned> Decoder<M> {
         } else {
             self.stats.bytes_discarded += (self.len + run.len()) as u64;
             self.len = 0;
-            self.discarding = true;
+            self.skip = Skip::Oversize;
         }
     }
 
     /// Consumes one byte; returns the outcome of a frame when `byte` completes one.
     /// Empty frames (consecutive delimiters) are ignored: senders may send `0x00` to flush.
+    #[inline]
     pub fn push_byte(&mut self, byte: u8) -> Option<Result<M, FrameError>> {
         if byte != 0 {
-            if self.discarding {
+            if self.skip != Skip::No {
                 self.stats.bytes_discarded += 1;
             } else if self.len < MAX_FRAME_LEN - 1 {
                 self.buf[self.len] = byte;
@@ -170,15 +196,21 @@ impl<M: DeserializeOwned> Decoder<M> {
             } else {
                 self.stats.bytes_discarded += self.len as u64 + 1;
                 self.len = 0;
-                self.discarding = true;
+                self.skip = Skip::Oversize;
             }
             return None;
         }
-        if self.discarding {
-            self.discarding = false;
-            self.stats.oversize += 1;
-            self.stats.bytes_discarded += 1; // the delimiter, as for every other rejected frame
-            return Some(Err(FrameError::Oversize));
+        match core::mem::replace(&mut self.skip, Skip::No) {
+            Skip::No => {}
+            Skip::Oversize => {
+                self.stats.oversize += 1;
+                self.stats.bytes_discarded += 1; // the delimiter, as for every rejected frame
+                return Some(Err(FrameError::Oversize));
+            }
+            Skip::Interrupted => {
+                self.stats.bytes_discarded += 1;
+                return None;
+            }
         }
         if self.len == 0 {
             return None;
@@ -191,6 +223,7 @@ impl<M: DeserializeOwned> Decoder<M> {
         Some(outcome)
     }
 
+    #[inline]
     fn decode_frame(&mut self, frame_len: usize) -> Result<M, FrameError> {
         let stats = &mut self.stats;
         let Some(n) = cobs::decode_in_place(&mut self.buf[..frame_len]) else {

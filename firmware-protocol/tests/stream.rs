@@ -379,6 +379,35 @@ fn mid_frame_state_is_visible() {
     assert!(!decoder.is_mid_frame());
 }
 
+/// A link that drops mid-frame and comes back mid-frame: `resync` drops both halves silently.
+#[test]
+fn resync_drops_an_interrupted_frame_without_an_error() {
+    let first = frame(&status(20));
+    let lost = frame(&status(21));
+    let after = frame(&status(22));
+    let mut decoder = proprio_protocol::Decoder::<DeviceMessage>::new();
+    assert_eq!(decoder.feed(&first[..4]), (None, &[][..]));
+    decoder.resync();
+    // The stream resumes inside another frame: its tail, then whole frames.
+    let mut resumed = lost[5..].to_vec();
+    resumed.extend_from_slice(&after);
+    let mut outcomes = Vec::new();
+    let mut rest = &resumed[..];
+    while !rest.is_empty() {
+        let (outcome, tail) = decoder.feed(rest);
+        outcomes.extend(outcome);
+        rest = tail;
+    }
+    assert_eq!(outcomes, [Ok(status(22))]);
+    let stats = decoder.stats();
+    assert_eq!(stats.frames_rejected(), 0);
+    assert_eq!(stats.bytes_discarded, 4 + (lost.len() - 5) as u64);
+    // With nothing buffered, resync skips only up to the next delimiter.
+    decoder.resync();
+    assert_eq!(decoder.feed(&[0]), (None, &[][..]));
+    assert_eq!(decoder.feed(&first), (Some(Ok(status(20))), &[][..]));
+}
+
 /// `feed` copies runs between delimiters at once; it must behave exactly as `push_byte` on
 /// every byte, oversize runs and garbage included.
 #[test]

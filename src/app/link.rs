@@ -1,4 +1,6 @@
 //! Byte sources. A link yields [`LinkEvent`]s and takes host messages; it does nothing else.
+//! Every link but the simulator's reports its losses and brings itself back by the same rules:
+//! [`SILENCE_LIMIT`], [`BACKOFF`], [`GIVE_UP_AFTER`].
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -9,6 +11,7 @@ use anyhow::{bail, Context};
 use proprio_protocol::{encode_frame, HostMessage, MAX_FRAME_LEN};
 use tokio::sync::mpsc;
 
+use super::ble::{BleLink, BleProfile};
 use crate::devices::{DeviceFormat, Hx711Format};
 use crate::sim::{Delivery, SimConfig, SimTransport};
 
@@ -46,9 +49,9 @@ pub enum LinkEvent {
 /// A link that cannot be brought back within this time is lost for good.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 /// No bytes for this long on an open link means the device is gone (or hung).
-const SILENCE_LIMIT: Duration = Duration::from_secs(2);
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(2);
 /// Waits between reconnection attempts.
-const BACKOFF: [Duration; 4] = [
+pub const BACKOFF: [Duration; 4] = [
     Duration::from_millis(100),
     Duration::from_millis(200),
     Duration::from_millis(500),
@@ -68,6 +71,13 @@ pub enum Source {
         path: String,
         /// Baud rate.
         baud: u32,
+    },
+    /// A Bluetooth Low Energy device.
+    Ble {
+        /// What it speaks.
+        profile: BleProfile,
+        /// Its advertised name or its address.
+        target: String,
     },
 }
 
@@ -91,11 +101,25 @@ impl SerialKind {
 }
 
 impl Source {
-    /// Parses `sim`, `serial:PATH[@BAUD]`, `witmotion-serial:PATH[@BAUD]` or
-    /// `hx711-text:PATH[@BAUD]`.
+    /// Parses `sim`, `serial:PATH[@BAUD]`, `witmotion-serial:PATH[@BAUD]`,
+    /// `hx711-text:PATH[@BAUD]`, `ble:NAME_OR_ADDRESS` or `witmotion-ble:NAME_OR_ADDRESS`.
     pub fn parse(text: &str) -> anyhow::Result<Source> {
         if text == "sim" {
             return Ok(Source::Sim);
+        }
+        for (profile, prefix) in [
+            (BleProfile::Proprio, "ble:"),
+            (BleProfile::Witmotion, "witmotion-ble:"),
+        ] {
+            if let Some(target) = text.strip_prefix(prefix) {
+                if target.is_empty() {
+                    bail!("source '{prefix}' needs a device name or address, e.g. {prefix}proprio-1a2b (see `proprio devices`)");
+                }
+                return Ok(Source::Ble {
+                    profile,
+                    target: target.to_string(),
+                });
+            }
         }
         for (kind, prefix, default_baud) in SerialKind::ALL {
             let Some(rest) = text.strip_prefix(prefix) else {
@@ -123,7 +147,8 @@ impl Source {
         }
         bail!(
             "unknown source '{text}': use 'sim', 'serial:PATH[@BAUD]', \
-             'witmotion-serial:PATH[@BAUD]' or 'hx711-text:PATH[@BAUD]'"
+             'witmotion-serial:PATH[@BAUD]', 'hx711-text:PATH[@BAUD]', 'ble:NAME_OR_ADDRESS' \
+             or 'witmotion-ble:NAME_OR_ADDRESS'"
         )
     }
 
@@ -134,7 +159,17 @@ impl Source {
             | Source::Serial {
                 kind: SerialKind::Proprio,
                 ..
+            }
+            | Source::Ble {
+                profile: BleProfile::Proprio,
+                ..
             } => DeviceFormat::Proprio,
+            Source::Ble {
+                profile: BleProfile::Witmotion,
+                ..
+            } => DeviceFormat::WitmotionBle {
+                rate_hz: f32::from(rate_hz),
+            },
             Source::Serial {
                 kind: SerialKind::Witmotion,
                 ..
@@ -155,6 +190,8 @@ pub enum Link {
     Sim(Box<SimLink>),
     /// A serial port.
     Serial(SerialLink),
+    /// A Bluetooth Low Energy device.
+    Ble(BleLink),
 }
 
 impl Link {
@@ -164,6 +201,7 @@ impl Link {
         Ok(match source {
             Source::Sim => Link::Sim(Box::new(SimLink::new(sim, paced))),
             Source::Serial { path, baud, .. } => Link::Serial(SerialLink::open(path, *baud)?),
+            Source::Ble { profile, target } => Link::Ble(BleLink::open(*profile, target)?),
         })
     }
 
@@ -172,6 +210,7 @@ impl Link {
         match self {
             Link::Sim(link) => link.next().await,
             Link::Serial(link) => link.next().await,
+            Link::Ble(link) => link.next().await,
         }
     }
 
@@ -180,12 +219,18 @@ impl Link {
         let mut frame = [0u8; MAX_FRAME_LEN];
         let n = encode_frame(message, &mut frame)
             .map_err(|e| anyhow::anyhow!("cannot encode {message:?}: {e}"))?;
-        let bytes = frame[..n].to_vec();
+        self.send_bytes(&frame[..n])
+    }
+
+    /// Sends bytes as they are (a device's own command format); returns them and when, for
+    /// the recording.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> anyhow::Result<(u64, Vec<u8>)> {
         match self {
-            Link::Sim(link) => link.transport.send(&bytes),
-            Link::Serial(link) => link.write(&bytes)?,
+            Link::Sim(link) => link.transport.send(bytes),
+            Link::Serial(link) => link.write(bytes)?,
+            Link::Ble(link) => link.write(bytes),
         }
-        Ok((self.now_us(), bytes))
+        Ok((self.now_us(), bytes.to_vec()))
     }
 
     /// The link's host clock, µs since it opened.
@@ -193,6 +238,7 @@ impl Link {
         match self {
             Link::Sim(link) => link.transport.now_us(),
             Link::Serial(link) => link.opened.elapsed().as_micros() as u64,
+            Link::Ble(link) => link.now_us(),
         }
     }
 
@@ -201,6 +247,7 @@ impl Link {
         match self {
             Link::Sim(_) => "simulator".into(),
             Link::Serial(link) => format!("serial {}", link.path),
+            Link::Ble(link) => link.describe().to_string(),
         }
     }
 }
@@ -483,12 +530,27 @@ mod tests {
             Source::parse("hx711-text:/dev/ttyACM1@115200").unwrap(),
             serial(SerialKind::Hx711Text, "/dev/ttyACM1", 115_200)
         );
+        assert_eq!(
+            Source::parse("ble:proprio-1a2b").unwrap(),
+            Source::Ble {
+                profile: BleProfile::Proprio,
+                target: "proprio-1a2b".into()
+            }
+        );
+        assert_eq!(
+            Source::parse("witmotion-ble:D1:2C:3B:4A:59:68").unwrap(),
+            Source::Ble {
+                profile: BleProfile::Witmotion,
+                target: "D1:2C:3B:4A:59:68".into()
+            }
+        );
         for bad in [
             "",
             "simulator",
             "serial:",
             "serial:/dev/x@fast",
-            "ble:board",
+            "ble:",
+            "bluetooth:board",
         ] {
             assert!(Source::parse(bad).is_err(), "{bad}");
         }

@@ -3,14 +3,19 @@
 //!
 //! # Brief overview
 //! - [`Cli`]: the commands and their flags (clap).
-//! - `link`: byte sources, the simulator (paced or as fast as possible) and serial ports.
+//! - `link`: byte sources, the simulator (paced or as fast as possible), serial ports and
+//!   Bluetooth (`ble`), each supervised: losses reported, links brought back.
+//! - `scan`: `proprio devices`, what is plugged in and in range.
 //! - `store`: the data directory and recording files (readable by the user only).
 //! - `run`: a live drill: link → recording → session → live view → result.
-//! - `sim_device`: the simulator as a device on a pseudo-terminal.
+//! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 
+mod ble;
+mod board_args;
 mod link;
 mod output;
 mod run;
+mod scan;
 mod sim_device;
 mod store;
 mod view;
@@ -56,6 +61,12 @@ enum Command {
     },
     /// List the drills, with what each trains and why it helps the back.
     Drills,
+    /// List serial ports and nearby Bluetooth devices, with the ones proprio recognises.
+    Devices {
+        /// How long to scan for Bluetooth devices, in seconds.
+        #[arg(long, default_value_t = 4.0, value_name = "S", value_parser = parse_scan_s)]
+        scan: f64,
+    },
     /// Run a drill.
     Drill(DrillArgs),
     /// Re-run a recording through decoding, the pipeline and the drill; prints the same result
@@ -67,22 +78,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the simulator as a device on a pseudo-terminal, speaking proprio's protocol, so that
-    /// `proprio drill … --source serial:PATH` can connect to it. Prints the port's path.
+    /// Run the simulator as a device in real time: on a pseudo-terminal, so that
+    /// `proprio drill … --source serial:PATH` can connect to it (prints the port's path), or on
+    /// standard input and output (for a fake Bluetooth stack to carry).
     SimDevice {
-        /// Offer the device on a pseudo-terminal (the only transport so far).
-        #[arg(long, required = true)]
+        /// Offer the device on a pseudo-terminal.
+        #[arg(long, required_unless_present = "stdio", conflicts_with = "stdio")]
         serial: bool,
+        /// Read host bytes from standard input and write device bytes to standard output.
+        #[arg(long)]
+        stdio: bool,
         /// Also make PATH a symbolic link to the port, kept pointing at it across unplugs.
         #[arg(long, value_name = "PATH")]
         link: Option<PathBuf>,
-        /// Unplug the device AT seconds after start for DUR seconds (repeatable).
-        #[arg(long, value_name = "AT:DUR", value_parser = parse_stall)]
+        /// Unplug the device AT seconds after start for DUR seconds (repeatable; --serial only).
+        #[arg(long, value_name = "AT:DUR", value_parser = parse_stall, requires = "serial")]
         unplug: Vec<Stall>,
         /// What the device speaks: proprio's protocol, or a WitMotion WT901C's frames (connect
         /// with --source witmotion-serial:PATH).
         #[arg(long, value_enum, default_value = "proprio")]
         format: SimFormat,
+        #[command(flatten)]
+        hx711: board_args::Hx711Args,
         #[command(flatten)]
         sim: SimArgs,
     },
@@ -95,6 +112,14 @@ enum SimFormat {
     Proprio,
     /// WitMotion WT901C / JY901 serial frames.
     WitmotionSerial,
+    /// WitMotion WT901BLECL packets (what its notifications carry; with --stdio).
+    WitmotionBle,
+    /// A balance board speaking proprio's protocol (connect with --source serial:PATH and
+    /// the quiet-stance drill).
+    ProprioBoard,
+    /// A DIY four-HX711 balance board printing text lines laid out as the --hx711-* flags say
+    /// (connect with --source hx711-text:PATH and the same flags).
+    Hx711Text,
 }
 
 /// The drills that can be run, by command-line name.
@@ -102,12 +127,15 @@ enum SimFormat {
 enum DrillName {
     /// Rocker-board hold: keep a one-axis board level.
     RockerHold,
+    /// Quiet stance: stand still on a balance board.
+    QuietStance,
 }
 
 impl From<DrillName> for DrillKind {
     fn from(name: DrillName) -> Self {
         match name {
             DrillName::RockerHold => DrillKind::RockerHold,
+            DrillName::QuietStance => DrillKind::QuietStance,
         }
     }
 }
@@ -117,11 +145,14 @@ struct DrillArgs {
     /// Which drill (see `proprio drills`).
     #[arg(value_enum)]
     drill: DrillName,
-    /// Where the data comes from: `sim` (simulated device) or `serial:PATH[@BAUD]` (a device
-    /// speaking proprio's protocol; default 115200 baud).
+    /// Where the data comes from: `sim` (simulated device: a wearable on a rocker board, or a
+    /// balance board for quiet-stance), `serial:PATH[@BAUD]` (a device speaking proprio's
+    /// protocol; default 115200 baud), or `hx711-text:PATH[@BAUD]` (a DIY HX711 balance board
+    /// printing text lines; default 57600 baud; see the --hx711-* flags).
     #[arg(long, default_value = "sim", value_name = "SOURCE")]
     source: String,
-    /// Level, 1 (easiest) to 5; sets the target band and duration.
+    /// Level, 1 (easiest) to 5; sets the duration, and the target band (rocker-hold) or the
+    /// stance and eyes open or closed (quiet-stance).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     level: u8,
     /// Override the level's duration, in seconds.
@@ -139,6 +170,12 @@ struct DrillArgs {
     /// The board's edge limit (tilt at which its edge touches the floor), degrees.
     #[arg(long, default_value_t = 15.0, value_name = "DEG", value_parser = parse_limit_deg)]
     board_limit: f64,
+    /// Balance board: the distances between its load cells, WIDTHxDEPTH in mm (left–right x
+    /// front–back; the Wii Balance Board's are 433x238).
+    #[arg(long, default_value = "433x238", value_name = "WxD", value_parser = board_args::parse_board_geometry)]
+    board_geometry: crate::pipeline::BoardGeometry,
+    #[command(flatten)]
+    hx711: board_args::Hx711Args,
     #[command(flatten)]
     sim: SimArgs,
 }
@@ -208,6 +245,13 @@ fn parse_limit_deg(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_scan_s(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.5..=60.0).contains(&x) => Ok(x),
+        _ => Err(format!("'{s}' is not a scan time in seconds (0.5 to 60)")),
+    }
+}
+
 fn parse_stall(s: &str) -> Result<Stall, String> {
     let parsed = s.split_once(':').and_then(|(at, dur)| {
         let at_s = at
@@ -257,6 +301,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 no_live,
                 no_haptics: false,
                 board_limit: 15.0,
+                board_geometry: crate::pipeline::BoardGeometry::default(),
+                hx711: board_args::Hx711Args::default(),
                 sim,
             };
             run::drill(data_dir, &args)
@@ -265,21 +311,37 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             output::print_drills();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Devices { scan } => scan::list_devices(std::time::Duration::from_secs_f64(scan)),
         Command::Drill(args) => run::drill(data_dir, &args),
         Command::Replay { file, json } => run::replay(&file, json),
         Command::SimDevice {
             serial: _,
+            stdio,
             link,
             unplug,
             format,
+            hx711,
             sim,
         } => {
             let mut config = sim.config(15.0);
             config.output = match format {
-                SimFormat::Proprio => SimOutput::Proprio,
+                SimFormat::Proprio | SimFormat::ProprioBoard => SimOutput::Proprio,
                 SimFormat::WitmotionSerial => SimOutput::WitmotionSerial,
+                SimFormat::WitmotionBle => SimOutput::WitmotionBle,
+                SimFormat::Hx711Text => SimOutput::Hx711Text,
             };
-            sim_device::serve_pty(config, link, &unplug)
+            if matches!(format, SimFormat::ProprioBoard | SimFormat::Hx711Text) {
+                config.device = crate::sim::SimDevice::BalanceBoard;
+            }
+            if stdio {
+                sim_device::serve_stdio(config)
+            } else if config.output == SimOutput::WitmotionBle {
+                anyhow::bail!(
+                    "--format witmotion-ble is what a Bluetooth sensor sends; use it with --stdio"
+                )
+            } else {
+                sim_device::serve_pty(config, &hx711.format(), link, &unplug)
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Human-readable output.
 
-use crate::drill::{DrillKind, EndReason, ROCKER_LEVELS};
+use crate::drill::{DrillKind, DrillMetrics, EndReason, ROCKER_LEVELS, STANCE_LEVELS};
 use crate::session::SessionReport;
 
 /// `proprio drills`.
@@ -12,14 +12,28 @@ pub fn print_drills() {
         println!("  Safety: {}", drill.safety());
         println!("  Sensor: {}", drill.sensor());
         println!("  Levels:");
-        for (i, level) in ROCKER_LEVELS.iter().enumerate() {
-            println!(
-                "    {}: keep within ±{:.0}° for {:.0} s, {}",
-                i + 1,
-                level.band_deg,
-                level.duration_s,
-                level.note
-            );
+        match drill {
+            DrillKind::RockerHold => {
+                for (i, level) in ROCKER_LEVELS.iter().enumerate() {
+                    println!(
+                        "    {}: keep within ±{:.0}° for {:.0} s, {}",
+                        i + 1,
+                        level.band_deg,
+                        level.duration_s,
+                        level.note
+                    );
+                }
+            }
+            DrillKind::QuietStance => {
+                for (i, level) in STANCE_LEVELS.iter().enumerate() {
+                    println!(
+                        "    {}: stand still for {:.0} s, {}",
+                        i + 1,
+                        level.duration_s,
+                        level.note
+                    );
+                }
+            }
         }
         println!();
     }
@@ -37,15 +51,16 @@ fn end_words(end: EndReason) -> &'static str {
         }
         EndReason::LinkLost => "ended: the device link was lost",
         EndReason::DataEnded => "ended: the data stopped before the drill was over",
+        EndReason::SteppedOff => "ended: you stepped off the board",
     }
 }
 
 /// The result of a drill, for people.
 pub fn print_report(report: &SessionReport) {
-    let m = &report.metrics;
+    let measured_s = report.metrics.measured_s();
     let q = &report.quality;
     // The drill's clock pauses without data, so the time measured can be less than elapsed.
-    let paused_s = report.duration_s - m.measured_s;
+    let paused_s = report.duration_s - measured_s;
     let pauses = if paused_s > 0.05 {
         format!(", paused {paused_s:.1} s without data")
     } else {
@@ -57,18 +72,47 @@ pub fn print_report(report: &SessionReport) {
         report.level,
         report.score,
         end_words(report.end),
-        m.measured_s,
+        measured_s,
         report.target_duration_s
     );
-    let stabilised = m
-        .time_to_stabilise_s
-        .map_or("never stabilised for 2 s".to_string(), |t| {
-            format!("stable after {t:.1} s")
-        });
-    println!(
-        "  tilt RMS {:.1}°, in band {:.0} %, edge contacts {}, longest in band {:.1} s, {}",
-        m.tilt_rms_deg, m.time_in_band_percent, m.edge_contacts, m.longest_in_band_s, stabilised
-    );
+    match &report.metrics {
+        DrillMetrics::RockerHold(m) => {
+            let stabilised = m
+                .time_to_stabilise_s
+                .map_or("never stabilised for 2 s".to_string(), |t| {
+                    format!("stable after {t:.1} s")
+                });
+            println!(
+                "  tilt RMS {:.1}°, in band {:.0} %, edge contacts {}, longest in band {:.1} s, {}",
+                m.tilt_rms_deg,
+                m.time_in_band_percent,
+                m.edge_contacts,
+                m.longest_in_band_s,
+                stabilised
+            );
+        }
+        DrillMetrics::QuietStance(m) => {
+            let s = &m.sway;
+            println!(
+                "  sway: mean velocity {:.1} mm/s (ML {:.1}, AP {:.1}), 95 % ellipse {:.0} mm², \
+                 RMS ML {:.1} mm, AP {:.1} mm, path {:.0} mm",
+                s.mean_velocity_mm_s,
+                s.mean_velocity_ml_mm_s,
+                s.mean_velocity_ap_mm_s,
+                s.ellipse_area_95_mm2,
+                s.rms_ml_mm,
+                s.rms_ap_mm,
+                s.sway_path_mm
+            );
+            let weight = m
+                .weight_kg
+                .map_or(String::new(), |kg| format!("{kg:.1} kg, "));
+            println!(
+                "  stood at x {:+.0} mm, y {:+.0} mm on the board ({weight}series at {:.0} Hz)",
+                s.mean_cop_x_mm, s.mean_cop_y_mm, m.analysis_rate_hz
+            );
+        }
+    }
     println!(
         "  data: {} samples, {} lost ({:.1} %), {} corrupted frames, longest gap {:.2} s",
         q.samples_received,
@@ -77,6 +121,12 @@ pub fn print_report(report: &SessionReport) {
         q.crc_errors + q.malformed_frames,
         q.longest_gap_s
     );
+    if q.disconnects > 0 {
+        println!(
+            "  link: lost {} time(s), reconnected {} time(s), {:.1} s disconnected",
+            q.disconnects, q.reconnects, q.disconnected_s
+        );
+    }
     if let Some(path) = &report.recording {
         println!("recording: {path}");
         println!("  replay it with: proprio replay {path}");

@@ -16,10 +16,11 @@ use super::store::{self, RecordingFile};
 use super::view::{Key, LiveView};
 use super::{DrillArgs, EXIT_INCOMPLETE};
 use crate::cues::HapticCues;
-use crate::devices::{DeviceFormat, Hx711Format};
-use crate::drill::{DrillEvent, DrillKind, RockerHoldConfig};
+use crate::devices::{witmotion, DeviceFormat};
+use crate::drill::{DrillEvent, DrillKind, QuietStanceConfig, RockerHoldConfig};
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
 use crate::session::{DrillSetup, Session, SessionMeta, SessionReport};
+use crate::sim::SimDevice;
 
 /// Host time between `GetInfo` requests while the device has not introduced itself, µs.
 const INFO_RETRY_US: u64 = 1_000_000;
@@ -31,29 +32,44 @@ const REDRAW: Duration = Duration::from_millis(50);
 /// `proprio drill …` (and `proprio demo`).
 pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     let source = Source::parse(&args.source)?;
-    // Each drill builds its setup here; the rocker hold is the only one so far.
-    let DrillKind::RockerHold = DrillKind::from(args.drill);
-    let mut config = RockerHoldConfig::for_level(args.level, args.board_limit)
-        .with_context(|| format!("level {} does not exist", args.level))?;
-    if let Some(duration_s) = args.duration {
-        config.duration_s = duration_s;
+    let kind = DrillKind::from(args.drill);
+    let mut sim = args.sim.config(args.board_limit);
+    let format = source.format(args.sim.rate, &args.hx711.format());
+    // A source whose format says what it is must be the drill's sensor.
+    if let Some(device_kind) = format.device_kind() {
+        refuse_wrong_device(kind, device_kind, &format!("'{}'", args.source))?;
     }
-    let sim = args.sim.config(args.board_limit);
-    let format = source.format(args.sim.rate, &Hx711Format::default());
-    if let DeviceFormat::Hx711Text(_) = format {
-        bail!(
-            "rocker-hold needs an IMU on the board; '{}' is a balance board",
-            args.source
-        );
-    }
+    let no_level = || format!("level {} does not exist", args.level);
+    let setup = match kind {
+        DrillKind::RockerHold => {
+            let mut config =
+                RockerHoldConfig::for_level(args.level, args.board_limit).with_context(no_level)?;
+            if let Some(duration_s) = args.duration {
+                config.duration_s = duration_s;
+            }
+            DrillSetup::RockerHold(config)
+        }
+        DrillKind::QuietStance => {
+            let mut config = QuietStanceConfig::for_level(args.level).with_context(no_level)?;
+            if let Some(duration_s) = args.duration {
+                config.duration_s = duration_s;
+            }
+            sim.device = SimDevice::BalanceBoard;
+            sim.balance_board.geometry = args.board_geometry;
+            DrillSetup::QuietStance(config)
+        }
+    };
     let (created_utc, stamp) = store::utc_now();
-    let meta = SessionMeta::new(
-        DrillSetup::RockerHold(config),
+    let mut meta = SessionMeta::new(
+        setup,
         args.source.clone(),
         format,
         (source == Source::Sim).then_some(sim),
         created_utc,
     );
+    if kind == DrillKind::QuietStance {
+        meta.pipeline.cop.geometry = args.board_geometry;
+    }
     let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let data_dir = store::data_dir(data_dir)?;
     let mut link = Link::open(&source, sim, live)?;
@@ -98,10 +114,16 @@ async fn run_live(
     options: LiveOptions,
 ) -> Result<SessionReport> {
     let speaks_proprio = meta.format == DeviceFormat::Proprio;
+    let drill_kind = meta.drill.kind();
+    let witmotion = matches!(
+        meta.format,
+        DeviceFormat::WitmotionBle { .. } | DeviceFormat::WitmotionSerial { .. }
+    );
     let mut run = Runner {
         link,
         recording,
         speaks_proprio,
+        witmotion,
         session: Session::new(meta),
         events: Vec::new(),
         haptics: options.haptics.then(HapticCues::default),
@@ -169,11 +191,7 @@ async fn run_live(
             run.events.clear();
         }
         if let Some(kind) = run.session.device_kind() {
-            if kind != DeviceKind::Wearable {
-                bail!(
-                    "the device is a {kind:?}, not an IMU; rocker-hold needs an IMU on the board"
-                );
-            }
+            refuse_wrong_device(drill_kind, kind, "the device")?;
         }
         let link_up = run.session.link_down_since_us().is_none();
         if speaks_proprio
@@ -197,6 +215,22 @@ async fn run_live(
     Ok(run.session.finish())
 }
 
+/// Refuses a device that is not the drill's sensor, in one sentence naming `what` (the
+/// source, or "the device").
+fn refuse_wrong_device(drill: DrillKind, device: DeviceKind, what: &str) -> Result<()> {
+    match (drill.needs_balance_board(), device) {
+        (false, DeviceKind::BalanceBoard) => bail!(
+            "{} needs an IMU on the board; {what} is a balance board",
+            drill.name()
+        ),
+        (true, DeviceKind::Wearable) => bail!(
+            "{} needs a balance board; {what} is an IMU wearable",
+            drill.name()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// What the live loop needs besides the session.
 #[derive(Debug, Clone, Copy)]
 struct LiveOptions {
@@ -212,6 +246,8 @@ struct Runner<'a> {
     recording: &'a mut RecordingFile,
     /// The device understands proprio's host commands (others just stream).
     speaks_proprio: bool,
+    /// The device takes WitMotion register commands.
+    witmotion: bool,
     session: Session,
     /// Drill events since the last redraw.
     events: Vec<DrillEvent>,
@@ -243,8 +279,18 @@ impl Runner<'_> {
         self.recording.append(&Record::Sent { t_host_us, bytes })
     }
 
-    /// Asks the device who it is and to stream (again, after a reconnection).
+    /// Asks the device who it is and to stream (again, after a reconnection); a WitMotion
+    /// sensor is only set to the rate, when it offers it (it streams anyway).
     fn start_device(&mut self, rate_hz: u16) -> Result<()> {
+        if self.witmotion {
+            if let Some(rate) = witmotion::rate_command(f32::from(rate_hz)) {
+                for command in [witmotion::unlock_command(), rate] {
+                    let (t_host_us, bytes) = self.link.send_bytes(&command)?;
+                    self.recording.append(&Record::Sent { t_host_us, bytes })?;
+                }
+            }
+            return Ok(());
+        }
         self.send(HostMessage::GetInfo)?;
         self.send(HostMessage::Start { rate_hz })
     }

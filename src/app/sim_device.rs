@@ -8,7 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serialport::{SerialPort, TTYPort};
 
-use crate::sim::{SimConfig, Stall, VirtualDevice};
+use crate::devices::Hx711Format;
+use crate::sim::{SimConfig, SimDevice, SimOutput, Stall, VirtualDevice};
+
+/// A simulated board that streams from power-on has its person step on this long after it
+/// starts, s.
+pub const FREE_RUNNING_STEP_ON_S: f64 = 5.0;
 
 /// How often the device loop runs.
 const TICK: Duration = Duration::from_millis(2);
@@ -45,8 +50,15 @@ fn open_pty(link: Option<&Path>) -> Result<Pty> {
 /// Creates a pseudo-terminal, prints its path (or `link`, a symbolic link to it) and serves the
 /// virtual device on it in real time until killed. During each of `unplugs` the device is
 /// unplugged: the pseudo-terminal goes away (the host sees the port fail) and a new one takes
-/// its place afterwards, behind the same `link`.
-pub fn serve_pty(config: SimConfig, link: Option<PathBuf>, unplugs: &[Stall]) -> Result<ExitCode> {
+/// its place afterwards, behind the same `link`. A simulated HX711 text board prints its lines
+/// laid out as `hx711` says; it streams from power-on, so its person steps on
+/// [`FREE_RUNNING_STEP_ON_S`] after it starts, leaving the host time to connect and tare.
+pub fn serve_pty(
+    mut config: SimConfig,
+    hx711: &Hx711Format,
+    link: Option<PathBuf>,
+    unplugs: &[Stall],
+) -> Result<ExitCode> {
     let first = open_pty(link.as_deref())?;
     let shown = link
         .as_ref()
@@ -54,11 +66,28 @@ pub fn serve_pty(config: SimConfig, link: Option<PathBuf>, unplugs: &[Stall]) ->
     let mut pty = Some(first);
     println!("{shown}");
     io::stdout().flush().context("cannot print the port path")?;
+    let connect = match (config.device, config.output) {
+        (SimDevice::BalanceBoard, SimOutput::Hx711Text) => {
+            format!("proprio drill quiet-stance --source hx711-text:{shown} (with the same --hx711-* flags)")
+        }
+        (SimDevice::BalanceBoard, _) => {
+            format!("proprio drill quiet-stance --source serial:{shown}")
+        }
+        (_, SimOutput::WitmotionSerial) => {
+            format!("proprio drill rocker-hold --source witmotion-serial:{shown}")
+        }
+        _ => format!("proprio drill rocker-hold --source serial:{shown}"),
+    };
     eprintln!(
-        "simulated device on {shown} (seed {}); connect with: proprio drill rocker-hold --source serial:{shown}; Ctrl-C to stop",
+        "simulated device on {shown} (seed {}); connect with: {connect}; Ctrl-C to stop",
         config.seed
     );
+    if config.output == SimOutput::Hx711Text {
+        let step_on_s = &mut config.balance_board.step_on_s;
+        *step_on_s = step_on_s.max(FREE_RUNNING_STEP_ON_S);
+    }
     let mut device = VirtualDevice::new(config);
+    device.set_hx711_format(hx711.clone());
     let started = Instant::now();
     let mut buf = [0u8; 1024];
     let mut out = Vec::new();
@@ -100,5 +129,48 @@ pub fn serve_pty(config: SimConfig, link: Option<PathBuf>, unplugs: &[Stall]) ->
             }
         }
         out.clear();
+    }
+}
+
+/// Serves the virtual device in real time on standard input (host bytes) and output (device
+/// bytes) until either closes: the device behind a fake Bluetooth stack in the tests.
+pub fn serve_stdio(config: SimConfig) -> Result<ExitCode> {
+    let (host_tx, host_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let mut stdin = io::stdin().lock();
+            let mut buf = [0u8; 1024];
+            // Ends at end of input: dropping the sender tells the loop below.
+            while let Ok(n @ 1..) = stdin.read(&mut buf) {
+                if host_tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("cannot start the input thread")?;
+    let mut device = VirtualDevice::new(config);
+    let mut stdout = io::stdout().lock();
+    let started = Instant::now();
+    let mut out = Vec::new();
+    loop {
+        loop {
+            match host_rx.try_recv() {
+                Ok(bytes) => device.receive(&bytes),
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(ExitCode::SUCCESS),
+            }
+        }
+        device.advance_to(started.elapsed().as_micros() as u64, &mut out, None);
+        if !out.is_empty() {
+            match stdout.write_all(&out).and_then(|()| stdout.flush()) {
+                Ok(()) => {}
+                // The reader went away: the session is over.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+                Err(e) => return Err(e).context("cannot write to standard output"),
+            }
+            out.clear();
+        }
+        std::thread::sleep(TICK);
     }
 }

@@ -1,5 +1,7 @@
-//! The live terminal view: a gauge of the board's tilt with the target band, the time left and
-//! the live score, redrawn in place. Keys: `q` or Esc stops, `p` stops because it hurts.
+//! The live terminal view, redrawn in place: for the rocker-board hold a gauge of the board's
+//! tilt with the target band; for quiet stance what to do (stay off while the board tares,
+//! step on, stand still), then the centre of pressure (a side-to-side gauge and x/y in mm);
+//! the time left and the live score. Keys: `q` or Esc stops, `p` stops because it hurts.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -8,8 +10,8 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::style::{Attribute, Color, Print, ResetColor, SetAttribute, SetForegroundColor};
 use crossterm::{cursor, queue, terminal};
 
-use crate::drill::{DrillEvent, Side};
-use crate::session::LiveStatus;
+use crate::drill::{DrillEvent, QuietStanceLive, Side, StancePhase};
+use crate::session::{DrillLive, LiveStatus};
 
 /// A key the user pressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,9 @@ pub enum Key {
 
 const GAUGE_WIDTH: usize = 61;
 const LINES: u16 = 5;
+/// Quiet stance's gauge: side-to-side COP offset, ± mm shown, and the "steady" band.
+const COP_GAUGE_LIMIT_MM: f64 = 30.0;
+const COP_GAUGE_BAND_MM: f64 = 10.0;
 
 /// The live view; restores the terminal when dropped.
 pub struct LiveView {
@@ -91,6 +96,7 @@ impl LiveView {
                 DrillEvent::Corrected { .. } => self.note = "corrected: back in the band".into(),
                 DrillEvent::EdgeContact { .. } => self.note = "edge touched the floor".into(),
                 DrillEvent::Stabilised { .. } => self.note = "stable: keep it there".into(),
+                DrillEvent::SteppedOff { .. } => self.note = "stepped off the board".into(),
                 DrillEvent::Ended { .. } => {}
             }
         }
@@ -99,7 +105,6 @@ impl LiveView {
             queue!(out, cursor::MoveUp(LINES), cursor::MoveToColumn(0))?;
         }
         self.drawn = true;
-        let d = &live.drill;
         let line = |out: &mut io::Stdout, text: &str| -> io::Result<()> {
             queue!(
                 out,
@@ -108,36 +113,62 @@ impl LiveView {
                 Print("\r\n")
             )
         };
-        line(
-            &mut out,
-            &format!(
-                "proprio · rocker-board hold · band ±{:.0}° · q stop · p it hurts (stops at once)",
-                live.band_deg
-            ),
-        )?;
-        queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
-        if d.settling || !live.device_known {
-            queue!(out, Print("  waiting for the sensor to settle…"))?;
-        } else {
-            draw_gauge(&mut out, d.tilt_deg, live.band_deg, live.edge_limit_deg)?;
-            let colour = if d.in_band { Color::Green } else { Color::Red };
-            queue!(
-                out,
-                SetForegroundColor(colour),
-                SetAttribute(Attribute::Bold),
-                Print(format!("  {:+5.1}°", d.tilt_deg)),
-                SetAttribute(Attribute::Reset),
-                ResetColor
-            )?;
+        match &live.drill {
+            DrillLive::RockerHold {
+                live: d,
+                band_deg,
+                edge_limit_deg,
+            } => {
+                line(
+                    &mut out,
+                    &format!(
+                        "proprio · rocker-board hold · band ±{band_deg:.0}° · q stop · p it hurts (stops at once)"
+                    ),
+                )?;
+                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
+                if d.settling || !live.device_known {
+                    queue!(out, Print("  waiting for the sensor to settle…"))?;
+                } else {
+                    draw_gauge(&mut out, d.tilt_deg, *band_deg, *edge_limit_deg)?;
+                    let colour = if d.in_band { Color::Green } else { Color::Red };
+                    queue!(
+                        out,
+                        SetForegroundColor(colour),
+                        SetAttribute(Attribute::Bold),
+                        Print(format!("  {:+5.1}°", d.tilt_deg)),
+                        SetAttribute(Attribute::Reset),
+                        ResetColor
+                    )?;
+                }
+                queue!(out, Print("\r\n"))?;
+                line(
+                    &mut out,
+                    &format!(
+                        "time left {:4.0} s   in band {:3.0} %   edge contacts {}   score {:3.0}",
+                        d.remaining_s, d.time_in_band_percent, d.edge_contacts, d.score
+                    ),
+                )?;
+            }
+            DrillLive::QuietStance(d) => {
+                line(
+                    &mut out,
+                    &format!(
+                        "proprio · quiet stance · level {} · q stop · p it hurts (stops at once)",
+                        live.level
+                    ),
+                )?;
+                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
+                draw_stance(&mut out, d, live.device_known)?;
+                queue!(out, Print("\r\n"))?;
+                line(
+                    &mut out,
+                    &format!(
+                        "time left {:4.0} s   sway {:5.1} mm/s   ellipse {:5.0} mm²   score {:3.0}",
+                        d.remaining_s, d.mean_velocity_mm_s, d.ellipse_area_95_mm2, d.score
+                    ),
+                )?;
+            }
         }
-        queue!(out, Print("\r\n"))?;
-        line(
-            &mut out,
-            &format!(
-                "time left {:4.0} s   in band {:3.0} %   edge contacts {}   score {:3.0}",
-                d.remaining_s, d.time_in_band_percent, d.edge_contacts, d.score
-            ),
-        )?;
         let battery = live
             .battery_percent
             .map_or(String::new(), |b| format!(" · battery {b} %"));
@@ -223,4 +254,31 @@ fn draw_gauge(
         queue!(out, Print(glyph))?;
     }
     Ok(())
+}
+
+/// Quiet stance's second line: what to do now, or the COP once the hold runs.
+fn draw_stance(out: &mut io::Stdout, d: &QuietStanceLive, device_known: bool) -> io::Result<()> {
+    let load = d
+        .load_kg
+        .map_or(String::new(), |kg| format!(" ({kg:.0} kg on the board)"));
+    let prompt = match d.phase {
+        _ if !device_known => Some("  waiting for the board…".to_string()),
+        StancePhase::Taring => Some("  stay off the board: taring…".to_string()),
+        StancePhase::StepOn => Some("  step onto the board, feet as the level says".to_string()),
+        StancePhase::Settling => Some(format!("  stand still…{load}")),
+        StancePhase::Holding | StancePhase::Ended => None,
+    };
+    if let Some(prompt) = prompt {
+        return queue!(out, Print(prompt));
+    }
+    let Some([x_mm, y_mm]) = d.cop_mm else {
+        return queue!(out, Print("  no one on the board"));
+    };
+    // Side to side from where the hold started: the sway, not where the feet are.
+    let offset_x_mm = d.cop_offset_mm.map_or(0.0, |o| o[0]);
+    draw_gauge(out, offset_x_mm, COP_GAUGE_BAND_MM, COP_GAUGE_LIMIT_MM)?;
+    queue!(
+        out,
+        Print(format!("  COP x {x_mm:+6.1} mm  y {y_mm:+6.1} mm"))
+    )
 }

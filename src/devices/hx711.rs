@@ -295,6 +295,13 @@ impl Hx711TextDecoder {
         }
     }
 
+    /// The stream was interrupted (the link dropped): the partial line is dropped, and so is
+    /// the rest of the line the stream resumes in.
+    pub fn resync(&mut self) {
+        self.stats.bytes_discarded += self.queue.clear() as u64;
+        self.discarding = true;
+    }
+
     /// Queues bytes read from the port at `t_host_us`.
     pub fn push(&mut self, bytes: &[u8], t_host_us: u64) {
         let dropped = self.queue.push(bytes, t_host_us);

@@ -16,7 +16,7 @@
 pub mod hx711;
 pub mod witmotion;
 
-use proprio_protocol::{DeviceMessage, FrameError};
+use proprio_protocol::{DeviceKind, DeviceMessage, FrameError};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::StreamDecoder;
@@ -47,6 +47,18 @@ pub enum DeviceFormat {
 }
 
 impl DeviceFormat {
+    /// What kind of device speaks this format, when the format alone says (proprio's
+    /// protocol says it in the device's `Hello`).
+    pub fn device_kind(&self) -> Option<DeviceKind> {
+        match self {
+            DeviceFormat::Proprio => None,
+            DeviceFormat::WitmotionBle { .. } | DeviceFormat::WitmotionSerial { .. } => {
+                Some(DeviceKind::Wearable)
+            }
+            DeviceFormat::Hx711Text(_) => Some(DeviceKind::BalanceBoard),
+        }
+    }
+
     /// True when sample times come from the device's own clock.
     pub fn has_device_clock(&self) -> bool {
         match self {
@@ -190,6 +202,18 @@ impl FormatDecoder {
             FormatDecoder::WitmotionBle(d) => d.push(bytes, t_host_us),
             FormatDecoder::WitmotionSerial(d) => d.push(bytes, t_host_us),
             FormatDecoder::Hx711Text(d) => d.push(bytes, t_host_us),
+        }
+    }
+
+    /// The stream was interrupted (the link dropped): drops the partial frame or line and
+    /// resumes at the next boundary, without counting an error. Call after draining
+    /// [`FormatDecoder::next`].
+    pub fn resync(&mut self) {
+        match self {
+            FormatDecoder::Proprio(d) => d.resync(),
+            FormatDecoder::WitmotionBle(d) => d.resync(),
+            FormatDecoder::WitmotionSerial(d) => d.resync(),
+            FormatDecoder::Hx711Text(d) => d.resync(),
         }
     }
 

@@ -31,6 +31,14 @@ use super::{FormatError, FormatStats, HostClock};
 /// Length of one WT901BLECL packet, bytes.
 pub const BLE_PACKET_LEN: usize = 20;
 
+/// WT901BLECL data service, `0000ffe5-0000-1000-8000-00805f9a34fb` (note the `9a34fb`
+/// ending: WitMotion's own base, not the Bluetooth SIG's `9b34fb`).
+pub const BLE_SERVICE_UUID: u128 = 0x0000ffe5_0000_1000_8000_00805f9a34fb;
+/// WT901BLECL notify characteristic (the packet stream), `0000ffe4-…-00805f9a34fb`.
+pub const BLE_NOTIFY_UUID: u128 = 0x0000ffe4_0000_1000_8000_00805f9a34fb;
+/// WT901BLECL write characteristic (register commands), `0000ffe9-…-00805f9a34fb`.
+pub const BLE_WRITE_UUID: u128 = 0x0000ffe9_0000_1000_8000_00805f9a34fb;
+
 /// Length of one WT901C / JY901 serial frame, bytes.
 pub const SERIAL_FRAME_LEN: usize = 11;
 
@@ -228,6 +236,13 @@ impl ByteQueue {
         }
     }
 
+    /// Drops every queued byte; returns how many there were.
+    pub(super) fn clear(&mut self) -> usize {
+        let n = self.len();
+        self.consume(n);
+        n
+    }
+
     /// The receive time of the queued byte at `offset` (0 = oldest queued byte).
     pub(super) fn time_at(&self, offset: usize) -> u64 {
         let pos = self.base_pos + (self.start + offset) as u64;
@@ -284,6 +299,13 @@ impl WitmotionBleDecoder {
             aligned: true,
             seq: 0,
         }
+    }
+
+    /// The stream was interrupted (the link dropped): the queued partial packet is dropped and
+    /// decoding realigns on the next packets.
+    pub fn resync(&mut self) {
+        self.stats.bytes_discarded += self.queue.clear() as u64;
+        self.aligned = false;
     }
 
     /// Queues bytes (one or more notifications, any split) received at `t_host_us`.
@@ -421,6 +443,13 @@ impl WitmotionSerialDecoder {
             acc: None,
             mag: None,
         }
+    }
+
+    /// The stream was interrupted (the link dropped): the queued partial frame is dropped and
+    /// decoding realigns on the next frames.
+    pub fn resync(&mut self) {
+        self.stats.bytes_discarded += self.queue.clear() as u64;
+        self.aligned = false;
     }
 
     /// Queues bytes read from the port at `t_host_us`.

@@ -6,7 +6,13 @@
 //! - [`RockerHold`] is the rocker-board hold: it consumes [`BoardTilt`](crate::pipeline::BoardTilt)
 //!   signals in device time, emits [`DrillEvent`]s as they happen, and ends with a
 //!   [`RockerHoldOutcome`]: metrics and a 0–100 score.
+//! - [`QuietStance`] is quiet stance on a balance board: it consumes
+//!   [`CopSample`](crate::pipeline::CopSample)s, waits for the user to step on and stand
+//!   steady, measures the standard COP sway measures over the hold, and ends with a
+//!   [`QuietStanceOutcome`]; stepping off is its failure event.
+//! - [`DrillMetrics`] holds either drill's measures, as results carry them.
 
+mod quiet_stance;
 mod rocker_hold;
 
 use serde::{Deserialize, Serialize};
@@ -16,22 +22,40 @@ pub use rocker_hold::{
     RockerLevel, EDGE_RELEASE_DEG, ROCKER_LEVELS, STABLE_S,
 };
 
+pub use quiet_stance::{
+    ellipse_area_95_mm2, sway_measures, QuietStance, QuietStanceConfig, QuietStanceLive,
+    QuietStanceMetrics, QuietStanceOutcome, StanceLevel, StancePhase, SwayMeasures,
+    ANALYSIS_RATE_HZ, MIN_SCORED_S, STANCE_LEVELS, STEADY_S, STEADY_TOLERANCE, STEP_OFF_S,
+    STEP_OFF_SHARE,
+};
+
 /// Every drill proprio knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DrillKind {
     /// Stand on a rocker board (one axis) and keep it level.
     RockerHold,
+    /// Stand still on a balance board (Romberg-type quiet stance).
+    QuietStance,
 }
 
 impl DrillKind {
     /// All drills, in the order they are listed.
-    pub const ALL: [DrillKind; 1] = [DrillKind::RockerHold];
+    pub const ALL: [DrillKind; 2] = [DrillKind::RockerHold, DrillKind::QuietStance];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
             DrillKind::RockerHold => "rocker-hold",
+            DrillKind::QuietStance => "quiet-stance",
+        }
+    }
+
+    /// True when the drill needs a balance board; false when it needs an IMU.
+    pub fn needs_balance_board(self) -> bool {
+        match self {
+            DrillKind::RockerHold => false,
+            DrillKind::QuietStance => true,
         }
     }
 
@@ -46,6 +70,9 @@ impl DrillKind {
             DrillKind::RockerHold => {
                 "Stand on a rocker board with feet either side of the middle and keep it level."
             }
+            DrillKind::QuietStance => {
+                "Step onto the balance board when told, then stand as still as you can."
+            }
         }
     }
 
@@ -57,6 +84,12 @@ impl DrillKind {
                  that keep you balanced. Those automatic reactions are slowed by back pain, and \
                  retraining them is what keeps the back stable and the pain from returning."
             }
+            DrillKind::QuietStance => {
+                "Trains the steady, low-effort control of the ankles and trunk that keeps you \
+                 upright without thinking, and shows how much you sway. People with back pain \
+                 often sway more and stiffen the trunk; a calmer, smaller sway means the \
+                 stabilising muscles are doing their job again."
+            }
         }
     }
 
@@ -67,6 +100,11 @@ impl DrillKind {
                 "Stand next to a wall or a sturdy chair you can hold. Stop at once if it hurts: \
                  mild effort is fine, pain is not."
             }
+            DrillKind::QuietStance => {
+                "Put the board on a firm floor next to a wall or a sturdy chair. With eyes \
+                 closed, have someone within reach. Step off whenever you need to, and stop at \
+                 once if it hurts."
+            }
         }
     }
 
@@ -74,6 +112,7 @@ impl DrillKind {
     pub fn sensor(self) -> &'static str {
         match self {
             DrillKind::RockerHold => "IMU strapped to the board, x axis along the rocker",
+            DrillKind::QuietStance => "balance board with four load cells (e.g. four HX711s)",
         }
     }
 }
@@ -92,6 +131,8 @@ pub enum EndReason {
     LinkLost,
     /// The data ended before the drill did (e.g. a recording of a session that was cut off).
     DataEnded,
+    /// The user stepped off the balance board during the hold.
+    SteppedOff,
 }
 
 /// Which way the board tipped.
@@ -143,6 +184,11 @@ pub enum DrillEvent {
         /// Seconds from the start.
         t_s: f64,
     },
+    /// The user stepped off the balance board (a foot went to the floor).
+    SteppedOff {
+        /// Seconds from the start, when the load first dropped.
+        t_s: f64,
+    },
     /// The drill ended.
     Ended {
         /// Seconds from the start.
@@ -150,4 +196,41 @@ pub enum DrillEvent {
         /// Why.
         reason: EndReason,
     },
+}
+
+/// A drill's measures, as a result carries them (serialised as the drill's own measures; the
+/// result's `drill` says which).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DrillMetrics {
+    /// The rocker-board hold's.
+    RockerHold(RockerHoldMetrics),
+    /// Quiet stance's.
+    QuietStance(QuietStanceMetrics),
+}
+
+impl DrillMetrics {
+    /// Time covered by data, s.
+    pub fn measured_s(&self) -> f64 {
+        match self {
+            DrillMetrics::RockerHold(m) => m.measured_s,
+            DrillMetrics::QuietStance(m) => m.measured_s,
+        }
+    }
+
+    /// The rocker-board hold's measures, if these are.
+    pub fn rocker_hold(&self) -> Option<&RockerHoldMetrics> {
+        match self {
+            DrillMetrics::RockerHold(m) => Some(m),
+            DrillMetrics::QuietStance(_) => None,
+        }
+    }
+
+    /// Quiet stance's measures, if these are.
+    pub fn quiet_stance(&self) -> Option<&QuietStanceMetrics> {
+        match self {
+            DrillMetrics::QuietStance(m) => Some(m),
+            DrillMetrics::RockerHold(_) => None,
+        }
+    }
 }

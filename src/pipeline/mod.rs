@@ -1,12 +1,16 @@
-//! The filtering pipeline: raw counts → SI units → calibration → orientation → board tilt.
+//! The filtering pipelines: for an IMU, raw counts → SI units → calibration → orientation →
+//! board tilt; for a balance board, load-cell counts → tare → centre of pressure.
 //!
 //! # Brief overview
 //! - [`Pipeline`] holds the device's scale factors (from its `Hello`), its
 //!   [`proprio_calibration::ImuCalibration`] and an [`OrientationFilter`], and
 //!   turns each timed sample into a [`BoardTilt`].
-//! - [`PIPELINE_VERSION`] names this exact chain; results carry it so that only like is
-//!   compared with like.
+//! - [`CopPipeline`] turns each timed load sample into a [`CopSample`] (tare, someone on the
+//!   board, COP in mm for a [`BoardGeometry`]); [`WindowResampler`] makes a regular series.
+//! - [`PIPELINE_VERSION`] and [`COP_PIPELINE_VERSION`] name these exact chains; results carry
+//!   them so that only like is compared with like.
 
+mod cop;
 mod orientation;
 
 use nalgebra::Vector3;
@@ -14,6 +18,11 @@ use proprio_calibration::ImuCalibration;
 use proprio_protocol::{DeviceInfo, ImuSample};
 use serde::{Deserialize, Serialize};
 
+pub use cop::{
+    BoardGeometry, BoardPhase, CopConfig, CopPipeline, CopSample, WindowResampler,
+    COP_PIPELINE_VERSION, MIN_LOAD_FLOOR_COUNTS, MIN_LOAD_N, MIN_LOAD_NOISE_FACTOR,
+    TARE_MIN_SAMPLES, TARE_S, TARE_STEADY_N,
+};
 pub use orientation::{
     ComplementaryFilter, ComplementaryParams, OrientationEstimate, OrientationFilter,
 };
@@ -56,6 +65,9 @@ pub struct PipelineConfig {
     pub calibration: ImuCalibration,
     /// Orientation filter parameters.
     pub filter: ComplementaryParams,
+    /// The balance-board chain's setup (recordings from before it existed get the default).
+    #[serde(default)]
+    pub cop: CopConfig,
 }
 
 /// The board's tilt at one sample.

@@ -8,10 +8,13 @@
 //! - [`SimTransport`]: the device behind a simulated serial link: bytes arrive in chunks with host
 //!   receive times on a simulated host clock. Deterministic, so the same seed gives the same
 //!   recording.
-//! - [`SimConfig`]: seed, skill, rate, sensor errors and [`Faults`] to inject.
+//! - [`SimConfig`]: seed, skill, rate, sensor errors and [`Faults`] to inject; which device
+//!   the simulator is ([`SimDevice`]: an IMU on a rocker board, or a balance board whose
+//!   person and load cells are in `balance_board`, see [`BalanceBoardSim`]).
 //!
 //! Nothing here does I/O or reads a clock: time is whatever the caller advances it to.
 
+mod board;
 mod imu;
 mod rng;
 mod rocker;
@@ -22,6 +25,10 @@ use proprio_protocol::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use board::{
+    BalanceBoardSim, BalanceWorld, BoardLoad, BoardTruth, LoadCellErrors, StandingPerson,
+    VirtualBoard, LATE_PROB, MISSED_PROB,
+};
 pub use imu::{SensorErrors, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
 pub use rng::SimRng;
 pub use rocker::{BoardGeometry, BoardState, Person, RockerWorld, STEP_US};
@@ -77,6 +84,23 @@ pub struct SimConfig {
     /// What the device speaks.
     #[serde(default)]
     pub output: SimOutput,
+    /// Which device the simulator is.
+    #[serde(default)]
+    pub device: SimDevice,
+    /// The balance board and its person, when `device` is [`SimDevice::BalanceBoard`].
+    #[serde(default)]
+    pub balance_board: BalanceBoardSim,
+}
+
+/// Which device the simulator is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SimDevice {
+    /// An IMU wearable strapped to a rocker board with a person on it.
+    #[default]
+    RockerWearable,
+    /// A balance board with four load cells and a person standing on it.
+    BalanceBoard,
 }
 
 /// What the virtual device speaks.
@@ -88,6 +112,19 @@ pub enum SimOutput {
     Proprio,
     /// A WitMotion WT901C on serial: streams from power-on, ignores commands, no clock.
     WitmotionSerial,
+    /// A WitMotion WT901BLECL: 20-byte packets from power-on, ignores commands, no clock.
+    WitmotionBle,
+    /// A DIY four-HX711 balance board printing text lines (a [`SimDevice::BalanceBoard`]
+    /// only): streams from power-on, ignores commands; the layout is set with
+    /// [`VirtualDevice::set_hx711_format`].
+    Hx711Text,
+}
+
+impl SimOutput {
+    /// A WitMotion sensor streams from power-on and has no protocol to answer.
+    fn is_witmotion(self) -> bool {
+        matches!(self, SimOutput::WitmotionSerial | SimOutput::WitmotionBle)
+    }
 }
 
 impl SimConfig {
@@ -103,6 +140,8 @@ impl SimConfig {
             faults: Faults::default(),
             device_clock_start_us: None,
             clock_drift_ppm: 35.0,
+            device: SimDevice::RockerWearable,
+            balance_board: BalanceBoardSim::default(),
             output: SimOutput::Proprio,
         }
     }
@@ -123,6 +162,8 @@ pub struct SampleTruth {
     pub edge_contacts: u64,
     /// True if the device dropped this sample's frame (or was stalled).
     pub lost: bool,
+    /// The board's truth, for a balance board (its tilt and edge contacts are then 0).
+    pub board: Option<BoardTruth>,
 }
 
 /// Sub-streams of the seed, so that one part's randomness does not shift another's.
@@ -132,6 +173,7 @@ mod stream {
     pub const FAULTS: u64 = 3;
     pub const LINK: u64 = 4;
     pub const DEVICE: u64 = 5;
+    pub const BOARD_SCHEDULE: u64 = 6;
 }
 
 /// The virtual device: a rocker board with an IMU, running proprio's firmware protocol.
@@ -153,6 +195,8 @@ pub struct VirtualDevice {
     /// Sums of the true specific force and rate since the last sample, and their count.
     interval_sums: (nalgebra::Vector3<f64>, nalgebra::Vector3<f64>, u32),
     pending_replies: Vec<DeviceMessage>,
+    /// The balance board this device is instead, for [`SimDevice::BalanceBoard`].
+    board: Option<Box<VirtualBoard>>,
 }
 
 impl VirtualDevice {
@@ -180,7 +224,7 @@ impl VirtualDevice {
             t_true_us: 0,
             clock_start_us,
             // A WitMotion sensor streams from power-on.
-            streaming: config.output == SimOutput::WitmotionSerial,
+            streaming: config.output.is_witmotion(),
             rate_hz: config.rate_hz,
             next_sample_us: f64::from(clock_start_us),
             next_status_us: 0,
@@ -188,12 +232,25 @@ impl VirtualDevice {
             batch: heapless::Vec::new(),
             interval_sums: (nalgebra::Vector3::zeros(), nalgebra::Vector3::zeros(), 0),
             pending_replies: Vec::new(),
+            board: (config.device == SimDevice::BalanceBoard)
+                .then(|| Box::new(VirtualBoard::new(config))),
             config,
+        }
+    }
+
+    /// The line layout a [`SimOutput::Hx711Text`] board prints (default: `TL,TR,BR,BL` in
+    /// counts); nothing for other devices.
+    pub fn set_hx711_format(&mut self, format: crate::devices::Hx711Format) {
+        if let Some(board) = self.board.as_mut() {
+            board.set_hx711_format(format);
         }
     }
 
     /// Takes bytes the host wrote (any chunking); commands take effect at the current time.
     pub fn receive(&mut self, bytes: &[u8]) {
+        if let Some(board) = self.board.as_mut() {
+            return board.receive(bytes);
+        }
         if self.config.output != SimOutput::Proprio {
             return; // speaks only its own format
         }
@@ -270,6 +327,9 @@ impl VirtualDevice {
         out: &mut Vec<u8>,
         mut truth: Option<&mut Vec<SampleTruth>>,
     ) {
+        if let Some(board) = self.board.as_mut() {
+            return board.advance_to(t_true_us, out, truth);
+        }
         for reply in std::mem::take(&mut self.pending_replies) {
             self.emit(&reply, out);
         }
@@ -296,6 +356,7 @@ impl VirtualDevice {
                         tilt_deg: self.world.state().tilt_rad.to_degrees(),
                         edge_contacts: self.world.edge_contacts(),
                         lost,
+                        board: None,
                     });
                 }
                 if !lost {
@@ -331,7 +392,7 @@ impl VirtualDevice {
     }
 
     fn queue_sample(&mut self, sample: ImuSample, out: &mut Vec<u8>) {
-        if self.config.output == SimOutput::WitmotionSerial {
+        if self.config.output.is_witmotion() {
             self.emit_witmotion(&sample, out);
             return;
         }
@@ -366,10 +427,10 @@ impl VirtualDevice {
         self.emit_bytes(&frame[..n], out);
     }
 
-    /// One sample as a WitMotion WT901C would send it: acceleration, angular rate, angles and
-    /// magnetic field frames, in its own scales.
+    /// One sample as a WitMotion sensor would send it, in its own scales: on serial
+    /// acceleration, angular rate, angles and magnetic field frames; over BLE one packet.
     fn emit_witmotion(&mut self, sample: &ImuSample, out: &mut Vec<u8>) {
-        use crate::devices::witmotion::{self as wit, serial_frame};
+        use crate::devices::witmotion::{self as wit, ble_packet, serial_frame};
         let rescale = |raw: [i16; 3], from: f64, to: f32| -> [i16; 3] {
             raw.map(|c| {
                 (f64::from(c) * from / f64::from(to))
@@ -385,11 +446,16 @@ impl VirtualDevice {
         let angle = |deg: f64| (deg / 180.0 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
         const TEMPERATURE: i16 = 2_512; // 25.12 °C in 0.01 °C
         const VOLTAGE: i16 = 370; // 3.70 V in 0.01 V
+        let angles = [angle(roll_deg), angle(pitch_deg), 0];
+        if self.config.output == SimOutput::WitmotionBle {
+            self.emit_bytes(&ble_packet(acc, gyr, angles), out);
+            return;
+        }
         let mag = sample.mag.unwrap_or_default();
         let frames = [
             serial_frame(wit::SERIAL_ACC, [acc[0], acc[1], acc[2], TEMPERATURE]),
             serial_frame(wit::SERIAL_GYRO, [gyr[0], gyr[1], gyr[2], VOLTAGE]),
-            serial_frame(wit::SERIAL_ANGLE, [angle(roll_deg), angle(pitch_deg), 0, 0]),
+            serial_frame(wit::SERIAL_ANGLE, [angles[0], angles[1], angles[2], 0]),
             serial_frame(wit::SERIAL_MAG, [mag[0], mag[1], mag[2], TEMPERATURE]),
         ];
         for frame in frames {
@@ -466,6 +532,11 @@ impl SimTransport {
             pending: Vec::new(),
             t_us: 0,
         }
+    }
+
+    /// The device (to set an HX711 layout, or see the simulated person).
+    pub fn device_mut(&mut self) -> &mut VirtualDevice {
+        &mut self.device
     }
 
     /// Host clock (= simulation time), µs.

@@ -29,7 +29,7 @@ fn edge_contacts_match_the_simulators_truth() {
             let mut sim = SimConfig::new(seed);
             sim.skill = skill;
             let (report, _, truth) = run_sim(sim, 2, 30.0);
-            let detected = report.metrics.edge_contacts;
+            let detected = report.metrics.rocker_hold().unwrap().edge_contacts;
             let expected = true_contacts_in_window(&truth, report.start_s, report.duration_s);
             eprintln!("skill {skill} seed {seed}: detected {detected}, true {expected}");
             assert!(
@@ -80,7 +80,7 @@ fn a_steadier_board_means_less_tilt_and_more_time_in_band() {
         .map(|t| t.tilt_deg)
         .collect();
     let true_rms = (window.iter().map(|x| x * x).sum::<f64>() / window.len() as f64).sqrt();
-    let m = report.metrics;
+    let m = *report.metrics.rocker_hold().unwrap();
     assert!(
         (m.tilt_rms_deg - true_rms).abs() < 0.1 + 0.03 * true_rms,
         "{} vs {true_rms}",

@@ -1,5 +1,7 @@
 //! proprio's integration tests: one binary (as ripgrep does), one module per concern.
 
+mod ble;
+mod board;
 mod cli;
 mod common;
 mod devices;

@@ -48,8 +48,13 @@ fn replay_gives_the_live_result_to_the_bit_even_with_faults() {
         );
         assert_eq!(live.score.to_bits(), replayed.score.to_bits());
         assert_eq!(
-            live.metrics.tilt_rms_deg.to_bits(),
-            replayed.metrics.tilt_rms_deg.to_bits()
+            live.metrics.rocker_hold().unwrap().tilt_rms_deg.to_bits(),
+            replayed
+                .metrics
+                .rocker_hold()
+                .unwrap()
+                .tilt_rms_deg
+                .to_bits()
         );
     }
 }

@@ -1,0 +1,889 @@
+//! Quiet stance on a balance board (Romberg-type): stand still, feet placed as the level says,
+//! for the level's duration.
+//!
+//! # How a trial runs
+//! 1. The board tares while nobody is on it (the pipeline's rule: its first second).
+//! 2. The user steps on. The hold starts once the load has been steady for [`STEADY_S`]: every
+//!    total in that stretch within ±[`STEADY_TOLERANCE`] of its mean, no gap longer than
+//!    [`MAX_HELD_S`]. That mean is the standing load; those first seconds on the board (the
+//!    step-on and settling) are not measured.
+//! 3. The hold's clock runs only while data arrives (intervals over [`MAX_HELD_S`] count for
+//!    nothing) and the hold ends once the target duration has been measured.
+//! 4. **Step-off** (the failure event): the total stays below [`STEP_OFF_SHARE`] of the
+//!    standing load (a foot went to the floor) or the board is empty, for [`STEP_OFF_S`]. It
+//!    ends the trial as `stepped-off`. Samples below that share never enter the measures.
+//!
+//! # Measures (posturography, Prieto et al. 1996)
+//! The COP samples of the hold are averaged in fixed windows of `1/analysis_rate_hz` s
+//! ([`WindowResampler`]: 25 Hz, or half the device's rate for boards slower than 50 Hz); the
+//! window average is the fixed low-pass, and a window without samples is a gap that no
+//! difference crosses. On that series, with x medio-lateral (ML, + right) and y
+//! antero-posterior (AP, + forward) after removing the trial mean, N points, r = √(x²+y²):
+//! - mean distance (1/N)Σr, RMS distance √((1/N)Σr²), RMS per axis, range per axis;
+//! - sway path Σ|Δp| over consecutive points (never across a gap); mean velocity = path / T
+//!   (T = the time those steps span), also per axis (Σ|Δx| / T, Σ|Δy| / T);
+//! - 95 % **prediction** ellipse area = π·c·√det S, S the sample covariance (divisor N−1),
+//!   c = 2·F₀.₉₅(2, N−2)·(N−1)(N+1)/(N(N−2)), with the exact F(2, ν) quantile
+//!   (ν/2)·(0.05^(−2/ν) − 1).
+//!
+//! # Score (provisional; issue 5 validates scores against people)
+//! `100 · completion · ½ · (s_v + s_a)`, where completion is the share of the target duration
+//! held, `s_v = ln(4·v_ref / v) / ln 4` for the mean velocity v and `s_a = ln(10·a_ref / a) /
+//! ln 10` for the ellipse area a, each clamped to 0–1: 1 at a healthy reference or better
+//! (v_ref = 10 mm/s, a_ref = 200 mm² for eyes open, feet apart, firm surface), 0 at four times
+//! that velocity or ten times that area, log-linear between (sway measures are
+//! multiplicative). Harder levels allow more sway: both references are multiplied by the
+//! level's `sway_allowance` (the area by its square). A hold shorter than [`MIN_SCORED_S`]
+//! (or than the target, if that is shorter) or with fewer than 3 points scores 0.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::{DrillEvent, EndReason};
+use crate::pipeline::{BoardPhase, CopSample, WindowResampler};
+
+/// The load must be steady this long before the hold starts, s.
+pub const STEADY_S: f64 = 1.0;
+/// "Steady": every total within this share of the stretch's mean.
+pub const STEADY_TOLERANCE: f64 = 0.10;
+/// Below this share of the standing load a foot has left the board.
+pub const STEP_OFF_SHARE: f64 = 0.7;
+/// …for at least this long, s (a quick dip from a bounce is not a step).
+pub const STEP_OFF_S: f64 = 0.25;
+/// Longest interval between samples that is still data, not a gap, s.
+pub const MAX_HELD_S: f64 = 0.25;
+/// The series' rate for devices at 50 Hz or more, Hz.
+pub const ANALYSIS_RATE_HZ: f64 = 25.0;
+/// Holds shorter than this are not scored, s.
+pub const MIN_SCORED_S: f64 = 5.0;
+/// Healthy reference mean velocity (eyes open, feet apart, firm), mm/s.
+const REFERENCE_VELOCITY_MM_S: f64 = 10.0;
+/// Healthy reference 95 % ellipse area, mm².
+const REFERENCE_AREA_MM2: f64 = 200.0;
+/// Velocity at which `s_v` reaches 0, in multiples of the reference.
+const VELOCITY_SPAN: f64 = 4.0;
+/// Area at which `s_a` reaches 0, in multiples of the reference.
+const AREA_SPAN: f64 = 10.0;
+/// Events kept in the result; later ones are counted only.
+const MAX_EVENTS: usize = 1_000;
+/// Standard gravity, m/s², for weights in kg.
+const G_M_S2: f64 = 9.806_65;
+
+/// One level of the drill.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StanceLevel {
+    /// Duration, s.
+    pub duration_s: f64,
+    /// How to stand, eyes open or closed.
+    pub note: &'static str,
+    /// How much more sway than the healthy eyes-open reference is still a full score.
+    pub sway_allowance: f64,
+}
+
+/// Levels 1..=5.
+pub const STANCE_LEVELS: [StanceLevel; 5] = [
+    StanceLevel {
+        duration_s: 30.0,
+        note: "eyes open, feet hip-width apart, arms by your sides",
+        sway_allowance: 1.0,
+    },
+    StanceLevel {
+        duration_s: 30.0,
+        note: "eyes open, feet together",
+        sway_allowance: 1.2,
+    },
+    StanceLevel {
+        duration_s: 30.0,
+        note: "eyes closed, feet hip-width apart, someone within reach",
+        sway_allowance: 1.4,
+    },
+    StanceLevel {
+        duration_s: 45.0,
+        note: "eyes closed, feet together, someone within reach",
+        sway_allowance: 1.7,
+    },
+    StanceLevel {
+        duration_s: 60.0,
+        note: "eyes closed, feet together on a foam pad on the board, someone within reach",
+        sway_allowance: 2.0,
+    },
+];
+
+/// How a quiet-stance trial is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QuietStanceConfig {
+    /// Level, 1..=5.
+    pub level: u8,
+    /// Target duration of the hold, s.
+    pub duration_s: f64,
+}
+
+impl QuietStanceConfig {
+    /// The setup of `level` (1..=5); `None` for a level that does not exist.
+    pub fn for_level(level: u8) -> Option<Self> {
+        let l = STANCE_LEVELS.get(usize::from(level).checked_sub(1)?)?;
+        Some(QuietStanceConfig {
+            level,
+            duration_s: l.duration_s,
+        })
+    }
+
+    /// The level's sway allowance (1 for a level that does not exist).
+    pub fn sway_allowance(&self) -> f64 {
+        usize::from(self.level)
+            .checked_sub(1)
+            .and_then(|i| STANCE_LEVELS.get(i))
+            .map_or(1.0, |l| l.sway_allowance)
+    }
+}
+
+/// The standard COP sway measures of a series (see the module docs). All zero for an empty
+/// series; the ellipse is zero below 3 points, velocities are zero without a step.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SwayMeasures {
+    /// Mean COP position, ML, mm in the board's frame (where the user stood).
+    pub mean_cop_x_mm: f64,
+    /// Mean COP position, AP, mm in the board's frame.
+    pub mean_cop_y_mm: f64,
+    /// Mean distance from the mean COP, mm.
+    pub mean_distance_mm: f64,
+    /// RMS distance from the mean COP, mm.
+    pub rms_distance_mm: f64,
+    /// RMS about the mean, medio-lateral, mm.
+    pub rms_ml_mm: f64,
+    /// RMS about the mean, antero-posterior, mm.
+    pub rms_ap_mm: f64,
+    /// Range (max − min), medio-lateral, mm.
+    pub range_ml_mm: f64,
+    /// Range (max − min), antero-posterior, mm.
+    pub range_ap_mm: f64,
+    /// Sway path: the length of the COP's trace, mm.
+    pub sway_path_mm: f64,
+    /// Mean velocity: path / time, mm/s.
+    pub mean_velocity_mm_s: f64,
+    /// Mean velocity, medio-lateral, mm/s.
+    pub mean_velocity_ml_mm_s: f64,
+    /// Mean velocity, antero-posterior, mm/s.
+    pub mean_velocity_ap_mm_s: f64,
+    /// Area of the 95 % prediction ellipse, mm².
+    pub ellipse_area_95_mm2: f64,
+    /// Points of the series used.
+    pub points: u64,
+    /// Time spanned by the steps of the path (the velocities' denominator), s.
+    pub path_time_s: f64,
+}
+
+/// The 95 % prediction-ellipse area from N points' sums of squared deviations from their mean
+/// (Σdx², Σdy², Σdx·dy), mm²; 0 below 3 points.
+pub fn ellipse_area_95_mm2(n: u64, sum_dxx: f64, sum_dyy: f64, sum_dxy: f64) -> f64 {
+    if n < 3 {
+        return 0.0;
+    }
+    let n_f = n as f64;
+    let (sxx, syy, sxy) = (
+        sum_dxx / (n_f - 1.0),
+        sum_dyy / (n_f - 1.0),
+        sum_dxy / (n_f - 1.0),
+    );
+    let det = (sxx * syy - sxy * sxy).max(0.0);
+    let nu = n_f - 2.0;
+    // F(2, ν) has the closed-form CDF 1 − (1 + 2f/ν)^(−ν/2).
+    let f95 = nu / 2.0 * (0.05f64.powf(-2.0 / nu) - 1.0);
+    let c = 2.0 * f95 * (n_f - 1.0) * (n_f + 1.0) / (n_f * (n_f - 2.0));
+    std::f64::consts::PI * c * det.sqrt()
+}
+
+/// The sway measures of a regular series at `rate_hz` (`None` = a gap).
+pub fn sway_measures(series: &[Option<[f64; 2]>], rate_hz: f64) -> SwayMeasures {
+    let points: Vec<[f64; 2]> = series.iter().flatten().copied().collect();
+    if points.is_empty() {
+        return SwayMeasures::default();
+    }
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|p| p[0]).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p[1]).sum::<f64>() / n;
+    let (mut sum_r, mut sum_dxx, mut sum_dyy, mut sum_dxy) = (0.0, 0.0, 0.0, 0.0);
+    let (mut min_x, mut max_x, mut min_y, mut max_y) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
+    for p in &points {
+        let (dx, dy) = (p[0] - mean_x, p[1] - mean_y);
+        sum_r += dx.hypot(dy);
+        sum_dxx += dx * dx;
+        sum_dyy += dy * dy;
+        sum_dxy += dx * dy;
+        min_x = min_x.min(p[0]);
+        max_x = max_x.max(p[0]);
+        min_y = min_y.min(p[1]);
+        max_y = max_y.max(p[1]);
+    }
+    let (mut path, mut path_x, mut path_y, mut steps) = (0.0, 0.0, 0.0, 0u64);
+    for pair in series.windows(2) {
+        if let [Some(a), Some(b)] = pair {
+            let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+            path += dx.hypot(dy);
+            path_x += dx.abs();
+            path_y += dy.abs();
+            steps += 1;
+        }
+    }
+    let path_time_s = if rate_hz > 0.0 {
+        steps as f64 / rate_hz
+    } else {
+        0.0
+    };
+    let per_s = |length: f64| {
+        if path_time_s > 0.0 {
+            length / path_time_s
+        } else {
+            0.0
+        }
+    };
+    SwayMeasures {
+        mean_cop_x_mm: mean_x,
+        mean_cop_y_mm: mean_y,
+        mean_distance_mm: sum_r / n,
+        rms_distance_mm: ((sum_dxx + sum_dyy) / n).sqrt(),
+        rms_ml_mm: (sum_dxx / n).sqrt(),
+        rms_ap_mm: (sum_dyy / n).sqrt(),
+        range_ml_mm: max_x - min_x,
+        range_ap_mm: max_y - min_y,
+        sway_path_mm: path,
+        mean_velocity_mm_s: per_s(path),
+        mean_velocity_ml_mm_s: per_s(path_x),
+        mean_velocity_ap_mm_s: per_s(path_y),
+        ellipse_area_95_mm2: ellipse_area_95_mm2(points.len() as u64, sum_dxx, sum_dyy, sum_dxy),
+        points: points.len() as u64,
+        path_time_s,
+    }
+}
+
+/// The drill's measures.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct QuietStanceMetrics {
+    /// The sway measures of the hold.
+    #[serde(flatten)]
+    pub sway: SwayMeasures,
+    /// The standing load, kg, when the board's scale is known.
+    pub weight_kg: Option<f64>,
+    /// Rate of the series the measures come from, Hz.
+    pub analysis_rate_hz: f64,
+    /// Time covered by data during the hold (gaps excluded), s.
+    pub measured_s: f64,
+    /// Board samples during the hold.
+    pub samples: u64,
+}
+
+/// Where the user is in the trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StancePhase {
+    /// The board is taring: stay off it.
+    Taring,
+    /// Tared: step on.
+    StepOn,
+    /// On the board, waiting for a steady load.
+    Settling,
+    /// The hold is running.
+    Holding,
+    /// The trial has ended.
+    Ended,
+}
+
+/// What the live view shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuietStanceLive {
+    /// Where the user is in the trial.
+    pub phase: StancePhase,
+    /// Latest COP `[x ML, y AP]`, mm in the board's frame.
+    pub cop_mm: Option<[f64; 2]>,
+    /// The COP's offset from where the user stood when the hold started, mm.
+    pub cop_offset_mm: Option<[f64; 2]>,
+    /// Latest load, kg, when the scale is known.
+    pub load_kg: Option<f64>,
+    /// Seconds since the hold started.
+    pub elapsed_s: f64,
+    /// Seconds of the hold left.
+    pub remaining_s: f64,
+    /// Mean velocity so far, mm/s.
+    pub mean_velocity_mm_s: f64,
+    /// 95 % ellipse area so far, mm².
+    pub ellipse_area_95_mm2: f64,
+    /// Score of the data so far (as if the trial ended well now).
+    pub score: f64,
+}
+
+/// The result of one quiet-stance trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuietStanceOutcome {
+    /// 0–100, see the module docs.
+    pub score: f64,
+    /// When the hold started on the stream's device time line, s.
+    pub start_s: f64,
+    /// Why it ended.
+    pub end: EndReason,
+    /// Seconds from the hold's start to the end (device time).
+    pub duration_s: f64,
+    /// The measures.
+    pub metrics: QuietStanceMetrics,
+    /// Events in order (the first 1000).
+    pub events: Vec<DrillEvent>,
+    /// Events that happened, including any beyond those kept.
+    pub events_total: u64,
+}
+
+/// Running sums for the live view: the same measures as [`sway_measures`] except the mean
+/// distance, updated point by point (deviations taken from the first point, for precision).
+#[derive(Debug, Clone, Copy, Default)]
+struct RunningSway {
+    origin: Option<[f64; 2]>,
+    n: u64,
+    sums: [f64; 5],
+    path_mm: f64,
+    steps: u64,
+    last: Option<[f64; 2]>,
+}
+
+impl RunningSway {
+    fn push(&mut self, point: Option<[f64; 2]>) {
+        let Some(p) = point else {
+            self.last = None;
+            return;
+        };
+        if let Some(last) = self.last {
+            self.path_mm += (p[0] - last[0]).hypot(p[1] - last[1]);
+            self.steps += 1;
+        }
+        self.last = Some(p);
+        let origin = *self.origin.get_or_insert(p);
+        let (x, y) = (p[0] - origin[0], p[1] - origin[1]);
+        self.n += 1;
+        for (sum, value) in self.sums.iter_mut().zip([x, y, x * x, y * y, x * y]) {
+            *sum += value;
+        }
+    }
+
+    fn mean_velocity_mm_s(&self, rate_hz: f64) -> f64 {
+        if self.steps == 0 {
+            0.0
+        } else {
+            self.path_mm * rate_hz / self.steps as f64
+        }
+    }
+
+    fn ellipse_area_95_mm2(&self) -> f64 {
+        let n = self.n as f64;
+        if self.n < 3 {
+            return 0.0;
+        }
+        let [sx, sy, sxx, syy, sxy] = self.sums;
+        ellipse_area_95_mm2(
+            self.n,
+            sxx - sx * sx / n,
+            syy - sy * sy / n,
+            sxy - sx * sy / n,
+        )
+    }
+}
+
+/// The running trial: COP samples in, events out.
+#[derive(Debug, Clone)]
+pub struct QuietStance {
+    config: QuietStanceConfig,
+    analysis_rate_hz: f64,
+    /// Before the hold: (t_us, total counts, total N) of the recent stretch on the board.
+    steady: VecDeque<(u64, f64, Option<f64>)>,
+    t0_us: Option<u64>,
+    standing_counts: f64,
+    standing_n: Option<f64>,
+    prev_t_us: Option<u64>,
+    last_t_s: f64,
+    measured_s: f64,
+    low_since_us: Option<u64>,
+    resampler: Option<WindowResampler>,
+    series: Vec<Option<[f64; 2]>>,
+    running: RunningSway,
+    samples: u64,
+    latest: Option<CopSample>,
+    events: Vec<DrillEvent>,
+    events_total: u64,
+    end: Option<(EndReason, f64)>,
+}
+
+impl QuietStance {
+    /// A trial waiting for the board to tare and the user to step on.
+    pub fn new(config: QuietStanceConfig) -> Self {
+        QuietStance {
+            config,
+            analysis_rate_hz: ANALYSIS_RATE_HZ,
+            steady: VecDeque::new(),
+            t0_us: None,
+            standing_counts: 0.0,
+            standing_n: None,
+            prev_t_us: None,
+            last_t_s: 0.0,
+            measured_s: 0.0,
+            low_since_us: None,
+            resampler: None,
+            series: Vec::new(),
+            running: RunningSway::default(),
+            samples: 0,
+            latest: None,
+            events: Vec::new(),
+            events_total: 0,
+            end: None,
+        }
+    }
+
+    /// Its setup.
+    pub fn config(&self) -> &QuietStanceConfig {
+        &self.config
+    }
+
+    /// True once it has ended.
+    pub fn is_done(&self) -> bool {
+        self.end.is_some()
+    }
+
+    /// The device's nominal sample rate: the series is 25 Hz for boards of 50 Hz or more,
+    /// half the device's rate below (at least two samples per window). Fixed once the hold has
+    /// started.
+    pub fn set_device_rate_hz(&mut self, rate_hz: f64) {
+        if self.t0_us.is_none() && rate_hz.is_finite() && rate_hz > 0.0 {
+            self.analysis_rate_hz = ANALYSIS_RATE_HZ.min(rate_hz / 2.0).max(0.5);
+        }
+    }
+
+    /// The rate of the series the measures use, Hz.
+    pub fn analysis_rate_hz(&self) -> f64 {
+        self.analysis_rate_hz
+    }
+
+    fn emit(&mut self, event: DrillEvent, out: &mut Vec<DrillEvent>) {
+        self.events_total += 1;
+        if self.events.len() < MAX_EVENTS {
+            self.events.push(event);
+        }
+        out.push(event);
+    }
+
+    /// Takes one COP sample; appends the events it causes to `out`.
+    pub fn update(&mut self, sample: &CopSample, out: &mut Vec<DrillEvent>) {
+        if self.end.is_some() {
+            return;
+        }
+        self.latest = Some(*sample);
+        match self.t0_us {
+            None => {
+                if self.wait_for_stance(sample) {
+                    self.hold(sample, sample.t_us, out);
+                }
+            }
+            Some(t0_us) => self.hold(sample, t0_us, out),
+        }
+    }
+
+    /// Before the hold: true when this sample completes a steady stretch (the hold starts).
+    fn wait_for_stance(&mut self, sample: &CopSample) -> bool {
+        if sample.phase != BoardPhase::OnBoard {
+            self.steady.clear();
+            return false;
+        }
+        let t_us = sample.t_us;
+        if self
+            .steady
+            .back()
+            .is_some_and(|&(last, _, _)| t_us.saturating_sub(last) as f64 * 1e-6 > MAX_HELD_S)
+        {
+            self.steady.clear();
+        }
+        self.steady
+            .push_back((t_us, sample.total_counts, sample.total_n));
+        let span_us = (STEADY_S * 1e6) as u64;
+        // Keep the shortest stretch that still spans STEADY_S.
+        while self
+            .steady
+            .get(1)
+            .is_some_and(|&(second, _, _)| t_us.saturating_sub(second) >= span_us)
+        {
+            self.steady.pop_front();
+        }
+        let Some(&(first, _, _)) = self.steady.front() else {
+            return false;
+        };
+        if t_us.saturating_sub(first) < span_us {
+            return false;
+        }
+        let n = self.steady.len() as f64;
+        let mean = self.steady.iter().map(|s| s.1).sum::<f64>() / n;
+        let steady = mean > 0.0
+            && self
+                .steady
+                .iter()
+                .all(|s| (s.1 - mean).abs() <= STEADY_TOLERANCE * mean);
+        if !steady {
+            return false;
+        }
+        self.standing_counts = mean;
+        self.standing_n = sample
+            .total_n
+            .map(|_| self.steady.iter().filter_map(|s| s.2).sum::<f64>() / n);
+        self.steady.clear();
+        self.t0_us = Some(t_us);
+        self.resampler = Some(WindowResampler::new(t_us, self.analysis_rate_hz));
+        true
+    }
+
+    fn hold(&mut self, sample: &CopSample, t0_us: u64, out: &mut Vec<DrillEvent>) {
+        let t_us = sample.t_us;
+        let t_s = t_us.saturating_sub(t0_us) as f64 * 1e-6;
+        if let Some(prev) = self.prev_t_us {
+            let dt_s = t_us.saturating_sub(prev) as f64 * 1e-6;
+            if dt_s <= MAX_HELD_S {
+                self.measured_s += dt_s;
+            }
+        }
+        self.prev_t_us = Some(t_us);
+        self.last_t_s = t_s;
+        self.samples += 1;
+
+        let low = sample.phase != BoardPhase::OnBoard
+            || sample.total_counts < STEP_OFF_SHARE * self.standing_counts;
+        if low {
+            let since_us = *self.low_since_us.get_or_insert(t_us);
+            if t_us.saturating_sub(since_us) as f64 * 1e-6 >= STEP_OFF_S {
+                let off_s = since_us.saturating_sub(t0_us) as f64 * 1e-6;
+                self.emit(DrillEvent::SteppedOff { t_s: off_s }, out);
+                self.end_at(EndReason::SteppedOff, t_s, out);
+                return;
+            }
+        } else {
+            self.low_since_us = None;
+            if let (Some(cop), Some(resampler)) = (sample.cop_mm, self.resampler.as_mut()) {
+                let before = self.series.len();
+                resampler.push(t_us, cop, &mut self.series);
+                for &point in &self.series[before..] {
+                    self.running.push(point);
+                }
+            }
+        }
+        if self.measured_s >= self.config.duration_s {
+            self.end_at(EndReason::Completed, t_s, out);
+        }
+    }
+
+    /// Ends the trial now (user stop, pain stop, link lost).
+    pub fn stop(&mut self, reason: EndReason, out: &mut Vec<DrillEvent>) {
+        if self.end.is_none() {
+            self.end_at(reason, self.last_t_s, out);
+        }
+    }
+
+    fn end_at(&mut self, reason: EndReason, t_s: f64, out: &mut Vec<DrillEvent>) {
+        self.end = Some((reason, t_s));
+        self.emit(DrillEvent::Ended { t_s, reason }, out);
+    }
+
+    /// The score for sway `velocity_mm_s` and `area_mm2` with `done_s` of the hold measured
+    /// (see the module docs).
+    pub fn score(&self, velocity_mm_s: f64, area_mm2: f64, done_s: f64) -> f64 {
+        if done_s < MIN_SCORED_S.min(self.config.duration_s) {
+            return 0.0;
+        }
+        let allowance = self.config.sway_allowance();
+        let v_ref = REFERENCE_VELOCITY_MM_S * allowance;
+        let a_ref = REFERENCE_AREA_MM2 * allowance * allowance;
+        let s_v = ((VELOCITY_SPAN * v_ref / velocity_mm_s.max(1e-9)).ln() / VELOCITY_SPAN.ln())
+            .clamp(0.0, 1.0);
+        let s_a = ((AREA_SPAN * a_ref / area_mm2.max(1e-9)).ln() / AREA_SPAN.ln()).clamp(0.0, 1.0);
+        let completion = (done_s / self.config.duration_s).clamp(0.0, 1.0);
+        (100.0 * completion * 0.5 * (s_v + s_a)).clamp(0.0, 100.0)
+    }
+
+    fn phase(&self) -> StancePhase {
+        if self.end.is_some() {
+            return StancePhase::Ended;
+        }
+        if self.t0_us.is_some() {
+            return StancePhase::Holding;
+        }
+        match self.latest.map(|s| s.phase) {
+            None | Some(BoardPhase::Taring) => StancePhase::Taring,
+            Some(BoardPhase::Empty) => StancePhase::StepOn,
+            Some(BoardPhase::OnBoard) => StancePhase::Settling,
+        }
+    }
+
+    /// What the live view shows now.
+    pub fn live(&self) -> QuietStanceLive {
+        let cop_mm = self.latest.and_then(|s| s.cop_mm);
+        let velocity = self.running.mean_velocity_mm_s(self.analysis_rate_hz);
+        let area = self.running.ellipse_area_95_mm2();
+        let origin = self.running.origin;
+        QuietStanceLive {
+            phase: self.phase(),
+            cop_mm,
+            cop_offset_mm: cop_mm.zip(origin).map(|(c, o)| [c[0] - o[0], c[1] - o[1]]),
+            load_kg: self.latest.and_then(|s| s.total_n).map(|n| n / G_M_S2),
+            elapsed_s: self.last_t_s,
+            remaining_s: (self.config.duration_s - self.measured_s).max(0.0),
+            mean_velocity_mm_s: velocity,
+            ellipse_area_95_mm2: area,
+            score: if self.running.n < 3 {
+                0.0 // nothing measured yet
+            } else {
+                self.score(velocity, area, self.config.duration_s.max(self.measured_s))
+            },
+        }
+    }
+
+    /// Ends the trial (as [`EndReason::DataEnded`] if it had not ended) and returns its outcome.
+    pub fn finish(mut self) -> QuietStanceOutcome {
+        let mut sink = Vec::new();
+        self.stop(EndReason::DataEnded, &mut sink);
+        if let Some(resampler) = self.resampler.as_mut() {
+            resampler.flush(&mut self.series);
+        }
+        let (end, duration_s) = self.end.unwrap_or((EndReason::DataEnded, 0.0));
+        let sway = sway_measures(&self.series, self.analysis_rate_hz);
+        let metrics = QuietStanceMetrics {
+            sway,
+            weight_kg: self.standing_n.map(|n| n / G_M_S2),
+            analysis_rate_hz: self.analysis_rate_hz,
+            measured_s: self.measured_s,
+            samples: self.samples,
+        };
+        QuietStanceOutcome {
+            // Fewer than 3 points have no ellipse: nothing to score.
+            score: if sway.points < 3 {
+                0.0
+            } else {
+                self.score(
+                    sway.mean_velocity_mm_s,
+                    sway.ellipse_area_95_mm2,
+                    self.measured_s,
+                )
+            },
+            start_s: self.t0_us.unwrap_or(0) as f64 * 1e-6,
+            end,
+            duration_s,
+            metrics,
+            events: self.events,
+            events_total: self.events_total,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f64::consts::PI;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn a_circle_by_hand() {
+        // 100 points on a circle of radius 10 mm around (5, −3), 25 Hz.
+        let (n, r) = (100usize, 10.0);
+        let series: Vec<Option<[f64; 2]>> = (0..n)
+            .map(|k| {
+                let a = 2.0 * PI * k as f64 / n as f64;
+                Some([5.0 + r * a.cos(), -3.0 + r * a.sin()])
+            })
+            .collect();
+        let m = sway_measures(&series, 25.0);
+        assert!(close(m.mean_cop_x_mm, 5.0, 1e-12) && close(m.mean_cop_y_mm, -3.0, 1e-12));
+        assert!(close(m.mean_distance_mm, r, 1e-12));
+        assert!(close(m.rms_distance_mm, r, 1e-12));
+        assert!(close(m.rms_ml_mm, r / 2f64.sqrt(), 1e-12));
+        assert!(close(m.rms_ap_mm, r / 2f64.sqrt(), 1e-12));
+        assert!(close(m.range_ml_mm, 2.0 * r, 1e-12));
+        // 99 chords of 2r·sin(π/100) = 0.628215 mm: 62.1933 mm in 99/25 = 3.96 s.
+        let chord = 2.0 * r * (PI / n as f64).sin();
+        assert!(close(m.sway_path_mm, 99.0 * chord, 1e-12));
+        assert!(close(m.sway_path_mm, 62.193_3, 1e-6));
+        assert!(close(m.path_time_s, 3.96, 1e-12));
+        assert!(close(m.mean_velocity_mm_s, chord * 25.0, 1e-12));
+        // S = diag(n r²/(2(n−1))) = 50.505 mm² each; √det S = 50.505;
+        // F₀.₉₅(2, 98) = 49·(0.05^(−1/49) − 1) = 3.0892; c = 2·3.0892·99·101/(100·98) = 6.3039;
+        // area = π · 6.3039 · 50.505 = 1000.2 mm².
+        let s = n as f64 * r * r / (2.0 * (n as f64 - 1.0));
+        let f = 49.0 * (0.05f64.powf(-1.0 / 49.0) - 1.0);
+        assert!(close(f, 3.0892, 1e-4), "{f}");
+        let c = 2.0 * f * 99.0 * 101.0 / (100.0 * 98.0);
+        assert!(close(m.ellipse_area_95_mm2, PI * c * s, 1e-12));
+        assert!(
+            close(m.ellipse_area_95_mm2, 1000.2, 1e-4),
+            "{}",
+            m.ellipse_area_95_mm2
+        );
+        assert_eq!(m.points, 100);
+    }
+
+    #[test]
+    fn a_line_with_a_gap_by_hand() {
+        // x = 0, 1, 2 | gap | 3, 4 mm at 10 Hz; y = 0.
+        let series = [
+            Some([0.0, 0.0]),
+            Some([1.0, 0.0]),
+            Some([2.0, 0.0]),
+            None,
+            Some([3.0, 0.0]),
+            Some([4.0, 0.0]),
+        ];
+        let m = sway_measures(&series, 10.0);
+        // Deviations −2, −1, 0, 1, 2: mean distance 6/5, RMS √2.
+        assert!(close(m.mean_distance_mm, 1.2, 1e-12));
+        assert!(close(m.rms_ml_mm, 2f64.sqrt(), 1e-12));
+        assert_eq!((m.rms_ap_mm, m.range_ap_mm), (0.0, 0.0));
+        assert!(close(m.range_ml_mm, 4.0, 1e-12));
+        // Three steps of 1 mm (none across the gap) in 0.3 s.
+        assert!(close(m.sway_path_mm, 3.0, 1e-12));
+        assert!(close(m.path_time_s, 0.3, 1e-12));
+        assert!(close(m.mean_velocity_mm_s, 10.0, 1e-12));
+        assert!(close(m.mean_velocity_ml_mm_s, 10.0, 1e-12));
+        assert_eq!(m.mean_velocity_ap_mm_s, 0.0);
+        assert_eq!(m.ellipse_area_95_mm2, 0.0, "a line has no area");
+    }
+
+    #[test]
+    fn the_ellipse_constant_tends_to_chi_square() {
+        // For large n, c → χ²₂(0.95) = 5.9915: area → π·5.9915·σx·σy for independent axes.
+        let area = ellipse_area_95_mm2(1_000_001, 4.0 * 1_000_000.0, 9.0 * 1_000_000.0, 0.0);
+        assert!(close(area, PI * 5.991_46 * 6.0, 1e-4), "{area}");
+        assert_eq!(sway_measures(&[], 25.0), SwayMeasures::default());
+        assert_eq!(ellipse_area_95_mm2(2, 1.0, 1.0, 0.0), 0.0);
+    }
+
+    fn sample(t_us: u64, total: f64, cop: Option<[f64; 2]>) -> CopSample {
+        CopSample {
+            t_us,
+            phase: if cop.is_some() {
+                BoardPhase::OnBoard
+            } else {
+                BoardPhase::Empty
+            },
+            total_counts: total,
+            total_n: Some(total),
+            cop_mm: cop,
+        }
+    }
+
+    fn config(duration_s: f64) -> QuietStanceConfig {
+        QuietStanceConfig {
+            level: 1,
+            duration_s,
+        }
+    }
+
+    #[test]
+    fn starts_after_a_steady_second_and_ends_on_time() {
+        let mut drill = QuietStance::new(config(10.0));
+        let mut events = Vec::new();
+        // Empty for 1 s, stepping on (rising load) for 1 s, then 700 N with a slow sway.
+        let mut t_us = 0;
+        while t_us < 20_000_000 && !drill.is_done() {
+            let t = t_us as f64 * 1e-6;
+            let s = if t < 1.0 {
+                sample(t_us, 0.0, None)
+            } else if t < 2.0 {
+                sample(t_us, 700.0 * (t - 1.0), Some([0.0, 0.0]))
+            } else {
+                sample(t_us, 700.0, Some([5.0 * (PI * t).sin(), 0.0]))
+            };
+            drill.update(&s, &mut events);
+            t_us += 12_500;
+        }
+        let out = drill.finish();
+        assert_eq!(out.end, EndReason::Completed);
+        // The last second must stay within ±10 % of its mean: with the ramp's end in it, that
+        // holds from u = T − 2 s where u ≥ 0.9·((1 − u²)/2 + u), u = 0.895: start ≈ 2.9 s.
+        assert!((out.start_s - 2.895).abs() < 0.013, "{}", out.start_s);
+        assert!((out.metrics.measured_s - 10.0).abs() < 0.013);
+        // The standing load is the steady second's mean, the ramp's last samples in it.
+        let weight_kg = out.metrics.weight_kg.unwrap();
+        assert!(
+            (weight_kg / (700.0 / G_M_S2) - 0.995).abs() < 0.003,
+            "{weight_kg}"
+        );
+        // x = 5 sin πt over 5 whole periods: mean speed 4·A·f = 10 mm/s, RMS 5/√2.
+        let v = out.metrics.sway.mean_velocity_ml_mm_s;
+        assert!((v - 10.0).abs() < 0.1, "{v}");
+        assert!((out.metrics.sway.rms_ml_mm - 5.0 / 2f64.sqrt()).abs() < 0.05);
+        assert!(out.score > 0.0);
+    }
+
+    #[test]
+    fn stepping_off_ends_the_trial_and_a_bounce_does_not() {
+        let mut drill = QuietStance::new(config(30.0));
+        let mut events = Vec::new();
+        let mut t_us = 0;
+        let mut push = |drill: &mut QuietStance, total: f64, n: u32| {
+            for _ in 0..n {
+                let cop = (total > 200.0).then_some([0.0, 0.0]);
+                drill.update(&sample(t_us, total, cop), &mut events);
+                t_us += 12_500;
+            }
+        };
+        push(&mut drill, 700.0, 160); // on the board, steady: the hold starts at 1 s
+        push(&mut drill, 400.0, 10); // a 0.125 s dip: not a step
+        push(&mut drill, 700.0, 80);
+        assert!(!drill.is_done());
+        push(&mut drill, 350.0, 30); // a foot on the floor for 0.375 s
+        assert!(drill.is_done());
+        let out = drill.finish();
+        assert_eq!(out.end, EndReason::SteppedOff);
+        let off = out
+            .events
+            .iter()
+            .find_map(|e| match e {
+                DrillEvent::SteppedOff { t_s } => Some(*t_s),
+                _ => None,
+            })
+            .unwrap();
+        // The hold started at 80 · 12.5 ms = 1.0 s; the foot left at (160 + 10 + 80) · 12.5 ms.
+        assert!((out.start_s - 1.0).abs() < 1e-9, "{}", out.start_s);
+        assert!((off - (250.0 * 0.0125 - 1.0)).abs() < 1e-9, "{off}");
+        assert!(out.score < 20.0, "{}", out.score);
+    }
+
+    #[test]
+    fn gaps_count_for_nothing() {
+        let mut drill = QuietStance::new(config(5.0));
+        let mut events = Vec::new();
+        // 2 s steady, a 1 s hole, then enough to finish.
+        let times = (0..=160u64).chain(240..=700u64);
+        for i in times {
+            let t = i * 12_500;
+            let x = (i as f64 * 0.05).sin();
+            drill.update(&sample(t, 700.0, Some([x, 0.0])), &mut events);
+        }
+        let out = drill.finish();
+        assert_eq!(out.end, EndReason::Completed);
+        assert!((out.metrics.measured_s - 5.0).abs() < 0.013);
+        // Started at 1 s; 1 s measured before the hole, 4 s after: ends at 6 s of hold time.
+        assert!((out.duration_s - 6.0).abs() < 0.013, "{}", out.duration_s);
+    }
+
+    #[test]
+    fn a_steadier_stance_scores_higher() {
+        let d = QuietStance::new(config(30.0));
+        assert_eq!(d.score(10.0, 200.0, 30.0), 100.0);
+        assert_eq!(d.score(40.0, 2000.0, 30.0), 0.0);
+        // Halfway on both log scales.
+        assert!((d.score(20.0, 200.0 * 10f64.sqrt(), 30.0) - 50.0).abs() < 1e-9);
+        assert!(
+            (d.score(10.0, 200.0, 15.0) - 50.0).abs() < 1e-9,
+            "half done"
+        );
+        assert_eq!(d.score(10.0, 200.0, 4.0), 0.0, "too short to score");
+        let eyes_closed = QuietStance::new(QuietStanceConfig::for_level(5).unwrap());
+        assert_eq!(eyes_closed.score(20.0, 800.0, 60.0), 100.0);
+    }
+}
