@@ -32,6 +32,8 @@ use crate::devices::witmotion;
 const FIND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one connection attempt (connect, discover, subscribe) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write or a disconnection may take before the link counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest write: the payload of the default ATT MTU, which every device accepts. Longer host
 /// frames are cut; the device deframes its RX stream like any other.
 const WRITE_CHUNK: usize = gatt::MIN_ATT_PAYLOAD;
@@ -337,7 +339,11 @@ impl Supervisor {
             peripheral.address()
         );
         if self.profile == BleProfile::Proprio {
-            description.push_str(&read_device_information(&peripheral).await);
+            // Nice to have: a device slow to answer is described without it.
+            let information = read_device_information(&peripheral);
+            if let Ok(text) = tokio::time::timeout(CALL_TIMEOUT, information).await {
+                description.push_str(&text);
+            }
         }
         Ok((adapter, peripheral, connection, description))
     }
@@ -471,6 +477,11 @@ impl Supervisor {
                 Some(new_connection) => connection = new_connection,
                 None => return,
             }
+            // Events from before the reconnection (our own disconnect after a silence, say)
+            // are old news: they must not end the new connection.
+            if let Some(events) = adapter_events.as_mut() {
+                while let Some(Some(_)) = events.next().now_or_never() {}
+            }
         }
     }
 
@@ -503,29 +514,24 @@ impl Supervisor {
                     Some(_) => {}
                     None => return Some("the notification stream ended".into()),
                 },
-                event = adapter_event => {
-                    if let Some(CentralEvent::DeviceDisconnected(id)) = event {
-                        if id == peripheral.id() {
-                            // Notifications that arrived before the disconnect are already
-                            // queued: keep every one of them.
-                            while let Some(Some(n)) = connection.notifications.next().now_or_never() {
-                                if n.uuid == stream_uuid && !self.forward(n.value) {
-                                    return None;
-                                }
-                            }
-                            return Some("the device disconnected".into());
-                        }
+                event = adapter_event => match event {
+                    Some(CentralEvent::DeviceDisconnected(id)) if id == peripheral.id() => {
+                        return self.keep_queued(connection, "the device disconnected".into());
                     }
-                }
+                    Some(_) => {}
+                    // BlueZ's events are gone; the silence watchdog still notices a loss.
+                    None => adapter_events = None,
+                },
                 command = self.commands.recv() => match command {
                     Some(bytes) => {
                         for chunk in bytes.chunks(WRITE_CHUNK) {
-                            if let Err(e) = peripheral
-                                .write(&connection.command, chunk, connection.write_type)
-                                .await
-                            {
-                                return Some(format!("a write failed ({})", short(&e)));
-                            }
+                            let write = peripheral.write(&connection.command, chunk, connection.write_type);
+                            let failure = match tokio::time::timeout(CALL_TIMEOUT, write).await {
+                                Ok(Ok(())) => continue,
+                                Ok(Err(e)) => format!("a write failed ({})", short(&e)),
+                                Err(_) => format!("a write took over {} s", CALL_TIMEOUT.as_secs()),
+                            };
+                            return self.keep_queued(connection, failure);
                         }
                     }
                     None => return None,
@@ -535,12 +541,24 @@ impl Supervisor {
                         return None;
                     }
                     if last_data.elapsed() >= SILENCE_LIMIT {
-                        let _ = peripheral.disconnect().await;
+                        let _ = tokio::time::timeout(CALL_TIMEOUT, peripheral.disconnect()).await;
                         return Some(format!("no data for {} s", SILENCE_LIMIT.as_secs()));
                     }
                 }
             }
         }
+    }
+
+    /// Forwards the notifications that arrived before the link failed (they are already queued:
+    /// keep every one), then returns why it failed, or `None` when the session is over.
+    fn keep_queued(&self, connection: &mut Connection, reason: String) -> Option<String> {
+        let stream_uuid = connection.stream.uuid;
+        while let Some(Some(n)) = connection.notifications.next().now_or_never() {
+            if n.uuid == stream_uuid && !self.forward(n.value) {
+                return None;
+            }
+        }
+        Some(reason)
     }
 
     /// Sends received bytes on; false when the session is over.

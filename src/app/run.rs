@@ -19,13 +19,16 @@ use crate::cues::HapticCues;
 use crate::devices::{witmotion, DeviceFormat};
 use crate::drill::{DrillEvent, DrillKind, QuietStanceConfig, RockerHoldConfig};
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
-use crate::session::{DrillSetup, Session, SessionMeta, SessionReport};
+use crate::session::{DrillSetup, LiveStatus, Session, SessionMeta, SessionReport};
 use crate::sim::SimDevice;
 
 /// Host time between `GetInfo` requests while the device has not introduced itself, µs.
 const INFO_RETRY_US: u64 = 1_000_000;
 /// Requests before giving up on a device that never introduces itself.
 const INFO_TRIES: u32 = 5;
+/// A device that has sent no samples this long after the drill started is not streaming, or not
+/// in the format the source names, µs.
+const FIRST_SAMPLES_WITHIN_US: u64 = 10_000_000;
 /// Live view refresh interval.
 const REDRAW: Duration = Duration::from_millis(50);
 
@@ -128,6 +131,8 @@ async fn run_live(
         events: Vec::new(),
         haptics: options.haptics.then(HapticCues::default),
     };
+    // A BLE link's clock starts before its scan and connection: count from here.
+    let loop_started_us = run.link.now_us();
     run.start_device(options.rate_hz)?;
     let mut info_requests = 1;
     let mut last_info_request_us = run.link.now_us();
@@ -193,6 +198,8 @@ async fn run_live(
         if let Some(kind) = run.session.device_kind() {
             refuse_wrong_device(drill_kind, kind, "the device")?;
         }
+        let waited_us = run.link.now_us().saturating_sub(loop_started_us);
+        check_streaming(&run.session.live(), waited_us, &run.link.describe())?;
         let link_up = run.session.link_down_since_us().is_none();
         if speaks_proprio
             && link_up
@@ -228,6 +235,26 @@ fn refuse_wrong_device(drill: DrillKind, device: DeviceKind, what: &str) -> Resu
             drill.name()
         ),
         _ => Ok(()),
+    }
+}
+
+/// Fails with one sentence when, [`FIRST_SAMPLES_WITHIN_US`] after the drill started, no sample
+/// has been decoded: nothing arrived, or nothing that decodes (a baud-rate mismatch, or a device
+/// of another kind than the source says).
+fn check_streaming(live: &LiveStatus, waited_us: u64, link: &str) -> Result<()> {
+    if live.samples > 0 || waited_us < FIRST_SAMPLES_WITHIN_US {
+        return Ok(());
+    }
+    let waited_s = FIRST_SAMPLES_WITHIN_US / 1_000_000;
+    match live.last_data_host_us {
+        None => bail!("no data from {link} in {waited_s} s: is the device on and streaming?"),
+        Some(_) if live.bad_frames > 0 || !live.device_known => bail!(
+            "data arrives from {link} but none of it decodes after {waited_s} s: \
+             wrong baud rate, or a device of another kind than --source says?"
+        ),
+        Some(_) => bail!(
+            "{link} is connected but sent no samples in {waited_s} s: is the sensor streaming?"
+        ),
     }
 }
 
@@ -302,6 +329,14 @@ pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
         File::open(path).with_context(|| format!("cannot open recording {}", path.display()))?;
     let mut reader = RecordingReader::new(BufReader::new(file))
         .with_context(|| format!("cannot replay {}", path.display()))?;
+    let recorded_with = &reader.meta().pipeline_version;
+    let current = crate::session::pipeline_version(reader.meta().drill.kind());
+    if recorded_with != current {
+        eprintln!(
+            "proprio: note: recorded with signal chain {recorded_with}, replayed with {current}; \
+             the result may differ from the one recorded"
+        );
+    }
     let mut session = Session::new(reader.meta().clone());
     let mut events = Vec::new();
     let mut cut_off = None;

@@ -47,7 +47,7 @@ pub const TARE_S: f64 = 1.0;
 /// …and at least this many samples (a 10 Hz board gives 10).
 pub const TARE_MIN_SAMPLES: usize = 5;
 /// With a known scale, a tare stretch whose total moves more than this is not an empty,
-/// still board, N (about 2 kg).
+/// still board, N (about 2 kg); without one, [`MIN_LOAD_FLOOR_COUNTS`] is the limit.
 pub const TARE_STEADY_N: f64 = 20.0;
 /// Least total load that counts as someone on the board, N (about 20 kg).
 pub const MIN_LOAD_N: f64 = 200.0;
@@ -279,13 +279,14 @@ impl CopPipeline {
                 total_sum_sq,
                 n,
             } => {
-                let steady_counts = self.n_per_count.map(|s| TARE_STEADY_N / s);
-                let restart = match (*first, steady_counts) {
-                    (Some((_, first_total)), Some(limit)) => {
-                        (raw_total - first_total).abs() > limit
-                    }
-                    _ => false,
-                };
+                // Without a scale, a move by the smallest load that counts as someone on the
+                // board is unsteady (far above an empty board's noise on any HX711 board).
+                let steady_counts = self
+                    .n_per_count
+                    .map_or(MIN_LOAD_FLOOR_COUNTS, |s| TARE_STEADY_N / s);
+                let restart = first.is_some_and(|(_, first_total)| {
+                    (raw_total - first_total).abs() > steady_counts
+                });
                 if first.is_none() || restart {
                     *first = Some((t_us, raw_total));
                     *sums = [0.0; 4];

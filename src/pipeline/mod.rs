@@ -27,9 +27,10 @@ pub use orientation::{
     ComplementaryFilter, ComplementaryParams, OrientationEstimate, OrientationFilter,
 };
 
-/// Version of the signal chain (units, calibration, filter, its parameters, tilt extraction).
-/// Bump it whenever a change can move a result.
-pub const PIPELINE_VERSION: &str = "1";
+/// Version of the signal chain (decoding, units, calibration, filter, its parameters, tilt
+/// extraction). Bump it whenever a change can move a result. 2: the decoder resyncs at each
+/// link loss.
+pub const PIPELINE_VERSION: &str = "2";
 
 /// Samples further apart than this restart the orientation filter (it cannot bridge a gap).
 const MAX_BRIDGED_GAP_S: f64 = 0.5;

@@ -485,13 +485,8 @@ impl VirtualBoard {
         if self.config.output != SimOutput::Proprio {
             return; // an HX711 sketch ignores its input
         }
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let (outcome, tail) = self.commands.feed(rest);
-            rest = tail;
-            if let Some(Ok(command)) = outcome {
-                self.handle(command);
-            }
+        for command in super::decode_commands(&mut self.commands, bytes) {
+            self.handle(command);
         }
     }
 

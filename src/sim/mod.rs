@@ -254,13 +254,8 @@ impl VirtualDevice {
         if self.config.output != SimOutput::Proprio {
             return; // speaks only its own format
         }
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let (outcome, tail) = self.commands.feed(rest);
-            rest = tail;
-            if let Some(Ok(command)) = outcome {
-                self.handle(command);
-            }
+        for command in decode_commands(&mut self.commands, bytes) {
+            self.handle(command);
         }
     }
 
@@ -478,6 +473,21 @@ impl VirtualDevice {
             out[start + bit / 8] ^= 1 << (bit % 8);
         }
     }
+}
+
+/// The host commands completed by `bytes` (any chunking); damaged ones are ignored, as a
+/// device's firmware would.
+fn decode_commands(commands: &mut Decoder<HostMessage>, bytes: &[u8]) -> Vec<HostMessage> {
+    let mut decoded = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (outcome, tail) = commands.feed(rest);
+        rest = tail;
+        if let Some(Ok(command)) = outcome {
+            decoded.push(command);
+        }
+    }
+    decoded
 }
 
 /// Simulated link timing: how often bytes reach the host and how late.

@@ -9,25 +9,14 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use proprio::recording::{Record, RecordingReader};
 use serde_json::Value;
 
+use crate::cmd::{json, proprio_command, KillOnDrop};
+
 const PYTHON: &str = "/usr/bin/python3";
-
-/// A process killed when dropped.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // SIGTERM first so the fake BlueZ can stop its device process.
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A private D-Bus daemon standing in for the system bus.
 struct Bus {
@@ -112,22 +101,11 @@ fn start_fake_bluez(bus: &Bus, log: &Path, fake_args: &[&str], device_args: &[&s
 }
 
 fn proprio(bus: &Bus, data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proprio"))
+    proprio_command(data_dir)
         .args(args)
-        .env("PROPRIO_DATA_DIR", data_dir)
         .env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
-        .stdin(Stdio::null())
         .output()
         .expect("run proprio")
-}
-
-fn json(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "proprio failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
 }
 
 /// The fake's log, one entry per line: `notify` and `write` with their bytes, any other
@@ -329,8 +307,8 @@ fn witmotion_ble_drill() {
     );
 }
 
-/// `proprio devices` lists what the (fake) adapter sees and recognises proprio's wearable; the
-/// wrong kind and an absent device each get one sentence.
+/// `proprio devices` lists what the (fake) adapter sees and recognises proprio's wearable; a bus
+/// without BlueZ and the wrong kind of device each get one sentence.
 #[test]
 fn devices_and_ble_errors() {
     if !can_run("devices_and_ble_errors") {

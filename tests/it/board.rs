@@ -4,9 +4,7 @@
 //! protocol), with one sentence for every bad input.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 
 use proprio::decode::{SampleClock, StreamDecoder};
 use proprio::devices::{DeviceFormat, Hx711Format, LoadUnit};
@@ -26,6 +24,7 @@ use proprio::sim::{
 use proprio_protocol::{DeviceMessage, HostMessage};
 use serde_json::Value;
 
+use crate::cmd::{json, proprio, sim_device};
 use crate::common::send;
 
 // Helpers --------------------------------------------------------------------------------------
@@ -548,24 +547,6 @@ fn quiet_stance_replays_to_the_bit_even_with_faults() {
 
 // The command line -----------------------------------------------------------------------------
 
-fn proprio(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proprio"))
-        .args(args)
-        .env("PROPRIO_DATA_DIR", data_dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run proprio")
-}
-
-fn json(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "proprio failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
-}
-
 /// `proprio drill quiet-stance ARGS… --no-live --json`, then its replay, which must match.
 fn drill_and_replay(data_dir: &Path, args: &[&str]) -> Value {
     let args = [&["drill", "quiet-stance"], args, &["--no-live", "--json"]].concat();
@@ -574,33 +555,6 @@ fn drill_and_replay(data_dir: &Path, args: &[&str]) -> Value {
     let replayed = json(&proprio(data_dir, &["replay", recording, "--json"]));
     assert_eq!(live, replayed);
     live
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `proprio sim-device --serial ARGS…`; returns it and the port path it printed.
-fn sim_device(args: &[&str]) -> (KillOnDrop, String) {
-    let mut device = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_proprio"))
-            .args(["sim-device", "--serial"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sim-device"),
-    );
-    let mut port = String::new();
-    BufReader::new(device.0.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    (device, port.trim().to_string())
 }
 
 #[test]
@@ -642,6 +596,11 @@ fn quiet_stance_on_the_simulator_then_its_replay() {
             "500x300",
         ],
     );
+    // It is what the pipeline was set up with (an ignored flag would pass the sway check too).
+    let path = wide["recording"].as_str().unwrap();
+    let reader = RecordingReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let geometry = reader.meta().pipeline.cop.geometry;
+    assert_eq!((geometry.width_mm, geometry.depth_mm), (500.0, 300.0));
     let v = |r: &Value| r["metrics"]["mean_velocity_mm_s"].as_f64().unwrap();
     assert!(
         relative_error(v(&wide), v(&live)) < 0.02,

@@ -1,29 +1,12 @@
 //! The `proprio` command end to end: sim drills, replay, the serial link on a pseudo-terminal,
 //! and one clear sentence for every bad input.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn proprio(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proprio"))
-        .args(args)
-        .env("PROPRIO_DATA_DIR", data_dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run proprio")
-}
-
-fn json(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "proprio failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
-}
+use crate::cmd::{json, proprio, sim_device, KillOnDrop};
 
 /// `proprio drill rocker-hold --source SOURCE --duration S --no-live --json`, parsed.
 fn drill_json(data_dir: &Path, source: &str, duration_s: &str) -> Value {
@@ -222,34 +205,6 @@ fn a_cut_off_recording_replays_what_it_holds_and_exits_3() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("newer"));
 }
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `proprio sim-device --serial ARGS…`; returns it (killed when dropped) and the port path
-/// it printed.
-fn sim_device(args: &[&str]) -> (KillOnDrop, String) {
-    let mut device = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_proprio"))
-            .args(["sim-device", "--serial"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sim-device"),
-    );
-    let mut port = String::new();
-    BufReader::new(device.0.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    (device, port.trim().to_string())
-}
-
 /// The first real link: the simulator as a device on a pseudo-terminal, read through
 /// serialport, with a replay that matches.
 #[cfg(unix)]
@@ -384,4 +339,47 @@ fn witmotion_serial_drill_with_noise_on_the_line() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("balance board"));
+}
+
+/// A port where nothing arrives, and one where only noise arrives (a baud-rate mismatch looks
+/// like this): each ends the drill with one sentence after 10 s.
+#[cfg(unix)]
+#[test]
+fn a_silent_or_garbled_device_gets_one_sentence() {
+    // A pseudo-terminal whose device end writes `noise` bytes every 10 ms (none if 0).
+    const FAKE_PORT: &str = "import os, pty, sys, time\n\
+        m, s = pty.openpty()\n\
+        print(os.ttyname(s), flush=True)\n\
+        n = int(sys.argv[1])\n\
+        while True:\n\
+        \x20   os.write(m, os.urandom(n)) if n else None\n\
+        \x20   time.sleep(0.01)\n";
+    let run = |noise: &str| {
+        let mut port = KillOnDrop(
+            Command::new("python3")
+                .args(["-c", FAKE_PORT, noise])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3 runs"),
+        );
+        let mut path = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(port.0.stdout.take().unwrap()),
+            &mut path,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let source = format!("witmotion-serial:{}", path.trim());
+        let out = proprio(dir.path(), &["drill", "rocker-hold", "--source", &source]);
+        (out, port)
+    };
+    let silent = std::thread::spawn(move || run("0").0);
+    let (garbled, _port) = run("7");
+    let silent = silent.join().unwrap();
+    for (out, expected) in [(silent, "no data from"), (garbled, "none of it decodes")] {
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
 }

@@ -3,6 +3,7 @@
 mod ble;
 mod board;
 mod cli;
+mod cmd;
 mod common;
 mod devices;
 mod drill;
