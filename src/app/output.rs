@@ -52,6 +52,9 @@ fn end_words(end: EndReason) -> &'static str {
         EndReason::LinkLost => "ended: the device link was lost",
         EndReason::DataEnded => "ended: the data stopped before the drill was over",
         EndReason::SteppedOff => "ended: you stepped off the board",
+        EndReason::NotStarted => {
+            "ended: nobody stood steadily on the board, so the hold never started"
+        }
     }
 }
 

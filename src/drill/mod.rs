@@ -25,8 +25,8 @@ pub use rocker_hold::{
 pub use quiet_stance::{
     ellipse_area_95_mm2, sway_measures, QuietStance, QuietStanceConfig, QuietStanceLive,
     QuietStanceMetrics, QuietStanceOutcome, StanceLevel, StancePhase, SwayMeasures,
-    ANALYSIS_RATE_HZ, MIN_SCORED_S, STANCE_LEVELS, STEADY_S, STEADY_TOLERANCE, STEP_OFF_S,
-    STEP_OFF_SHARE,
+    ANALYSIS_RATE_HZ, MIN_SCORED_S, STANCE_LEVELS, START_WITHIN_S, STEADY_S, STEADY_TOLERANCE,
+    STEP_OFF_S, STEP_OFF_SHARE,
 };
 
 /// Every drill proprio knows.
@@ -133,6 +133,9 @@ pub enum EndReason {
     DataEnded,
     /// The user stepped off the balance board during the hold.
     SteppedOff,
+    /// Nobody stood steadily on the balance board within
+    /// [`START_WITHIN_S`]: the hold never started.
+    NotStarted,
 }
 
 /// Which way the board tipped.

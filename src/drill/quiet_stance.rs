@@ -45,6 +45,9 @@ use crate::pipeline::{BoardPhase, CopSample, WindowResampler};
 
 /// The load must be steady this long before the hold starts, s.
 pub const STEADY_S: f64 = 1.0;
+/// A trial whose hold has not started this long after its first sample ends as
+/// [`EndReason::NotStarted`] (nobody stood steadily on the board), s of device time.
+pub const START_WITHIN_S: f64 = 120.0;
 /// "Steady": every total within this share of the stretch's mean.
 pub const STEADY_TOLERANCE: f64 = 0.10;
 /// Below this share of the standing load a foot has left the board.
@@ -409,6 +412,8 @@ pub struct QuietStance {
     running: RunningSway,
     samples: u64,
     latest: Option<CopSample>,
+    /// Device time of the first sample, µs.
+    first_t_us: Option<u64>,
     events: Vec<DrillEvent>,
     events_total: u64,
     end: Option<(EndReason, f64)>,
@@ -433,6 +438,7 @@ impl QuietStance {
             running: RunningSway::default(),
             samples: 0,
             latest: None,
+            first_t_us: None,
             events: Vec::new(),
             events_total: 0,
             end: None,
@@ -477,7 +483,11 @@ impl QuietStance {
             return;
         }
         self.latest = Some(*sample);
+        let first_t_us = *self.first_t_us.get_or_insert(sample.t_us);
         match self.t0_us {
+            None if sample.t_us.saturating_sub(first_t_us) as f64 * 1e-6 > START_WITHIN_S => {
+                self.end_at(EndReason::NotStarted, 0.0, out);
+            }
             None => {
                 if self.wait_for_stance(sample) {
                     self.hold(sample, sample.t_us, out);
@@ -851,6 +861,21 @@ mod tests {
         assert!((out.start_s - 1.0).abs() < 1e-9, "{}", out.start_s);
         assert!((off - (250.0 * 0.0125 - 1.0)).abs() < 1e-9, "{off}");
         assert!(out.score < 20.0, "{}", out.score);
+    }
+
+    #[test]
+    fn a_trial_nobody_stands_on_ends_as_not_started() {
+        let mut drill = QuietStance::new(config(30.0));
+        let mut events = Vec::new();
+        let period_us = 12_500;
+        let last = (START_WITHIN_S * 1e6) as u64 / period_us;
+        for i in 0..=last {
+            drill.update(&sample(i * period_us, 0.0, None), &mut events);
+        }
+        assert!(!drill.is_done(), "not before {START_WITHIN_S} s");
+        drill.update(&sample((last + 1) * period_us, 0.0, None), &mut events);
+        assert!(drill.is_done());
+        assert_eq!(drill.finish().end, EndReason::NotStarted);
     }
 
     #[test]
