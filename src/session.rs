@@ -307,6 +307,11 @@ impl Session {
         self.info.is_some()
     }
 
+    /// True once a sample has been decoded.
+    pub fn has_samples(&self) -> bool {
+        self.quality.samples_received > 0
+    }
+
     /// Takes one record; appends the drill events it causes to `events`.
     pub fn handle(&mut self, record: &Record, events: &mut Vec<DrillEvent>) {
         if self.is_done() {
@@ -465,46 +470,24 @@ impl Session {
         self.decoder.fill_quality(&mut self.quality);
         self.quality.update_loss();
         let drill = self.meta.drill.kind();
-        let (start_s, duration_s, end, score, metrics, events, events_total) = match self.chain {
-            Chain::RockerHold { drill, .. } => {
-                let o = drill.finish();
-                let metrics = DrillMetrics::RockerHold(o.metrics);
-                (
-                    o.start_s,
-                    o.duration_s,
-                    o.end,
-                    o.score,
-                    metrics,
-                    o.events,
-                    o.events_total,
-                )
-            }
+        let outcome = match self.chain {
+            Chain::RockerHold { drill, .. } => drill.finish().map_metrics(DrillMetrics::RockerHold),
             Chain::QuietStance { drill, .. } => {
-                let o = drill.finish();
-                let metrics = DrillMetrics::QuietStance(o.metrics);
-                (
-                    o.start_s,
-                    o.duration_s,
-                    o.end,
-                    o.score,
-                    metrics,
-                    o.events,
-                    o.events_total,
-                )
+                drill.finish().map_metrics(DrillMetrics::QuietStance)
             }
         };
         SessionReport {
             drill,
             level: self.meta.drill.level(),
             source: self.meta.source,
-            start_s,
-            duration_s,
+            start_s: outcome.start_s,
+            duration_s: outcome.duration_s,
             target_duration_s: self.meta.drill.duration_s(),
-            end,
-            score,
-            metrics,
-            events,
-            events_total,
+            end: outcome.end,
+            score: outcome.score,
+            metrics: outcome.metrics,
+            events: outcome.events,
+            events_total: outcome.events_total,
             quality: self.quality,
             device: self.device,
             recording: None,

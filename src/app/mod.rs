@@ -88,11 +88,12 @@ enum Command {
         /// Read host bytes from standard input and write device bytes to standard output.
         #[arg(long)]
         stdio: bool,
-        /// Also make PATH a symbolic link to the port, kept pointing at it across unplugs.
-        #[arg(long, value_name = "PATH")]
+        /// Also make PATH a symbolic link to the port, kept pointing at it across unplugs
+        /// (--serial only).
+        #[arg(long, value_name = "PATH", conflicts_with = "stdio")]
         link: Option<PathBuf>,
         /// Unplug the device AT seconds after start for DUR seconds (repeatable; --serial only).
-        #[arg(long, value_name = "AT:DUR", value_parser = parse_stall, requires = "serial")]
+        #[arg(long, value_name = "AT:DUR", value_parser = parse_stall, conflicts_with = "stdio")]
         unplug: Vec<Stall>,
         /// What the device speaks: proprio's protocol, or a WitMotion WT901C's frames (connect
         /// with --source witmotion-serial:PATH).

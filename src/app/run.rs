@@ -199,7 +199,9 @@ async fn run_live(
             refuse_wrong_device(drill_kind, kind, "the device")?;
         }
         let waited_us = run.link.now_us().saturating_sub(loop_started_us);
-        check_streaming(&run.session.live(), waited_us, &run.link.describe())?;
+        if waited_us >= FIRST_SAMPLES_WITHIN_US && !run.session.has_samples() {
+            return Err(no_samples(&run.session.live(), &run.link.describe()));
+        }
         let link_up = run.session.link_down_since_us().is_none();
         if speaks_proprio
             && link_up
@@ -238,21 +240,20 @@ fn refuse_wrong_device(drill: DrillKind, device: DeviceKind, what: &str) -> Resu
     }
 }
 
-/// Fails with one sentence when, [`FIRST_SAMPLES_WITHIN_US`] after the drill started, no sample
-/// has been decoded: nothing arrived, or nothing that decodes (a baud-rate mismatch, or a device
-/// of another kind than the source says).
-fn check_streaming(live: &LiveStatus, waited_us: u64, link: &str) -> Result<()> {
-    if live.samples > 0 || waited_us < FIRST_SAMPLES_WITHIN_US {
-        return Ok(());
-    }
+/// The sentence for a drill that has decoded no sample [`FIRST_SAMPLES_WITHIN_US`] after it
+/// started: nothing arrived, or nothing that decodes (a baud-rate mismatch, or a device of
+/// another kind than the source says).
+fn no_samples(live: &LiveStatus, link: &str) -> anyhow::Error {
     let waited_s = FIRST_SAMPLES_WITHIN_US / 1_000_000;
     match live.last_data_host_us {
-        None => bail!("no data from {link} in {waited_s} s: is the device on and streaming?"),
-        Some(_) if live.bad_frames > 0 || !live.device_known => bail!(
+        None => {
+            anyhow::anyhow!("no data from {link} in {waited_s} s: is the device on and streaming?")
+        }
+        Some(_) if live.bad_frames > 0 || !live.device_known => anyhow::anyhow!(
             "data arrives from {link} but none of it decodes after {waited_s} s: \
              wrong baud rate, or a device of another kind than --source says?"
         ),
-        Some(_) => bail!(
+        Some(_) => anyhow::anyhow!(
             "{link} is connected but sent no samples in {waited_s} s: is the sensor streaming?"
         ),
     }

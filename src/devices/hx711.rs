@@ -9,7 +9,7 @@
 use proprio_protocol::{DeviceInfo, DeviceKind, DeviceMessage, FirmwareVersion, LoadSample};
 use serde::{Deserialize, Serialize};
 
-use super::witmotion::ByteQueue;
+use super::stream::FormatStream;
 use super::{FormatError, FormatStats, HostClock};
 
 /// Longest line accepted, bytes (without its `\n`); longer lines are discarded as oversize.
@@ -272,12 +272,10 @@ fn parse_line(format: &Hx711Format, bytes: &[u8]) -> Line {
 #[derive(Debug, Clone)]
 pub struct Hx711TextDecoder {
     format: Hx711Format,
-    queue: ByteQueue,
+    /// Out of sync (bytes were lost, or a line was over-long): dropping bytes up to the next
+    /// newline.
+    stream: FormatStream,
     clock: HostClock,
-    stats: FormatStats,
-    hello_sent: bool,
-    /// Inside an over-long line: dropping bytes up to the next newline.
-    discarding: bool,
     seq: u32,
 }
 
@@ -287,10 +285,7 @@ impl Hx711TextDecoder {
         Hx711TextDecoder {
             clock: HostClock::new(format.rate_hz),
             format,
-            queue: ByteQueue::default(),
-            stats: FormatStats::default(),
-            hello_sent: false,
-            discarding: false,
+            stream: FormatStream::new(),
             seq: 0,
         }
     }
@@ -298,62 +293,55 @@ impl Hx711TextDecoder {
     /// The stream was interrupted (the link dropped): the partial line is dropped, and so is
     /// the rest of the line the stream resumes in.
     pub fn resync(&mut self) {
-        self.stats.bytes_discarded += self.queue.clear() as u64;
-        self.discarding = true;
+        self.stream.resync();
     }
 
     /// Queues bytes read from the port at `t_host_us`.
     pub fn push(&mut self, bytes: &[u8], t_host_us: u64) {
-        let dropped = self.queue.push(bytes, t_host_us);
-        if dropped > 0 {
-            // The queue now starts inside a line.
-            self.stats.bytes_discarded += dropped as u64;
-            self.discarding = true;
-        }
+        self.stream.push(bytes, t_host_us);
     }
 
     /// The next decoded message or rejection; `None` when the queued bytes hold no more.
     #[allow(clippy::should_implement_trait)] // not an Iterator: pushing more bytes revives it
     pub fn next(&mut self) -> Option<Result<DeviceMessage, FormatError>> {
-        if !self.hello_sent {
-            self.hello_sent = true;
+        if self.stream.hello_due() {
             return Some(Ok(self.hello()));
         }
         loop {
-            let data = self.queue.data();
+            let data = self.stream.queue.data();
             let newline = data.iter().position(|&b| b == b'\n');
-            if self.discarding {
+            if !self.stream.in_sync {
                 let n = newline.map_or(data.len(), |at| at + 1);
-                self.discard(n);
+                self.stream.discard(n);
                 newline?;
-                self.discarding = false;
+                self.stream.in_sync = true;
                 continue;
             }
             let Some(at) = newline else {
                 if data.len() > MAX_LINE_LEN {
-                    self.discard(data.len());
-                    self.discarding = true;
-                    self.stats.oversize += 1;
+                    self.stream.discard(data.len());
+                    self.stream.in_sync = false;
+                    self.stream.stats.oversize += 1;
                     return Some(Err(FormatError::Oversize));
                 }
                 return None;
             };
             if at > MAX_LINE_LEN {
-                self.discard(at + 1);
-                self.stats.oversize += 1;
+                self.stream.discard(at + 1);
+                self.stream.stats.oversize += 1;
                 return Some(Err(FormatError::Oversize));
             }
             let line = parse_line(&self.format, data.get(..at).unwrap_or(&[]));
-            let t_host_us = self.queue.time_at(at);
-            self.queue.consume(at + 1);
+            let t_host_us = self.stream.queue.time_at(at);
+            self.stream.queue.consume(at + 1);
             match line {
                 Line::Blank => continue,
                 Line::Malformed => {
-                    self.stats.malformed += 1;
+                    self.stream.stats.malformed += 1;
                     return Some(Err(FormatError::Malformed));
                 }
                 Line::Sample(millis, counts) => {
-                    self.stats.frames_ok += 1;
+                    self.stream.stats.frames_ok += 1;
                     let t_us = match millis {
                         // Arduino's millis() is a u32 in ms; the protocol clock a u32 in µs.
                         Some(ms) => (ms as u32).wrapping_mul(1000),
@@ -373,17 +361,12 @@ impl Hx711TextDecoder {
 
     /// Counts so far.
     pub fn stats(&self) -> &FormatStats {
-        &self.stats
+        &self.stream.stats
     }
 
     /// Bytes queued and not yet decoded (at most [`MAX_LINE_LEN`] after `next` returns `None`).
     pub fn buffered_bytes(&self) -> usize {
-        self.queue.len()
-    }
-
-    fn discard(&mut self, n: usize) {
-        self.stats.bytes_discarded += n as u64;
-        self.queue.consume(n);
+        self.stream.queue.len()
     }
 
     fn hello(&self) -> DeviceMessage {

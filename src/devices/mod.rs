@@ -14,6 +14,7 @@
 //! nominal rate (see [`HostClock`]); the quality record says so.
 
 pub mod hx711;
+mod stream;
 pub mod witmotion;
 
 use proprio_protocol::{DeviceKind, DeviceMessage, FrameError};
@@ -23,6 +24,7 @@ use crate::decode::StreamDecoder;
 use crate::quality::DataQuality;
 
 pub use hx711::{Hx711Column, Hx711Format, Hx711TextDecoder, LoadUnit};
+pub use stream::MAX_QUEUED_BYTES;
 pub use witmotion::{WitmotionBleDecoder, WitmotionSerialDecoder};
 
 /// The byte format a source speaks.

@@ -22,10 +22,9 @@
 //! Neither model has a clock proprio can read: sample times come from the host's receive times
 //! through [`HostClock`].
 
-use std::collections::VecDeque;
-
 use proprio_protocol::{DeviceInfo, DeviceKind, DeviceMessage, FirmwareVersion, ImuSample};
 
+use super::stream::FormatStream;
 use super::{FormatError, FormatStats, HostClock};
 
 /// Length of one WT901BLECL packet, bytes.
@@ -59,16 +58,8 @@ pub const ACC_M_S2_PER_LSB: f32 = (16.0 * 9.806_65 / 32_768.0) as f32;
 /// Gyroscope scale of both models: ±2000 °/s over the i16 range, rad/s per count.
 pub const GYR_RAD_S_PER_LSB: f32 = (2000.0 / 32_768.0 * std::f64::consts::PI / 180.0) as f32;
 
-/// Most bytes a decoder keeps queued. Only reached when bytes are pushed and never decoded
-/// (after each `push`, draining `next` leaves less than one frame queued); the oldest bytes
-/// are then dropped and counted as discarded.
-pub const MAX_QUEUED_BYTES: usize = 1 << 20;
-
 const BLE_HEADER: [u8; 2] = [0x55, 0x61];
 const SERIAL_HEADER: u8 = 0x55;
-/// Receive-time segments kept for undecoded bytes; more pushes than this between two `next`
-/// calls are merged (their bytes take the later receive time).
-const MAX_SEGMENTS: usize = 256;
 
 // Encoders and commands ------------------------------------------------------------------------
 
@@ -159,105 +150,6 @@ fn imu_hello(rate_hz: f32, mag_ut_per_lsb: f32) -> DeviceMessage {
     })
 }
 
-// The byte queue shared by the format decoders -------------------------------------------------
-
-/// Bytes pushed and not yet decoded, with the host time each byte was received.
-///
-/// Consumed bytes are dropped (amortised), and at most [`MAX_QUEUED_BYTES`] are kept.
-#[derive(Debug, Clone, Default)]
-pub(super) struct ByteQueue {
-    buf: Vec<u8>,
-    /// Index in `buf` of the first unconsumed byte.
-    start: usize,
-    /// Stream position (bytes pushed before) of `buf[0]`.
-    base_pos: u64,
-    /// `(end stream position, exclusive; receive time µs)` of the pushes still queued.
-    segments: VecDeque<(u64, u64)>,
-}
-
-impl ByteQueue {
-    /// Queues `bytes` received at `t_host_us`; returns how many old bytes were dropped to stay
-    /// within [`MAX_QUEUED_BYTES`].
-    pub(super) fn push(&mut self, bytes: &[u8], t_host_us: u64) -> usize {
-        if bytes.is_empty() {
-            return 0;
-        }
-        // Keep at most MAX_QUEUED_BYTES: drop the oldest queued bytes first, then the head of
-        // `bytes` itself if it alone is larger.
-        let queued = self.len();
-        let excess = (queued + bytes.len()).saturating_sub(MAX_QUEUED_BYTES);
-        let from_queue = excess.min(queued);
-        self.consume(from_queue);
-        let from_bytes = excess - from_queue;
-        let bytes = bytes.get(from_bytes..).unwrap_or(&[]);
-
-        if self.start == self.buf.len() {
-            self.base_pos += self.buf.len() as u64;
-            self.buf.clear();
-            self.start = 0;
-            if self.buf.capacity() > 64 * 1024 {
-                self.buf.shrink_to(4096);
-            }
-        } else if self.start > 0 && self.start >= self.buf.len() / 2 {
-            self.buf.drain(..self.start);
-            self.base_pos += self.start as u64;
-            self.start = 0;
-        }
-        self.buf.extend_from_slice(bytes);
-        let end = self.end_pos();
-        let full = self.segments.len() >= MAX_SEGMENTS;
-        match self.segments.back_mut() {
-            Some(last) if last.1 == t_host_us || full => *last = (end, t_host_us),
-            _ => self.segments.push_back((end, t_host_us)),
-        }
-        excess
-    }
-
-    /// The queued bytes, oldest first.
-    pub(super) fn data(&self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or(&[])
-    }
-
-    /// How many bytes are queued.
-    pub(super) fn len(&self) -> usize {
-        self.buf.len().saturating_sub(self.start)
-    }
-
-    /// Drops the oldest `n` queued bytes (fewer if fewer are queued).
-    pub(super) fn consume(&mut self, n: usize) {
-        self.start = (self.start + n.min(self.len())).min(self.buf.len());
-        let pos = self.base_pos + self.start as u64;
-        while let Some(&(end, _)) = self.segments.front() {
-            if end <= pos {
-                self.segments.pop_front();
-            } else {
-                break;
-            }
-        }
-    }
-
-    /// Drops every queued byte; returns how many there were.
-    pub(super) fn clear(&mut self) -> usize {
-        let n = self.len();
-        self.consume(n);
-        n
-    }
-
-    /// The receive time of the queued byte at `offset` (0 = oldest queued byte).
-    pub(super) fn time_at(&self, offset: usize) -> u64 {
-        let pos = self.base_pos + (self.start + offset) as u64;
-        self.segments
-            .iter()
-            .find(|&&(end, _)| end > pos)
-            .or(self.segments.back())
-            .map_or(0, |&(_, t)| t)
-    }
-
-    fn end_pos(&self) -> u64 {
-        self.base_pos + self.buf.len() as u64
-    }
-}
-
 // WT901BLECL -----------------------------------------------------------------------------------
 
 /// Decodes the WT901BLECL's BLE notification stream into [`DeviceMessage`]s.
@@ -279,11 +171,8 @@ impl ByteQueue {
 #[derive(Debug, Clone)]
 pub struct WitmotionBleDecoder {
     rate_hz: f32,
-    queue: ByteQueue,
+    stream: FormatStream,
     clock: HostClock,
-    stats: FormatStats,
-    hello_sent: bool,
-    aligned: bool,
     seq: u32,
 }
 
@@ -292,11 +181,8 @@ impl WitmotionBleDecoder {
     pub fn new(rate_hz: f32) -> Self {
         WitmotionBleDecoder {
             rate_hz,
-            queue: ByteQueue::default(),
+            stream: FormatStream::new(),
             clock: HostClock::new(rate_hz),
-            stats: FormatStats::default(),
-            hello_sent: false,
-            aligned: true,
             seq: 0,
         }
     }
@@ -304,36 +190,30 @@ impl WitmotionBleDecoder {
     /// The stream was interrupted (the link dropped): the queued partial packet is dropped and
     /// decoding realigns on the next packets.
     pub fn resync(&mut self) {
-        self.stats.bytes_discarded += self.queue.clear() as u64;
-        self.aligned = false;
+        self.stream.resync();
     }
 
     /// Queues bytes (one or more notifications, any split) received at `t_host_us`.
     pub fn push(&mut self, bytes: &[u8], t_host_us: u64) {
-        let dropped = self.queue.push(bytes, t_host_us);
-        if dropped > 0 {
-            self.stats.bytes_discarded += dropped as u64;
-            self.aligned = false;
-        }
+        self.stream.push(bytes, t_host_us);
     }
 
     /// The next decoded message or rejection; `None` when the queued bytes hold no more.
     #[allow(clippy::should_implement_trait)] // not an Iterator: pushing more bytes revives it
     pub fn next(&mut self) -> Option<Result<DeviceMessage, FormatError>> {
-        if !self.hello_sent {
-            self.hello_sent = true;
+        if self.stream.hello_due() {
             return Some(Ok(imu_hello(self.rate_hz, 0.0)));
         }
         loop {
-            let data = self.queue.data();
-            if self.aligned {
+            let data = self.stream.queue.data();
+            if self.stream.in_sync {
                 return match data {
                     [] | [0x55] => None,
                     [0x55, 0x61, ..] if data.len() < BLE_PACKET_LEN => None,
                     [0x55, 0x61, ..] => Some(Ok(self.take_packet())),
                     _ => {
-                        self.aligned = false;
-                        self.stats.malformed += 1;
+                        self.stream.in_sync = false;
+                        self.stream.stats.malformed += 1;
                         Some(Err(FormatError::Malformed))
                     }
                 };
@@ -341,47 +221,42 @@ impl WitmotionBleDecoder {
             let Some(at) = data.windows(2).position(|w| w == BLE_HEADER) else {
                 // No header: keep only a last 0x55, which may start one.
                 let keep = usize::from(data.last() == Some(&BLE_HEADER[0]));
-                self.discard(data.len() - keep);
+                self.stream.discard(data.len() - keep);
                 return None;
             };
-            self.discard(at);
-            let data = self.queue.data();
+            self.stream.discard(at);
+            let data = self.stream.queue.data();
             match data.get(BLE_PACKET_LEN..BLE_PACKET_LEN + 2) {
                 None => return None,
                 Some(next) if next == BLE_HEADER => {
-                    self.aligned = true;
+                    self.stream.in_sync = true;
                     return Some(Ok(self.take_packet()));
                 }
                 // Not followed by a header: a false `55 61`; look further.
-                Some(_) => self.discard(1),
+                Some(_) => self.stream.discard(1),
             }
         }
     }
 
     /// Counts so far.
     pub fn stats(&self) -> &FormatStats {
-        &self.stats
+        &self.stream.stats
     }
 
     /// Bytes queued and not yet decoded (at most 21 after `next` returns `None`).
     pub fn buffered_bytes(&self) -> usize {
-        self.queue.len()
-    }
-
-    fn discard(&mut self, n: usize) {
-        self.stats.bytes_discarded += n as u64;
-        self.queue.consume(n);
+        self.stream.queue.len()
     }
 
     /// Decodes the packet at the head of the queue (the caller checked it is all there).
     fn take_packet(&mut self) -> DeviceMessage {
-        let data = self.queue.data();
+        let data = self.stream.queue.data();
         let v = |i: usize| i16_at(data, 2 + 2 * i);
         let acc = [v(0), v(1), v(2)];
         let gyr = [v(3), v(4), v(5)];
-        let t_host_us = self.queue.time_at(BLE_PACKET_LEN - 1);
-        self.queue.consume(BLE_PACKET_LEN);
-        self.stats.frames_ok += 1;
+        let t_host_us = self.stream.queue.time_at(BLE_PACKET_LEN - 1);
+        self.stream.queue.consume(BLE_PACKET_LEN);
+        self.stream.stats.frames_ok += 1;
         let sample = ImuSample {
             seq: self.seq,
             t_us: self.clock.sample_time_us(t_host_us) as u32,
@@ -419,11 +294,8 @@ impl WitmotionBleDecoder {
 #[derive(Debug, Clone)]
 pub struct WitmotionSerialDecoder {
     rate_hz: f32,
-    queue: ByteQueue,
+    stream: FormatStream,
     clock: HostClock,
-    stats: FormatStats,
-    hello_sent: bool,
-    aligned: bool,
     seq: u32,
     acc: Option<[i16; 3]>,
     mag: Option<[i16; 3]>,
@@ -434,11 +306,8 @@ impl WitmotionSerialDecoder {
     pub fn new(rate_hz: f32) -> Self {
         WitmotionSerialDecoder {
             rate_hz,
-            queue: ByteQueue::default(),
+            stream: FormatStream::new(),
             clock: HostClock::new(rate_hz),
-            stats: FormatStats::default(),
-            hello_sent: false,
-            aligned: true,
             seq: 0,
             acc: None,
             mag: None,
@@ -448,60 +317,54 @@ impl WitmotionSerialDecoder {
     /// The stream was interrupted (the link dropped): the queued partial frame is dropped and
     /// decoding realigns on the next frames.
     pub fn resync(&mut self) {
-        self.stats.bytes_discarded += self.queue.clear() as u64;
-        self.aligned = false;
+        self.stream.resync();
     }
 
     /// Queues bytes read from the port at `t_host_us`.
     pub fn push(&mut self, bytes: &[u8], t_host_us: u64) {
-        let dropped = self.queue.push(bytes, t_host_us);
-        if dropped > 0 {
-            self.stats.bytes_discarded += dropped as u64;
-            self.aligned = false;
-        }
+        self.stream.push(bytes, t_host_us);
     }
 
     /// The next decoded message or rejection; `None` when the queued bytes hold no more.
     #[allow(clippy::should_implement_trait)] // not an Iterator: pushing more bytes revives it
     pub fn next(&mut self) -> Option<Result<DeviceMessage, FormatError>> {
-        if !self.hello_sent {
-            self.hello_sent = true;
+        if self.stream.hello_due() {
             return Some(Ok(imu_hello(self.rate_hz, 0.0)));
         }
         loop {
-            let data = self.queue.data();
+            let data = self.stream.queue.data();
             let first = *data.first()?;
             if first != SERIAL_HEADER {
-                if self.aligned {
-                    self.aligned = false;
-                    self.stats.malformed += 1;
+                if self.stream.in_sync {
+                    self.stream.in_sync = false;
+                    self.stream.stats.malformed += 1;
                     return Some(Err(FormatError::Malformed));
                 }
                 let skip = data
                     .iter()
                     .position(|&b| b == SERIAL_HEADER)
                     .unwrap_or(data.len());
-                self.discard(skip);
+                self.stream.discard(skip);
                 continue;
             }
             let frame = data.get(..SERIAL_FRAME_LEN)?;
             let valid = frame.get(SERIAL_FRAME_LEN - 1) == Some(&checksum(&frame[..10]));
             if !valid {
-                self.discard(1);
-                if self.aligned {
-                    self.aligned = false;
-                    self.stats.checksum_errors += 1;
+                self.stream.discard(1);
+                if self.stream.in_sync {
+                    self.stream.in_sync = false;
+                    self.stream.stats.checksum_errors += 1;
                     return Some(Err(FormatError::Checksum));
                 }
                 continue;
             }
-            if !self.aligned {
+            if !self.stream.in_sync {
                 // Realigning: trust a frame only when the next one starts right after it.
                 match data.get(SERIAL_FRAME_LEN) {
                     None => return None,
-                    Some(&SERIAL_HEADER) => self.aligned = true,
+                    Some(&SERIAL_HEADER) => self.stream.in_sync = true,
                     Some(_) => {
-                        self.discard(1);
+                        self.stream.discard(1);
                         continue;
                     }
                 }
@@ -514,31 +377,26 @@ impl WitmotionSerialDecoder {
 
     /// Counts so far.
     pub fn stats(&self) -> &FormatStats {
-        &self.stats
+        &self.stream.stats
     }
 
     /// Bytes queued and not yet decoded (at most one frame after `next` returns `None`).
     pub fn buffered_bytes(&self) -> usize {
-        self.queue.len()
-    }
-
-    fn discard(&mut self, n: usize) {
-        self.stats.bytes_discarded += n as u64;
-        self.queue.consume(n);
+        self.stream.queue.len()
     }
 
     /// Consumes the checked frame at the head of the queue; a sample if it completes one.
     fn take_frame(&mut self) -> Option<DeviceMessage> {
-        let data = self.queue.data();
+        let data = self.stream.queue.data();
         let kind = data.get(1).copied().unwrap_or(0);
         let v = |i: usize| i16_at(data, 2 + 2 * i);
         let xyz = [v(0), v(1), v(2)];
-        let t_host_us = self.queue.time_at(SERIAL_FRAME_LEN - 1);
-        self.queue.consume(SERIAL_FRAME_LEN);
+        let t_host_us = self.stream.queue.time_at(SERIAL_FRAME_LEN - 1);
+        self.stream.queue.consume(SERIAL_FRAME_LEN);
         match kind {
             SERIAL_ACC => self.acc = Some(xyz),
             SERIAL_GYRO => {
-                self.stats.frames_ok += 1;
+                self.stream.stats.frames_ok += 1;
                 let acc = self.acc.take()?;
                 let sample = ImuSample {
                     seq: self.seq,
@@ -554,7 +412,7 @@ impl WitmotionSerialDecoder {
             SERIAL_ANGLE | SERIAL_QUATERNION => {}
             _ => return None,
         }
-        self.stats.frames_ok += 1;
+        self.stream.stats.frames_ok += 1;
         None
     }
 }
@@ -924,45 +782,5 @@ mod tests {
         assert_eq!(d.buffered_bytes(), 0);
         assert_eq!(d.stats().bytes_discarded, 7);
         assert_eq!(d.stats().frames_ok, 2);
-    }
-
-    #[test]
-    fn byte_queue_times_follow_pushes() {
-        let mut q = ByteQueue::default();
-        q.push(&[1, 2, 3], 10);
-        q.push(&[4, 5], 20);
-        q.push(&[6], 20);
-        assert_eq!(q.data(), &[1, 2, 3, 4, 5, 6]);
-        assert_eq!(
-            (0..6).map(|i| q.time_at(i)).collect::<Vec<_>>(),
-            [10, 10, 10, 20, 20, 20]
-        );
-        q.consume(4);
-        assert_eq!(q.data(), &[5, 6]);
-        assert_eq!(q.time_at(0), 20);
-        q.push(&[7], 30);
-        assert_eq!(q.data(), &[5, 6, 7]);
-        assert_eq!(q.time_at(2), 30);
-        q.consume(10);
-        assert_eq!(q.len(), 0);
-        assert_eq!(q.push(&[8], 40), 0);
-        assert_eq!(q.time_at(0), 40);
-    }
-
-    #[test]
-    fn byte_queue_is_capped() {
-        let mut q = ByteQueue::default();
-        let big = vec![0xAB; MAX_QUEUED_BYTES - 10];
-        assert_eq!(q.push(&big, 1), 0);
-        assert_eq!(q.push(&[1; 30], 2), 20);
-        assert_eq!(q.len(), MAX_QUEUED_BYTES);
-        assert_eq!(q.time_at(MAX_QUEUED_BYTES - 1), 2);
-        assert_eq!(
-            q.push(&vec![2; MAX_QUEUED_BYTES + 5], 3),
-            MAX_QUEUED_BYTES + 5
-        );
-        assert_eq!(q.len(), MAX_QUEUED_BYTES);
-        assert!(q.data().iter().all(|&b| b == 2));
-        assert_eq!(q.time_at(0), 3);
     }
 }

@@ -117,6 +117,40 @@ impl DrillKind {
     }
 }
 
+/// The result of one drill, with its own measures `M`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillOutcome<M> {
+    /// 0–100, see the drill's module docs.
+    pub score: f64,
+    /// When the drill started on the stream's device time line, s.
+    pub start_s: f64,
+    /// Why it ended.
+    pub end: EndReason,
+    /// Seconds from start to end (device time).
+    pub duration_s: f64,
+    /// The measures.
+    pub metrics: M,
+    /// Events in order (the first 1000).
+    pub events: Vec<DrillEvent>,
+    /// Events that happened, including any beyond those kept.
+    pub events_total: u64,
+}
+
+impl<M> DrillOutcome<M> {
+    /// The same outcome with its measures converted (e.g. into [`DrillMetrics`]).
+    pub fn map_metrics<N>(self, convert: impl FnOnce(M) -> N) -> DrillOutcome<N> {
+        DrillOutcome {
+            score: self.score,
+            start_s: self.start_s,
+            end: self.end,
+            duration_s: self.duration_s,
+            metrics: convert(self.metrics),
+            events: self.events,
+            events_total: self.events_total,
+        }
+    }
+}
+
 /// Why a drill ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -40,7 +40,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DrillEvent, EndReason};
+use super::{DrillEvent, DrillOutcome, EndReason};
 use crate::pipeline::{BoardPhase, CopSample, WindowResampler};
 
 /// The load must be steady this long before the hold starts, s.
@@ -320,24 +320,8 @@ pub struct QuietStanceLive {
     pub score: f64,
 }
 
-/// The result of one quiet-stance trial.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuietStanceOutcome {
-    /// 0–100, see the module docs.
-    pub score: f64,
-    /// When the hold started on the stream's device time line, s.
-    pub start_s: f64,
-    /// Why it ended.
-    pub end: EndReason,
-    /// Seconds from the hold's start to the end (device time).
-    pub duration_s: f64,
-    /// The measures.
-    pub metrics: QuietStanceMetrics,
-    /// Events in order (the first 1000).
-    pub events: Vec<DrillEvent>,
-    /// Events that happened, including any beyond those kept.
-    pub events_total: u64,
-}
+/// The result of one quiet-stance trial (it starts when the hold does).
+pub type QuietStanceOutcome = DrillOutcome<QuietStanceMetrics>;
 
 /// Running sums for the live view: the same measures as [`sway_measures`] except the mean
 /// distance, updated point by point (deviations taken from the first point, for precision).

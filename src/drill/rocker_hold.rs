@@ -24,7 +24,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DrillEvent, EndReason, Side};
+use super::{DrillEvent, DrillOutcome, EndReason, Side};
 use crate::pipeline::BoardTilt;
 
 /// How far (degrees) the board must come back off its limit before another touch counts as a
@@ -161,24 +161,8 @@ pub struct RockerHoldLive {
     pub settling: bool,
 }
 
-/// The result of one rocker-hold drill.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RockerHoldOutcome {
-    /// 0–100, see the module docs.
-    pub score: f64,
-    /// When the drill started on the stream's device time line, s (its first settled sample).
-    pub start_s: f64,
-    /// Why it ended.
-    pub end: EndReason,
-    /// Seconds from start to end (device time).
-    pub duration_s: f64,
-    /// The measures.
-    pub metrics: RockerHoldMetrics,
-    /// Events in order (the first 1000).
-    pub events: Vec<DrillEvent>,
-    /// Events that happened, including any beyond those kept.
-    pub events_total: u64,
-}
+/// The result of one rocker-hold drill (it starts at its first settled sample).
+pub type RockerHoldOutcome = DrillOutcome<RockerHoldMetrics>;
 
 /// The running drill: signals in, events out.
 #[derive(Debug, Clone)]

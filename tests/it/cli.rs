@@ -136,6 +136,18 @@ fn bad_input_gets_one_sentence_and_a_failure_exit() {
         ],
         vec!["replay".into(), missing.display().to_string()],
         vec!["replay".into(), junk.display().to_string()],
+        vec![
+            "sim-device".into(),
+            "--stdio".into(),
+            "--unplug".into(),
+            "1:1".into(),
+        ],
+        vec![
+            "sim-device".into(),
+            "--serial".into(),
+            "--format".into(),
+            "witmotion-ble".into(),
+        ],
     ];
     for args in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

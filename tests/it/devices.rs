@@ -3,12 +3,12 @@
 
 use proprio::devices::hx711::{format_line, MAX_LINE_LEN};
 use proprio::devices::witmotion::{
-    ble_packet, serial_frame, MAX_QUEUED_BYTES, SERIAL_ACC, SERIAL_ANGLE, SERIAL_FRAME_LEN,
-    SERIAL_GYRO, SERIAL_MAG, SERIAL_QUATERNION,
+    ble_packet, serial_frame, SERIAL_ACC, SERIAL_ANGLE, SERIAL_FRAME_LEN, SERIAL_GYRO, SERIAL_MAG,
+    SERIAL_QUATERNION,
 };
 use proprio::devices::{
     FormatError, FormatStats, Hx711Column, Hx711Format, Hx711TextDecoder, LoadUnit,
-    WitmotionBleDecoder, WitmotionSerialDecoder,
+    WitmotionBleDecoder, WitmotionSerialDecoder, MAX_QUEUED_BYTES,
 };
 use proprio_protocol::{DeviceMessage, ImuSample, LoadSample};
 use proptest::prelude::*;
