@@ -16,6 +16,7 @@
 //! - [`recording`]: the recording file format.
 //! - [`quality`]: the data-quality record that goes with every result.
 //! - [`cues`]: when to buzz the wearable.
+//! - [`eval`]: orientation accuracy against optical ground truth (BROAD-format trials).
 //!
 //! The wire protocol is its own no_std crate, [`proprio_protocol`]; calibration math is
 //! [`proprio_calibration`].
@@ -26,6 +27,7 @@ pub mod cues;
 pub mod decode;
 pub mod devices;
 pub mod drill;
+pub mod eval;
 pub mod pipeline;
 pub mod quality;
 pub mod recording;

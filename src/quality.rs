@@ -42,6 +42,16 @@ pub struct DataQuality {
     pub timestamps: TimestampSource,
     /// Last battery level the device reported, percent.
     pub battery_percent: Option<u8>,
+    /// IMU samples whose accelerometer reading the orientation filter could not use
+    /// (saturated, zero, NaN).
+    #[serde(default)]
+    pub acc_rejected_samples: u64,
+    /// IMU samples taken while the sensor was at rest (its gyroscope bias was being learned).
+    #[serde(default)]
+    pub at_rest_samples: u64,
+    /// IMU samples whose magnetic field was disturbed (not used for heading).
+    #[serde(default)]
+    pub mag_disturbed_samples: u64,
 }
 
 /// Where sample times come from.

@@ -416,7 +416,11 @@ impl Session {
         };
         match pipeline.push(sample, timed.t_us, timed.dt_us) {
             Some(tilt) => {
-                self.quality.samples_received += 1;
+                let q = &mut self.quality;
+                q.samples_received += 1;
+                q.acc_rejected_samples += u64::from(tilt.acc_rejected);
+                q.at_rest_samples += u64::from(tilt.at_rest);
+                q.mag_disturbed_samples += u64::from(tilt.mag_disturbed);
                 drill.update(&tilt, events);
             }
             None => self.quality.samples_before_info += 1,

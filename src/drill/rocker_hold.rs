@@ -426,6 +426,8 @@ mod tests {
                 rate_deg_s,
                 converging: false,
                 acc_rejected: false,
+                at_rest: false,
+                mag_disturbed: false,
             };
             drill.update(&s, &mut events);
         }

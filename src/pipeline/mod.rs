@@ -10,30 +10,29 @@
 //! - [`PIPELINE_VERSION`] and [`COP_PIPELINE_VERSION`] name these exact chains; results carry
 //!   them so that only like is compared with like.
 
+mod ahrs;
 mod cop;
 mod orientation;
+mod smoother;
 
 use nalgebra::Vector3;
 use proprio_calibration::ImuCalibration;
 use proprio_protocol::{DeviceInfo, ImuSample};
 use serde::{Deserialize, Serialize};
 
+pub use ahrs::{AhrsFilter, AhrsParams};
 pub use cop::{
     BoardGeometry, BoardPhase, CopConfig, CopPipeline, CopSample, WindowResampler,
     COP_PIPELINE_VERSION, MIN_LOAD_FLOOR_COUNTS, MIN_LOAD_N, MIN_LOAD_NOISE_FACTOR,
     TARE_MIN_SAMPLES, TARE_S, TARE_STEADY_N,
 };
-pub use orientation::{
-    ComplementaryFilter, ComplementaryParams, OrientationEstimate, OrientationFilter,
-};
+pub use orientation::{OrientationEstimate, OrientationFilter};
+pub use smoother::smooth_orientation;
 
 /// Version of the signal chain (decoding, units, calibration, filter, its parameters, tilt
 /// extraction). Bump it whenever a change can move a result. 2: the decoder resyncs at each
-/// link loss.
-pub const PIPELINE_VERSION: &str = "2";
-
-/// Samples further apart than this restart the orientation filter (it cannot bridge a gap).
-const MAX_BRIDGED_GAP_S: f64 = 0.5;
+/// link loss. 3: [`AhrsFilter`] replaces the complementary filter.
+pub const PIPELINE_VERSION: &str = "3";
 
 /// One IMU sample in SI units, sensor frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,8 +63,9 @@ pub struct PipelineConfig {
     pub rocking_axis: RockingAxis,
     /// The IMU calibration in force (identity until calibrated).
     pub calibration: ImuCalibration,
-    /// Orientation filter parameters.
-    pub filter: ComplementaryParams,
+    /// Orientation filter parameters (recordings made with older filters get the defaults).
+    #[serde(default)]
+    pub filter: AhrsParams,
     /// The balance-board chain's setup (recordings from before it existed get the default).
     #[serde(default)]
     pub cop: CopConfig,
@@ -84,20 +84,24 @@ pub struct BoardTilt {
     pub converging: bool,
     /// The accelerometer was not used for this sample.
     pub acc_rejected: bool,
+    /// The sensor was at rest.
+    pub at_rest: bool,
+    /// The magnetic field was disturbed (not used for heading).
+    pub mag_disturbed: bool,
 }
 
 /// Raw samples in, board tilt out.
 pub struct Pipeline {
     config: PipelineConfig,
     info: Option<DeviceInfo>,
-    filter: ComplementaryFilter,
+    filter: AhrsFilter,
 }
 
 impl Pipeline {
     /// A pipeline waiting for the device's scale factors.
     pub fn new(config: PipelineConfig) -> Self {
         Pipeline {
-            filter: ComplementaryFilter::new(config.filter),
+            filter: AhrsFilter::new(config.filter),
             config,
             info: None,
         }
@@ -132,9 +136,6 @@ impl Pipeline {
     pub fn push(&mut self, raw: &ImuSample, t_us: u64, dt_us: u64) -> Option<BoardTilt> {
         let si = self.to_si(raw)?;
         let dt_s = dt_us as f64 * 1e-6;
-        if dt_s > MAX_BRIDGED_GAP_S {
-            self.filter.restart();
-        }
         let estimate = self.filter.update(&si, dt_s);
         let up = estimate
             .world_from_imu
@@ -150,6 +151,8 @@ impl Pipeline {
             rate_deg_s: rate_rad_s.to_degrees(),
             converging: estimate.converging,
             acc_rejected: estimate.acc_rejected,
+            at_rest: estimate.at_rest,
+            mag_disturbed: estimate.mag_disturbed,
         })
     }
 }

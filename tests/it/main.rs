@@ -7,5 +7,6 @@ mod cmd;
 mod common;
 mod devices;
 mod drill;
+mod orientation;
 mod recording;
 mod sim_truth;
