@@ -11,17 +11,19 @@
 //!   the filter removes them without delaying the orientation itself; `world6_from_inertial` is the
 //!   smallest rotation that turns the filtered vector up. The idea is VQF's (Laidig & Seel 2023);
 //!   this is our own formulation.
-//! - the residual bias shows as a steady inclination correction: its rate, taken back to sensor
-//!   axes, drives an integral bias estimate (the axes of the correction are the observable ones),
-//!   and a rest detector learns the bias faster while the sensor is still;
+//! - the gyroscope bias is a three-state Kalman filter: while the sensor is still (a rest
+//!   detector) the mean rate measures it directly; in motion a residual bias shows as a steady
+//!   inclination correction, which measures the bias through the rotation into sensor axes, both
+//!   seen through the same low-pass (only the horizontal axes are observed at any moment);
 //! - with a magnetometer, the heading about the vertical is pulled to magnetic north with time
 //!   constant `tau_mag_s`, unless the field's strength or dip departs from the learned reference
-//!   (a magnet, a steel frame); a field that stays different long enough becomes the new
-//!   reference.
+//!   (a magnet, a steel frame); a different field that stays steady in the world (same strength,
+//!   dip and direction while the sensor turns) for `mag_new_reference_s` becomes the new
+//!   reference, a magnet carried with the sensor never does.
 //!
 //! Inputs that cannot be used (NaN, zero or wildly wrong accelerations, a zero field, a negative
-//! or zero dt) are skipped with a flag; a gap longer than `max_dt_s` restarts the orientation and
-//! keeps the learned bias.
+//! or zero dt) are skipped with a flag; more than `max_dt_s` without a usable gyroscope sample
+//! (a gap, NaN rates) restarts the orientation and keeps the learned bias.
 
 use nalgebra::{Matrix2, Matrix2x3, Matrix3, Matrix3x2, SVector, UnitQuaternion, Vector2, Vector3};
 use serde::{Deserialize, Serialize};
