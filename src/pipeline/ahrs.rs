@@ -437,6 +437,24 @@ impl HeadingCorrection {
     }
 }
 
+/// True when an accelerometer reading can be used: finite, not near zero (free fall, a dead
+/// sensor), within `acc_reject_m_s2` of 1 g (not saturated).
+pub(super) fn acc_usable(acc: &Vector3<f64>, p: &AhrsParams) -> bool {
+    let norm = acc.norm();
+    norm.is_finite() && norm > 0.1 * G_M_S2 && (norm - G_M_S2).abs() <= p.acc_reject_m_s2
+}
+
+/// The smallest rotation taking `v` up (+z); a half turn about x when `v` points straight down.
+pub(super) fn turn_up(v: &Vector3<f64>) -> UnitQuaternion<f64> {
+    UnitQuaternion::rotation_between(v, &Vector3::z()).unwrap_or_else(|| {
+        if v.z < 0.0 {
+            UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::PI)
+        } else {
+            UnitQuaternion::identity()
+        }
+    })
+}
+
 pub(super) fn wrap_pi(a: f64) -> f64 {
     let two_pi = std::f64::consts::TAU;
     a - two_pi * ((a + std::f64::consts::PI) / two_pi).floor()
@@ -513,12 +531,7 @@ impl AhrsFilter {
     /// Aligns the inclination to one accelerometer reading.
     fn start(&mut self, acc: &Vector3<f64>) {
         self.inertial_from_imu = UnitQuaternion::identity();
-        let up = acc.normalize();
-        self.world6_from_inertial = UnitQuaternion::rotation_between(&up, &Vector3::z())
-            .unwrap_or_else(|| {
-                // Upside down: any half turn about a horizontal axis.
-                UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::PI)
-            });
+        self.world6_from_inertial = turn_up(acc);
         self.acc_inertial_lp = Butterworth3::new(self.params.tau_acc_s);
         self.initialised = true;
         self.since_start_s = 0.0;
@@ -530,10 +543,7 @@ impl OrientationFilter for AhrsFilter {
     fn update(&mut self, imu: &ImuSi, dt_s: f64) -> OrientationEstimate {
         let p = self.params;
         let acc = imu.acc_m_s2;
-        let acc_norm = acc.norm();
-        let acc_usable = acc_norm.is_finite()
-            && acc_norm > 0.1 * G_M_S2
-            && (acc_norm - G_M_S2).abs() <= p.acc_reject_m_s2;
+        let acc_usable = acc_usable(&acc, &p);
         let gyr = imu.gyr_rad_s;
         let gyr = gyr.iter().all(|x| x.is_finite()).then_some(gyr);
         let dt_usable = dt_s.is_finite() && dt_s > 0.0;

@@ -11,7 +11,7 @@
 
 use nalgebra::{UnitQuaternion, Vector3};
 
-use super::ahrs::{wrap_pi, Butterworth3};
+use super::ahrs::{acc_usable, turn_up, wrap_pi, Butterworth3};
 use super::{AhrsFilter, AhrsParams, ImuSi, OrientationFilter};
 
 /// Orientation (`world_from_imu`, z up; ENU with a magnetometer) for every sample of a
@@ -26,7 +26,7 @@ pub fn smooth_orientation(
         return vec![UnitQuaternion::identity(); samples.len()];
     }
     let n = samples.len();
-    let bias = smoothed_bias(samples, dt_s, params);
+    let (bias, mag_disturbed) = smoothed_bias(samples, dt_s, params);
 
     // Inertial frame from the gyroscope with the smoothed bias; gravity in it.
     let mut inertial_from_imu = Vec::with_capacity(n);
@@ -60,31 +60,24 @@ pub fn smooth_orientation(
         .collect();
 
     if params.use_mag {
-        apply_heading(samples, &mut world6_from_imu, dt_s, params);
+        apply_heading(samples, &mag_disturbed, &mut world6_from_imu, dt_s, params);
     }
     world6_from_imu
 }
 
-fn acc_usable(acc: &Vector3<f64>, p: &AhrsParams) -> bool {
-    let norm = acc.norm();
-    norm.is_finite() && norm > 1.0 && (norm - 9.806_65).abs() <= p.acc_reject_m_s2
-}
-
-/// The smallest rotation taking `v` to +z.
-fn turn_up(v: &Vector3<f64>) -> UnitQuaternion<f64> {
-    UnitQuaternion::rotation_between(v, &Vector3::z()).unwrap_or_else(|| {
-        if v.z < 0.0 {
-            UnitQuaternion::from_axis_angle(&Vector3::x_axis(), std::f64::consts::PI)
-        } else {
-            UnitQuaternion::identity()
-        }
-    })
-}
-
-/// The gyroscope bias at every sample, from three causal passes.
-fn smoothed_bias(samples: &[ImuSi], dt_s: f64, params: &AhrsParams) -> Vec<Vector3<f64>> {
+/// The gyroscope bias at every sample, from three causal passes; and, from the first pass, the
+/// samples whose magnetic field the causal filter judged disturbed.
+fn smoothed_bias(
+    samples: &[ImuSi],
+    dt_s: f64,
+    params: &AhrsParams,
+) -> (Vec<Vector3<f64>>, Vec<bool>) {
     let n = samples.len();
-    let pass = |forward: bool, start_bias: Vector3<f64>| -> Vec<Vector3<f64>> {
+    let mut mag_disturbed = vec![false; n];
+    let pass = |forward: bool,
+                start_bias: Vector3<f64>,
+                mut flags: Option<&mut [bool]>|
+     -> Vec<Vector3<f64>> {
         let mut filter = AhrsFilter::new(*params);
         filter.set_gyr_bias_rad_s(start_bias);
         let mut out = vec![Vector3::zeros(); n];
@@ -95,20 +88,24 @@ fn smoothed_bias(samples: &[ImuSi], dt_s: f64, params: &AhrsParams) -> Vec<Vecto
                 // Time reversed: the rotation runs backwards, and so does the bias.
                 s.gyr_rad_s = -s.gyr_rad_s;
             }
-            filter.update(&s, if k == 0 { 0.0 } else { dt_s });
+            let estimate = filter.update(&s, if k == 0 { 0.0 } else { dt_s });
+            if let Some(flags) = flags.as_deref_mut() {
+                flags[i] = estimate.mag_disturbed;
+            }
             let b = filter.gyr_bias_rad_s();
             out[i] = if forward { b } else { -b };
         }
         out
     };
-    let first = pass(true, Vector3::zeros());
-    let backward = pass(false, -first[n - 1]);
-    let forward = pass(true, backward[0]);
-    forward
+    let first = pass(true, Vector3::zeros(), Some(&mut mag_disturbed));
+    let backward = pass(false, -first[n - 1], None);
+    let forward = pass(true, backward[0], None);
+    let bias = forward
         .iter()
         .zip(&backward)
         .map(|(f, b)| (f + b) / 2.0)
-        .collect()
+        .collect();
+    (bias, mag_disturbed)
 }
 
 /// Forward–backward Butterworth low-pass (zero phase), each direction started in steady state.
@@ -127,19 +124,21 @@ fn zero_phase(x: &[Vector3<f64>], tau_s: f64, dt_s: f64) -> Vec<Vector3<f64>> {
 /// Smooths the heading towards north (zero phase, disturbed samples left out) and applies it.
 fn apply_heading(
     samples: &[ImuSi],
+    mag_disturbed: &[bool],
     world6_from_imu: &mut [UnitQuaternion<f64>],
     dt_s: f64,
     params: &AhrsParams,
 ) {
-    // Which samples had an undisturbed field: the causal filter's judgement.
-    let mut filter = AhrsFilter::new(*params);
     // Per sample: weight · (cos, sin) of the heading that turns the field north, and weight.
     let mut weighted = Vec::with_capacity(samples.len());
-    for (i, (s, q)) in samples.iter().zip(world6_from_imu.iter()).enumerate() {
-        let estimate = filter.update(s, if i == 0 { 0.0 } else { dt_s });
+    for ((s, q), &disturbed) in samples
+        .iter()
+        .zip(world6_from_imu.iter())
+        .zip(mag_disturbed)
+    {
         let usable = s.mag_ut.filter(|m| m.iter().all(|x| x.is_finite()));
         let entry = match usable {
-            Some(mag) if !estimate.mag_disturbed => {
+            Some(mag) if !disturbed => {
                 let m = q * mag;
                 if m.xy().norm() > 1e-6 {
                     let target = std::f64::consts::FRAC_PI_2 - m.y.atan2(m.x);
