@@ -53,7 +53,7 @@ fn end_words(end: EndReason) -> &'static str {
         EndReason::DataEnded => "ended: the data stopped before the drill was over",
         EndReason::SteppedOff => "ended: you stepped off the board",
         EndReason::NotStarted => {
-            "ended: nobody stood steadily on the board, so the hold never started"
+            "ended: nobody got onto the board (standing steadily, or with the board level), so the drill never started"
         }
     }
 }

@@ -141,13 +141,15 @@ impl LiveView {
                     )?;
                 }
                 queue!(out, Print("\r\n"))?;
-                line(
-                    &mut out,
-                    &format!(
+                let status = if d.waiting {
+                    "step on and bring the board level to start".to_string()
+                } else {
+                    format!(
                         "time left {:4.0} s   in band {:3.0} %   edge contacts {}   score {:3.0}",
                         d.remaining_s, d.time_in_band_percent, d.edge_contacts, d.score
-                    ),
-                )?;
+                    )
+                };
+                line(&mut out, &status)?;
             }
             DrillLive::QuietStance(d) => {
                 line(

@@ -18,16 +18,20 @@ mod rocker_hold;
 use serde::{Deserialize, Serialize};
 
 pub use rocker_hold::{
-    RockerHold, RockerHoldConfig, RockerHoldLive, RockerHoldMetrics, RockerHoldOutcome,
-    RockerLevel, EDGE_RELEASE_DEG, ROCKER_LEVELS, STABLE_S,
+    impact_speed_threshold_deg_s, RockerHold, RockerHoldConfig, RockerHoldLive, RockerHoldMetrics,
+    RockerHoldOutcome, RockerLevel, EDGE_RELEASE_DEG, ROCKER_LEVELS, STABLE_S,
 };
 
 pub use quiet_stance::{
     ellipse_area_95_mm2, sway_measures, QuietStance, QuietStanceConfig, QuietStanceLive,
     QuietStanceMetrics, QuietStanceOutcome, StanceLevel, StancePhase, SwayMeasures,
-    ANALYSIS_RATE_HZ, MIN_SCORED_S, STANCE_LEVELS, START_WITHIN_S, STEADY_S, STEADY_TOLERANCE,
-    STEP_OFF_S, STEP_OFF_SHARE,
+    ANALYSIS_RATE_HZ, MIN_SCORED_S, STANCE_LEVELS, STEADY_S, STEADY_TOLERANCE, STEP_OFF_S,
+    STEP_OFF_SHARE,
 };
+
+/// A drill that has not started this long after its first usable sample ends as
+/// [`EndReason::NotStarted`] (nobody got onto the board), s of device time.
+pub const START_WITHIN_S: f64 = 120.0;
 
 /// Every drill proprio knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,8 +171,8 @@ pub enum EndReason {
     DataEnded,
     /// The user stepped off the balance board during the hold.
     SteppedOff,
-    /// Nobody stood steadily on the balance board within
-    /// [`START_WITHIN_S`]: the hold never started.
+    /// The drill never started within [`START_WITHIN_S`]: nobody stood steadily on the
+    /// balance board, or nobody brought the rocker board level.
     NotStarted,
 }
 

@@ -40,14 +40,11 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DrillEvent, DrillOutcome, EndReason};
+use super::{DrillEvent, DrillOutcome, EndReason, START_WITHIN_S};
 use crate::pipeline::{BoardPhase, CopSample, WindowResampler};
 
 /// The load must be steady this long before the hold starts, s.
 pub const STEADY_S: f64 = 1.0;
-/// A trial whose hold has not started this long after its first sample ends as
-/// [`EndReason::NotStarted`] (nobody stood steadily on the board), s of device time.
-pub const START_WITHIN_S: f64 = 120.0;
 /// "Steady": every total within this share of the stretch's mean.
 pub const STEADY_TOLERANCE: f64 = 0.10;
 /// Below this share of the standing load a foot has left the board.

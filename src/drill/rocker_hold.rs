@@ -1,13 +1,17 @@
 //! The rocker-board hold.
 //!
-//! Measures, all in device time from the first settled sample:
+//! The drill starts when the board is first level within the band with a settled estimate
+//! (the user has stepped on and lifted the board off its edge); if that does not happen
+//! within [`START_WITHIN_S`] it ends as [`EndReason::NotStarted`]. Measures, all in device
+//! time from the start:
 //! - **tilt RMS** (degrees): root mean square of the tilt over time, level = 0;
 //! - **time in band** (%): share of the time with |tilt| ≤ the target band;
 //! - **edge contacts**: the board's edge hit the floor: within [`EDGE_ZONE_DEG`] of the board's
 //!   limit, its rate towards the edge collapsed in one sample (an impact stops a board at once;
-//!   a person catching it cannot decelerate it that fast). It counts once until the board is
-//!   brought back [`EDGE_RELEASE_DEG`] off the limit; a board already on its edge when the drill
-//!   starts counts only after that;
+//!   a person catching it cannot decelerate it that fast). The impact must come at
+//!   [`impact_speed_threshold_deg_s`] or faster: a slower touch cannot be told from a catch at
+//!   the limit, and is a graze, not a loss of balance. It counts once until the board is
+//!   brought back [`EDGE_RELEASE_DEG`] off the limit;
 //! - **longest in band** (s): the longest stretch continuously within the band;
 //! - **time to stabilise** (s): when the first stretch of [`STABLE_S`] within the band began.
 //!
@@ -24,7 +28,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DrillEvent, DrillOutcome, EndReason, Side};
+use super::{DrillEvent, DrillOutcome, EndReason, Side, START_WITHIN_S};
 use crate::pipeline::BoardTilt;
 
 /// How far (degrees) the board must come back off its limit before another touch counts as a
@@ -39,18 +43,23 @@ pub const MAX_HELD_S: f64 = 0.25;
 const BAND_HYSTERESIS_DEG: f64 = 0.5;
 /// An impact counts as an edge contact within this distance of the board's limit, degrees.
 pub const EDGE_ZONE_DEG: f64 = 1.0;
-/// A drill that starts with the board this close to its limit, and still, starts on the edge,
-/// degrees.
-const START_ON_EDGE_DEG: f64 = 0.5;
 /// An impact: the rate towards the edge was at least this (°/s)…
 const IMPACT_RATE_DEG_S: f64 = 2.5;
-/// …and dropped to at most this share of it in one sample…
+/// …and dropped to at most this share of it within two samples…
 const IMPACT_RATE_KEPT: f64 = 0.3;
-/// …a deceleration of at least this (°/s²), more than a person can produce on a board
-/// (a push-off of about 4.5 rad/s², i.e. 260 °/s²).
-const IMPACT_DECEL_DEG_S2: f64 = 300.0;
+/// …a deceleration of at least this (°/s²), more than a person can produce on a board near
+/// its edge (a push-off of about 4.5 rad/s², i.e. 260 °/s², with gravity against it, plus
+/// motor noise).
+const IMPACT_DECEL_DEG_S2: f64 = 350.0;
 /// Events kept in the result; later ones are counted only (memory stays bounded).
 const MAX_EVENTS: usize = 1_000;
+
+/// The slowest impact (°/s) the drill counts as an edge contact at `sample_rate_hz`: the rate
+/// before it must be at least [`IMPACT_RATE_DEG_S`], and its loss within two samples more than
+/// a person can decelerate a board in that time ([`IMPACT_DECEL_DEG_S2`]).
+pub fn impact_speed_threshold_deg_s(sample_rate_hz: f64) -> f64 {
+    IMPACT_RATE_DEG_S.max(2.0 * IMPACT_DECEL_DEG_S2 / sample_rate_hz)
+}
 
 /// One level of the drill.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -157,8 +166,10 @@ pub struct RockerHoldLive {
     pub time_in_band_percent: f64,
     /// Edge contacts so far.
     pub edge_contacts: u64,
-    /// The drill has not started: waiting for a settled estimate.
+    /// No settled estimate yet: the tilt is not worth showing.
     pub settling: bool,
+    /// The drill has not started: waiting for the board to be brought level.
+    pub waiting: bool,
 }
 
 /// The result of one rocker-hold drill (it starts at its first settled sample).
@@ -168,9 +179,12 @@ pub type RockerHoldOutcome = DrillOutcome<RockerHoldMetrics>;
 #[derive(Debug, Clone)]
 pub struct RockerHold {
     config: RockerHoldConfig,
+    first_settled_us: Option<u64>,
     t0_us: Option<u64>,
+    latest_tilt_deg: Option<f64>,
     prev: Option<(f64, f64)>,
-    prev_rate_deg_s: f64,
+    /// (time s, rate °/s) of the last two samples, oldest first, while the data is continuous.
+    recent_rates: [Option<(f64, f64)>; 2],
     measured_s: f64,
     in_band_s: f64,
     sum_sq_deg2_s: f64,
@@ -192,9 +206,11 @@ impl RockerHold {
     pub fn new(config: RockerHoldConfig) -> Self {
         RockerHold {
             config,
+            first_settled_us: None,
             t0_us: None,
+            latest_tilt_deg: None,
             prev: None,
-            prev_rate_deg_s: 0.0,
+            recent_rates: [None; 2],
             measured_s: 0.0,
             in_band_s: 0.0,
             sum_sq_deg2_s: 0.0,
@@ -235,10 +251,23 @@ impl RockerHold {
         if self.end.is_some() {
             return;
         }
+        if tilt.converging && self.t0_us.is_none() {
+            return;
+        }
+        self.latest_tilt_deg = Some(tilt.tilt_deg);
         let t0_us = match self.t0_us {
             Some(t0) => t0,
-            None if tilt.converging => return,
-            None => *self.t0_us.insert(tilt.t_us),
+            None => {
+                let first = *self.first_settled_us.get_or_insert(tilt.t_us);
+                if tilt.t_us.saturating_sub(first) as f64 * 1e-6 > START_WITHIN_S {
+                    self.end_at(EndReason::NotStarted, 0.0, out);
+                    return;
+                }
+                if tilt.tilt_deg.abs() > self.config.band_deg {
+                    return;
+                }
+                *self.t0_us.insert(tilt.t_us)
+            }
         };
         let t_s = tilt.t_us.saturating_sub(t0_us) as f64 * 1e-6;
         let value = tilt.tilt_deg;
@@ -248,16 +277,8 @@ impl RockerHold {
 
         let limit = self.config.edge_limit_deg;
         let mut continuous = false;
-        let mut dt_s = 0.0;
-        if self.prev.is_none()
-            && value.abs() >= limit - START_ON_EDGE_DEG
-            && tilt.rate_deg_s.abs() < IMPACT_RATE_DEG_S
-        {
-            self.edge_released = false; // started on the edge: not a loss of balance
-        }
         if let Some((prev_t, prev_value)) = self.prev {
             let dt = t_s - prev_t;
-            dt_s = dt;
             if dt <= MAX_HELD_S {
                 continuous = true;
                 self.measured_s += dt;
@@ -284,14 +305,22 @@ impl RockerHold {
             }
         }
 
-        // Edge contacts.
+        // Edge contacts. A sensor that averages over its sample interval spreads an impact over
+        // two samples, so the collapse is looked for across the last two.
+        if !continuous {
+            self.recent_rates = [None; 2];
+        }
         let towards_edge = tilt.rate_deg_s * value.signum();
-        let was_towards_edge = self.prev_rate_deg_s * value.signum();
-        let impact = continuous
-            && was_towards_edge >= IMPACT_RATE_DEG_S
-            && towards_edge <= IMPACT_RATE_KEPT * was_towards_edge
-            && (was_towards_edge - towards_edge) >= IMPACT_DECEL_DEG_S2 * dt_s;
-        self.prev_rate_deg_s = tilt.rate_deg_s;
+        let impact = match self.recent_rates {
+            [Some((t_oldest, r_oldest)), Some((_, r_last))] => {
+                let was_towards_edge = (r_oldest * value.signum()).max(r_last * value.signum());
+                was_towards_edge >= IMPACT_RATE_DEG_S
+                    && towards_edge <= IMPACT_RATE_KEPT * was_towards_edge
+                    && (was_towards_edge - towards_edge) >= IMPACT_DECEL_DEG_S2 * (t_s - t_oldest)
+            }
+            _ => false,
+        };
+        self.recent_rates = [self.recent_rates[1], Some((t_s, tilt.rate_deg_s))];
         if self.edge_released && impact && value.abs() >= limit - EDGE_ZONE_DEG {
             self.edge_released = false;
             self.edge_contacts += 1;
@@ -371,7 +400,8 @@ impl RockerHold {
     /// What the live view shows now.
     pub fn live(&self) -> RockerHoldLive {
         let metrics = self.metrics();
-        let (elapsed_s, tilt_deg) = self.prev.unwrap_or((0.0, 0.0));
+        let elapsed_s = self.prev.map_or(0.0, |(t, _)| t);
+        let tilt_deg = self.latest_tilt_deg.unwrap_or(0.0);
         RockerHoldLive {
             tilt_deg,
             in_band: tilt_deg.abs() <= self.config.band_deg,
@@ -380,7 +410,8 @@ impl RockerHold {
             score: self.score(&metrics, self.config.duration_s),
             time_in_band_percent: metrics.time_in_band_percent,
             edge_contacts: metrics.edge_contacts,
-            settling: self.t0_us.is_none(),
+            settling: self.latest_tilt_deg.is_none(),
+            waiting: self.t0_us.is_none(),
         }
     }
 
@@ -508,12 +539,15 @@ mod tests {
     }
 
     #[test]
-    fn a_board_on_its_edge_at_the_start_is_not_a_contact() {
+    fn the_drill_starts_once_the_board_is_level() {
+        // On its edge, lifted, through the band (the start), then onto the edge again.
         let path = [
             (15.0, 0.0),
             (15.0, 0.0),
             (14.0, -40.0),
-            (12.0, -80.0),
+            (9.0, -80.0),
+            (4.0, -60.0),
+            (10.0, 60.0),
             (14.5, 60.0),
             (15.0, 0.0),
         ];
@@ -521,7 +555,18 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, &(v, r))| (i as u64 * 10_000, v, r));
-        assert_eq!(run_with_rate(signal, config()).metrics.edge_contacts, 1);
+        let out = run_with_rate(signal, config());
+        assert_eq!(out.metrics.edge_contacts, 1);
+        assert!((out.start_s - 0.04).abs() < 1e-9, "{}", out.start_s);
+        assert_eq!(out.metrics.samples, 4);
+    }
+
+    #[test]
+    fn a_board_never_brought_level_ends_as_not_started() {
+        let signal = (0..=(START_WITHIN_S as u64 + 1) * 10).map(|i| (i * 100_000, 15.0));
+        let out = run(signal, config());
+        assert_eq!(out.end, EndReason::NotStarted);
+        assert_eq!(out.metrics.samples, 0);
     }
 
     #[test]

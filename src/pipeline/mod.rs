@@ -31,8 +31,9 @@ pub use smoother::smooth_orientation;
 
 /// Version of the signal chain (decoding, units, calibration, filter, its parameters, tilt
 /// extraction). Bump it whenever a change can move a result. 2: the decoder resyncs at each
-/// link loss. 3: [`AhrsFilter`] replaces the complementary filter.
-pub const PIPELINE_VERSION: &str = "3";
+/// link loss. 3: [`AhrsFilter`] replaces the complementary filter. 4: the rocker hold starts
+/// once the board is level and looks for impacts across two samples.
+pub const PIPELINE_VERSION: &str = "4";
 
 /// One IMU sample in SI units, sensor frame.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -41,7 +41,7 @@ use proprio_protocol::{
 use serde::{Deserialize, Serialize};
 
 use super::rng::SimRng;
-use super::{stream, SampleTruth, SimConfig, SimOutput, STEP_US};
+use super::{stream, EdgeContacts, SampleTruth, SimConfig, SimOutput, STEP_US};
 use crate::devices::hx711::{format_line, Hx711Format, LoadUnit};
 use crate::pipeline::BoardGeometry;
 
@@ -646,7 +646,7 @@ impl VirtualBoard {
                 t_true_us: self.t_true_us,
                 t_device_us: device_us as u32,
                 tilt_deg: 0.0,
-                edge_contacts: 0,
+                edge_contacts: EdgeContacts::default(),
                 lost,
                 board: Some(BoardTruth {
                     total_n,

@@ -31,7 +31,10 @@ pub use board::{
 };
 pub use imu::{SensorErrors, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
 pub use rng::SimRng;
-pub use rocker::{BoardGeometry, BoardState, Person, RockerWorld, STEP_US};
+pub use rocker::{
+    speed_margin_deg_s, BoardGeometry, BoardState, EdgeContactCounter, EdgeContacts, Person,
+    RockerWorld, RELEASE_MARGIN_DEG, STEP_US,
+};
 
 use imu::VirtualImu;
 
@@ -65,6 +68,10 @@ pub struct SimConfig {
     pub seed: u64,
     /// The person's balance skill, 0 (beginner) to 1 (expert).
     pub skill: f64,
+    /// When the person steps onto the rocker board, seconds after power-on; until then the
+    /// board lies still on one of its edges. 0: on the board from the start.
+    #[serde(default)]
+    pub step_on_s: f64,
     /// Sample rate the device runs at until the host asks for another, Hz.
     pub rate_hz: u16,
     /// IMU samples per frame (1 = one `Imu` message each, as over serial; up to 8 in an
@@ -133,6 +140,7 @@ impl SimConfig {
         SimConfig {
             seed,
             skill: 0.6,
+            step_on_s: 3.0,
             rate_hz: 100,
             batch: 1,
             board: BoardGeometry::default(),
@@ -158,8 +166,8 @@ pub struct SampleTruth {
     pub t_device_us: u32,
     /// True board tilt, degrees.
     pub tilt_deg: f64,
-    /// True edge contacts so far.
-    pub edge_contacts: u64,
+    /// True edge contacts so far (all 0 for a balance board).
+    pub edge_contacts: EdgeContacts,
     /// True if the device dropped this sample's frame (or was stalled).
     pub lost: bool,
     /// The board's truth, for a balance board (its tilt and edge contacts are then 0).
@@ -180,6 +188,7 @@ mod stream {
 pub struct VirtualDevice {
     config: SimConfig,
     world: RockerWorld,
+    edge_contacts: EdgeContactCounter,
     imu: VirtualImu,
     fault_rng: SimRng,
     commands: Decoder<HostMessage>,
@@ -211,8 +220,10 @@ impl VirtualDevice {
             world: RockerWorld::new(
                 Person::with_skill(config.skill),
                 config.board,
+                config.step_on_s,
                 SimRng::new(config.seed, stream::PERSON),
             ),
+            edge_contacts: EdgeContactCounter::new(config.board.limit_deg, config.step_on_s > 0.0),
             imu: VirtualImu::new(
                 config.sensor,
                 config.board.imu_height_m,
@@ -330,7 +341,12 @@ impl VirtualDevice {
         }
         while self.t_true_us + STEP_US <= t_true_us {
             self.t_true_us += STEP_US;
-            self.world.step();
+            let impact = self.world.step();
+            self.edge_contacts.observe(
+                self.world.state().tilt_rad.to_degrees(),
+                impact,
+                f64::from(self.rate_hz),
+            );
             if !self.streaming {
                 continue;
             }
@@ -349,7 +365,7 @@ impl VirtualDevice {
                         t_true_us: self.t_true_us,
                         t_device_us: sample.t_us,
                         tilt_deg: self.world.state().tilt_rad.to_degrees(),
-                        edge_contacts: self.world.edge_contacts(),
+                        edge_contacts: self.edge_contacts.counts(),
                         lost,
                         board: None,
                     });

@@ -10,12 +10,15 @@
 //! This is the classic model of human balance as delayed feedback control of an unstable
 //! plant (e.g. Milton & Insperger's work on postural sway); its parameters are chosen so that
 //! sway amplitude and edge contacts span beginners to experts as `skill` goes from 0 to 1.
+//!
+//! Before the person steps on, the unloaded board lies still on one of its edges, as a real
+//! one does while its user gets ready (and as the sensor's bias is learned at rest).
 
 use std::collections::VecDeque;
 
 use super::rng::SimRng;
 // Ground truth counts edge contacts by the drill's own definition of one.
-use crate::drill::EDGE_RELEASE_DEG;
+use crate::drill::{impact_speed_threshold_deg_s, EDGE_RELEASE_DEG};
 
 /// Physics step. The sensor samples on this grid.
 pub const STEP_US: u64 = 1_000;
@@ -100,29 +103,35 @@ pub struct RockerWorld {
     state: BoardState,
     perceived: VecDeque<(f64, f64)>,
     motor_noise: f64,
-    released: bool,
-    edge_contacts: u64,
+    /// Physics steps left before the person steps on.
+    idle_steps: u64,
     rng: SimRng,
 }
 
 impl RockerWorld {
-    /// A world whose person starts within a few degrees of level.
-    pub fn new(person: Person, board: BoardGeometry, mut rng: SimRng) -> Self {
+    /// A world whose person steps on after `step_on_s` (the board lies still on one of its
+    /// edges until then); with 0, the person starts on the board within a few degrees of level.
+    pub fn new(person: Person, board: BoardGeometry, step_on_s: f64, mut rng: SimRng) -> Self {
         let tilt0 = rng.range(-2.0, 2.0).to_radians();
+        let idle_steps = (step_on_s.max(0.0) / STEP_S).round() as u64;
+        let (tilt_rad, at_edge) = if idle_steps > 0 {
+            (board.limit_deg.to_radians().copysign(tilt0), true)
+        } else {
+            (tilt0, false)
+        };
         let delay_steps = ((person.delay_s / STEP_S).round() as usize).max(1);
         RockerWorld {
             person,
             board,
             state: BoardState {
-                tilt_rad: tilt0,
+                tilt_rad,
                 rate_rad_s: 0.0,
                 accel_rad_s2: 0.0,
-                at_edge: false,
+                at_edge,
             },
-            perceived: VecDeque::from(vec![(tilt0, 0.0); delay_steps]),
+            perceived: VecDeque::from(vec![(tilt_rad, 0.0); delay_steps]),
             motor_noise: 0.0,
-            released: true,
-            edge_contacts: 0,
+            idle_steps,
             rng,
         }
     }
@@ -132,14 +141,13 @@ impl RockerWorld {
         self.state
     }
 
-    /// Edge contacts so far (touches separated by coming back [`EDGE_RELEASE_DEG`] off the limit,
-    /// the drill's definition).
-    pub fn edge_contacts(&self) -> u64 {
-        self.edge_contacts
-    }
-
-    /// Advances one physics step; returns true if an edge contact started in it.
-    pub fn step(&mut self) -> bool {
+    /// Advances one physics step; returns the speed (°/s) at which the edge hit the floor, if
+    /// it did in this step.
+    pub fn step(&mut self) -> Option<f64> {
+        if self.idle_steps > 0 {
+            self.idle_steps -= 1;
+            return None;
+        }
         let p = &self.person;
         let limit = self.board.limit_deg.to_radians();
         let (seen_tilt, seen_rate) = self.perceived.pop_front().unwrap_or((0.0, 0.0));
@@ -161,23 +169,104 @@ impl RockerWorld {
         let rate_before = s.rate_rad_s;
         s.rate_rad_s += accel * STEP_S;
         s.tilt_rad += s.rate_rad_s * STEP_S;
-        let mut contact_started = false;
+        let mut impact_deg_s = None;
         if s.tilt_rad.abs() >= limit {
+            if !s.at_edge {
+                impact_deg_s = Some(s.rate_rad_s.abs().to_degrees());
+            }
             s.tilt_rad = limit.copysign(s.tilt_rad);
             s.rate_rad_s = 0.0;
-            if !s.at_edge && self.released {
-                self.edge_contacts += 1;
-                self.released = false;
-                contact_started = true;
-            }
             s.at_edge = true;
-        }
-        if s.tilt_rad.abs() < limit - EDGE_RELEASE_DEG.to_radians() {
-            self.released = true;
         }
         s.accel_rad_s2 = (s.rate_rad_s - rate_before) / STEP_S;
         self.perceived.push_back((s.tilt_rad, s.rate_rad_s));
-        contact_started
+        impact_deg_s
+    }
+}
+
+/// True edge contacts, counted by the drill's definition (an impact at the drill's threshold
+/// speed or faster; one per touch until the board comes [`EDGE_RELEASE_DEG`] back off the
+/// limit), and with that definition made a little stricter and a little more lenient.
+///
+/// A contact at the threshold speed, or a release within a sensor's error of the release
+/// line, is one that no estimate can call with certainty either way: a detector is right when
+/// its count lies within `[at_least, at_most]`, and exact when the three agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EdgeContacts {
+    /// Contacts under the strict reading: faster than the threshold by
+    /// [`speed_margin_deg_s`], released further than the line by [`RELEASE_MARGIN_DEG`].
+    pub at_least: u64,
+    /// Contacts by the drill's definition.
+    pub nominal: u64,
+    /// Contacts under the lenient reading.
+    pub at_most: u64,
+}
+
+/// How far (°/s) the impact speed must clear the drill's threshold to be certain at
+/// `sample_rate_hz`: the mean rate over the sample interval before the impact differs from
+/// the speed at it by up to the board's acceleration (about 300 °/s² at most) over half an
+/// interval.
+pub fn speed_margin_deg_s(sample_rate_hz: f64) -> f64 {
+    const MAX_BOARD_ACCEL_DEG_S2: f64 = 300.0;
+    MAX_BOARD_ACCEL_DEG_S2 / (2.0 * sample_rate_hz)
+}
+/// How far a release must clear the release line to be certain, degrees: a sensor's
+/// uncalibrated inclination error (3 mg of accelerometer bias is 0.17°) and then some.
+pub const RELEASE_MARGIN_DEG: f64 = 0.25;
+
+/// Counts [`EdgeContacts`] from the board's true motion.
+#[derive(Debug, Clone)]
+pub struct EdgeContactCounter {
+    limit_deg: f64,
+    /// Released flags of the strict, nominal and lenient readings.
+    released: [bool; 3],
+    counts: EdgeContacts,
+}
+
+impl EdgeContactCounter {
+    /// A counter for a board whose edge touches at `limit_deg`, starting on an edge (a board
+    /// lying on its edge is not a contact until it has been lifted off) or not.
+    pub fn new(limit_deg: f64, starts_on_edge: bool) -> Self {
+        EdgeContactCounter {
+            limit_deg,
+            released: [!starts_on_edge; 3],
+            counts: EdgeContacts::default(),
+        }
+    }
+
+    /// The counts so far.
+    pub fn counts(&self) -> EdgeContacts {
+        self.counts
+    }
+
+    /// Takes one physics step's tilt and impact (from [`RockerWorld::step`]), for a device
+    /// sampling at `sample_rate_hz` (the drill's threshold depends on it).
+    pub fn observe(&mut self, tilt_deg: f64, impact_deg_s: Option<f64>, sample_rate_hz: f64) {
+        let threshold = impact_speed_threshold_deg_s(sample_rate_hz);
+        let margin = speed_margin_deg_s(sample_rate_hz);
+        let readings = [
+            (threshold + margin, EDGE_RELEASE_DEG + RELEASE_MARGIN_DEG),
+            (threshold, EDGE_RELEASE_DEG),
+            (threshold - margin, EDGE_RELEASE_DEG - RELEASE_MARGIN_DEG),
+        ];
+        let counts = [
+            &mut self.counts.at_least,
+            &mut self.counts.nominal,
+            &mut self.counts.at_most,
+        ];
+        for ((released, count), (min_speed, release_deg)) in
+            self.released.iter_mut().zip(counts).zip(readings)
+        {
+            if let Some(speed) = impact_deg_s {
+                if *released && speed >= min_speed {
+                    *count += 1;
+                    *released = false;
+                }
+            }
+            if tilt_deg.abs() < self.limit_deg - release_deg {
+                *released = true;
+            }
+        }
     }
 }
 
@@ -189,15 +278,19 @@ mod tests {
         let mut w = RockerWorld::new(
             Person::with_skill(skill),
             BoardGeometry::default(),
+            0.0,
             SimRng::new(seed, 0),
         );
+        let mut contacts = EdgeContactCounter::new(15.0, false);
         let n = 30_000;
         let mut sum_sq = 0.0;
         for _ in 0..n {
-            w.step();
-            sum_sq += w.state().tilt_rad.to_degrees().powi(2);
+            let impact = w.step();
+            let tilt_deg = w.state().tilt_rad.to_degrees();
+            contacts.observe(tilt_deg, impact, 100.0);
+            sum_sq += tilt_deg.powi(2);
         }
-        ((sum_sq / n as f64).sqrt(), w.edge_contacts())
+        ((sum_sq / n as f64).sqrt(), contacts.counts().nominal)
     }
 
     #[test]
@@ -205,16 +298,63 @@ mod tests {
         let mut w = RockerWorld::new(
             Person::with_skill(0.0),
             BoardGeometry::default(),
+            0.0,
             SimRng::new(3, 0),
         );
+        let mut impacts = 0;
         for _ in 0..60_000 {
-            w.step();
+            impacts += u32::from(w.step().is_some());
             assert!(w.state().tilt_rad.to_degrees().abs() <= 15.0 + 1e-9);
         }
-        assert!(
-            w.edge_contacts() > 0,
-            "a beginner should hit the edge in a minute"
+        assert!(impacts > 0, "a beginner should hit the edge in a minute");
+    }
+
+    #[test]
+    fn the_board_lies_on_its_edge_until_the_person_steps_on_and_lifts_it() {
+        for seed in 0..8 {
+            let mut w = RockerWorld::new(
+                Person::with_skill(0.3),
+                BoardGeometry::default(),
+                2.0,
+                SimRng::new(seed, 0),
+            );
+            let mut contacts = EdgeContactCounter::new(15.0, true);
+            for step in 0..10_000 {
+                let impact = w.step();
+                let tilt_deg = w.state().tilt_rad.to_degrees();
+                contacts.observe(tilt_deg, impact, 100.0);
+                if step < 2_000 {
+                    assert!(
+                        (tilt_deg.abs() - 15.0).abs() < 1e-9,
+                        "seed {seed} step {step}"
+                    );
+                    assert!(w.state().at_edge);
+                }
+            }
+            let lifted = (0..5_000).any(|_| {
+                w.step();
+                w.state().tilt_rad.to_degrees().abs() < 5.0
+            });
+            assert!(lifted, "seed {seed}: the person never levelled the board");
+        }
+    }
+
+    #[test]
+    fn contact_bounds_bracket_the_nominal_count() {
+        let mut w = RockerWorld::new(
+            Person::with_skill(0.2),
+            BoardGeometry::default(),
+            0.0,
+            SimRng::new(5, 0),
         );
+        let mut contacts = EdgeContactCounter::new(15.0, false);
+        for _ in 0..120_000 {
+            let impact = w.step();
+            contacts.observe(w.state().tilt_rad.to_degrees(), impact, 100.0);
+        }
+        let c = contacts.counts();
+        assert!(c.nominal > 10, "{c:?}");
+        assert!(c.at_least <= c.nominal && c.nominal <= c.at_most, "{c:?}");
     }
 
     #[test]

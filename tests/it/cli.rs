@@ -293,7 +293,7 @@ fn serial_drill_survives_unplugging() {
     let link = dir.path().join("device");
     let link_arg = link.to_str().unwrap();
     let (_device, shown) = sim_device(&[
-        "--seed", "5", "--unplug", "2:1.5", "--unplug", "5:1", "--link", link_arg,
+        "--seed", "5", "--unplug", "6:1.5", "--unplug", "9:1", "--link", link_arg,
     ]);
     assert_eq!(shown, link_arg);
     let source = format!("serial:{}", link.display());

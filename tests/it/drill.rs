@@ -1,40 +1,59 @@
 //! Drill measures against the simulator's truth, and scores against skill.
 
 use proprio::drill::{DrillEvent, EndReason};
-use proprio::sim::{SampleTruth, SimConfig};
+use proprio::sim::{EdgeContacts, SampleTruth, SimConfig};
 
 use crate::common::run_sim;
 
 /// True edge contacts that began inside the drill's window.
-fn true_contacts_in_window(truth: &[SampleTruth], start_s: f64, duration_s: f64) -> u64 {
+fn true_contacts_in_window(truth: &[SampleTruth], start_s: f64, duration_s: f64) -> EdgeContacts {
     let first = truth[0].t_device_us;
-    let mut before = None;
-    let mut last = 0;
+    let mut before = EdgeContacts::default();
+    let mut last = EdgeContacts::default();
     for t in truth {
         let s = t.t_device_us.wrapping_sub(first) as f64 * 1e-6;
         if s < start_s {
-            before = Some(t.edge_contacts);
+            before = t.edge_contacts;
         } else if s <= start_s + duration_s {
             last = t.edge_contacts;
         }
     }
-    last - before.unwrap_or(0)
+    EdgeContacts {
+        at_least: last.at_least - before.at_least,
+        nominal: last.nominal - before.nominal,
+        at_most: last.at_most - before.at_most,
+    }
 }
 
 #[test]
 fn edge_contacts_match_the_simulators_truth() {
-    let (mut runs, mut exact, mut detected_total, mut true_total) = (0, 0, 0, 0);
+    edge_contacts_match_the_truth_at(100);
+}
+
+#[test]
+fn edge_contacts_match_the_simulators_truth_at_200_hz() {
+    edge_contacts_match_the_truth_at(200);
+}
+
+/// 80 simulated drills over five skills; at 50 Hz a few runs are off by one (measured: 4 of 80
+/// with `sim.rate_hz = 50` here), as the two-sample window there is 40 ms long.
+fn edge_contacts_match_the_truth_at(rate_hz: u16) {
+    let (mut runs, mut exact, mut ambiguous_runs) = (0, 0, 0);
+    let (mut detected_total, mut true_total, mut ambiguous_total) = (0, 0, 0);
     for skill in [0.2, 0.3, 0.5, 0.7, 0.8] {
         for seed in 1..=16 {
             let mut sim = SimConfig::new(seed);
             sim.skill = skill;
+            sim.rate_hz = rate_hz;
             let (report, _, truth) = run_sim(sim, 2, 30.0);
             let detected = report.metrics.rocker_hold().unwrap().edge_contacts;
-            let expected = true_contacts_in_window(&truth, report.start_s, report.duration_s);
-            eprintln!("skill {skill} seed {seed}: detected {detected}, true {expected}");
+            let t = true_contacts_in_window(&truth, report.start_s, report.duration_s);
+            eprintln!("skill {skill} seed {seed}: detected {detected}, true {t:?}");
+            // Counted exactly wherever the truth is unambiguous: a contact at the threshold
+            // speed, or a release at the release line within a sensor's error, may go either way.
             assert!(
-                detected.abs_diff(expected) <= 2,
-                "skill {skill} seed {seed}: {detected} vs {expected}"
+                t.at_least <= detected && detected <= t.at_most,
+                "skill {skill} seed {seed}: {detected} outside {t:?}"
             );
             let events = report
                 .events
@@ -42,25 +61,25 @@ fn edge_contacts_match_the_simulators_truth() {
                 .filter(|e| matches!(e, DrillEvent::EdgeContact { .. }));
             assert_eq!(events.count() as u64, detected);
             runs += 1;
-            exact += u32::from(detected == expected);
+            exact += u32::from(detected == t.nominal);
+            ambiguous_runs += u32::from(t.at_least != t.at_most);
             detected_total += detected;
-            true_total += expected;
+            true_total += t.nominal;
+            ambiguous_total += t.at_most - t.at_least;
         }
     }
-    eprintln!("exact in {exact} of {runs} runs; {detected_total} detected, {true_total} true");
+    eprintln!(
+        "{rate_hz} Hz: {detected_total} detected, {true_total} true; equal to the nominal count in {exact} of \
+         {runs} runs; {ambiguous_total} contacts in {ambiguous_runs} runs could go either way"
+    );
     assert!(
         true_total > 100,
         "the scenarios should contain many contacts: {true_total}"
     );
-    // Measured: exact in 74 of 80 runs, 651 detected for 656 true. The misses are touches
-    // slower than about 3 °/s, which no rate signature tells from a catch at the limit.
+    // The bounds must stay tight for the test to mean anything.
     assert!(
-        exact * 10 >= runs * 9,
-        "exact in only {exact} of {runs} runs"
-    );
-    assert!(
-        detected_total.abs_diff(true_total) * 100 <= true_total,
-        "{detected_total} vs {true_total}"
+        ambiguous_total * 20 <= true_total,
+        "{ambiguous_total} of {true_total} contacts are ambiguous"
     );
 }
 
