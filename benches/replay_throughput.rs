@@ -46,8 +46,9 @@ fn record(sim: SimConfig, duration_s: f64) -> Vec<u8> {
     )
     .expect("fits");
     transport.send(&frame[..n]);
-    // A little longer than the drill: the drill starts once the filter has settled.
-    while (transport.now_us() as f64) < (duration_s + 2.0) * 1e6 {
+    // A little longer than the drill: it starts once the person has stepped on (3 s) and
+    // brought the board level.
+    while (transport.now_us() as f64) < (duration_s + 10.0) * 1e6 {
         for d in transport.next_deliveries(None) {
             let record = Record::Received {
                 t_host_us: d.t_host_us,
