@@ -12,6 +12,7 @@
 //! - [`decode`]: bytes → device messages; sequence numbers and the device clock tracked.
 //! - [`pipeline`]: raw counts → SI units → calibration → orientation → board tilt.
 //! - [`drill`]: drills, their measures, events and scores.
+//! - [`measures`]: the standard posturography measures and their canonical preprocessing.
 //! - [`session`]: records in, a [`session::SessionReport`] out; the same code live and in replay.
 //! - [`recording`]: the recording file format.
 //! - [`quality`]: the data-quality record that goes with every result.
@@ -28,6 +29,7 @@ pub mod decode;
 pub mod devices;
 pub mod drill;
 pub mod eval;
+pub mod measures;
 pub mod pipeline;
 pub mod quality;
 pub mod recording;

@@ -55,8 +55,8 @@ const IMPACT_DECEL_DEG_S2: f64 = 350.0;
 const MAX_EVENTS: usize = 1_000;
 
 /// The slowest impact (°/s) the drill counts as an edge contact at `sample_rate_hz`: the rate
-/// before it must be at least [`IMPACT_RATE_DEG_S`], and its loss within two samples more than
-/// a person can decelerate a board in that time ([`IMPACT_DECEL_DEG_S2`]).
+/// before it must be at least 2.5 °/s, and its loss within two samples more than a person can
+/// decelerate a board in that time (350 °/s²): 7 °/s at 100 Hz.
 pub fn impact_speed_threshold_deg_s(sample_rate_hz: f64) -> f64 {
     IMPACT_RATE_DEG_S.max(2.0 * IMPACT_DECEL_DEG_S2 / sample_rate_hz)
 }

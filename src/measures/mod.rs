@@ -1,0 +1,187 @@
+//! Posturography measures: sans-IO kernels over a regular sway series, and the one canonical
+//! preprocessing that feeds them.
+//!
+//! # Brief overview
+//! - [`sway_measures`]: the standard positional and dynamic set over a centred two-axis series
+//!   (ML, AP): mean and RMS distance, range, path, mean velocity, 95 % prediction-ellipse area
+//!   and axes, sway area per second, mean frequency.
+//! - [`spectral_measures`]: one axis's Welch power spectrum and the measures on it (total power,
+//!   50 % and 95 % power frequencies, centroid frequency, frequency dispersion).
+//! - [`preprocess`]: [`PREPROCESSING_VERSION`]: resampling to a fixed rate by sliding-window
+//!   averaging, then a zero-phase low-pass.
+//!
+//! The definitions are those of Quijoux et al. 2021 ("A review of center of pressure (COP)
+//! variables to quantify standing balance in elderly people", Physiological Reports), whose
+//! published code computes the reference values these kernels are tested against
+//! (`tests/it/measures.rs`, on ../shared/data/cop-amti). Units follow the input: a series in
+//! cm gives cm, cm/s and cm².
+
+mod filter;
+mod preprocess;
+mod spectrum;
+
+pub use filter::{butterworth_lowpass, filtfilt, Iir};
+pub use preprocess::{preprocess, swarii, Preprocessing, PREPROCESSING_VERSION};
+pub use spectrum::{spectral_measures, welch_psd, Psd, SpectralMeasures, SPECTRAL_BAND_HZ};
+
+use serde::{Deserialize, Serialize};
+
+/// Positional and dynamic sway measures of a two-axis series (ML, AP), in the series' units.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SwayMeasures {
+    /// Mean distance from the centre: resultant, ML, AP.
+    pub mean_distance: [f64; 3],
+    /// RMS distance from the centre: resultant, ML, AP.
+    pub rms: [f64; 3],
+    /// Largest distance from the centre: resultant, ML, AP.
+    pub max_distance: [f64; 3],
+    /// Range: the largest distance between two points (resultant), max − min (ML, AP).
+    pub range: [f64; 3],
+    /// Sway path: the length of the trace: resultant, ML, AP.
+    pub path: [f64; 3],
+    /// Mean velocity, path · rate / points: resultant, ML, AP.
+    pub mean_velocity: [f64; 3],
+    /// Area of the 95 % prediction ellipse.
+    pub ellipse_area_95: f64,
+    /// Semi-axes of that ellipse (major, minor).
+    pub ellipse_semi_axes_95: [f64; 2],
+    /// Area swept per second: the triangles from the centre to each step, summed, per second.
+    pub sway_area_per_s: f64,
+    /// Mean frequency, Hz: resultant (velocity / (2π · mean distance)), ML and AP (velocity /
+    /// (4√2 · mean distance)).
+    pub mean_frequency_hz: [f64; 3],
+    /// Points in the series.
+    pub points: usize,
+}
+
+/// The measures of a centred series (`ml`, `ap` of equal length) sampled at `rate_hz`.
+///
+/// The series is taken as it is: centre it first (the kernels measure distances from 0).
+pub fn sway_measures(ml: &[f64], ap: &[f64], rate_hz: f64) -> SwayMeasures {
+    let n = ml.len().min(ap.len());
+    if n < 3 || rate_hz.is_nan() || rate_hz <= 0.0 {
+        return SwayMeasures {
+            points: n,
+            ..SwayMeasures::default()
+        };
+    }
+    let (ml, ap) = (&ml[..n], &ap[..n]);
+    let nf = n as f64;
+    let radius = |i: usize| ml[i].hypot(ap[i]);
+    let mean = |f: &dyn Fn(usize) -> f64| (0..n).map(f).sum::<f64>() / nf;
+    let max = |f: &dyn Fn(usize) -> f64| (0..n).map(f).fold(0.0f64, f64::max);
+
+    let mean_distance = [
+        mean(&radius),
+        mean(&|i| ml[i].abs()),
+        mean(&|i| ap[i].abs()),
+    ];
+    let var_ml = mean(&|i| ml[i] * ml[i]);
+    let var_ap = mean(&|i| ap[i] * ap[i]);
+    let cov = mean(&|i| ml[i] * ap[i]);
+    let rms = [(var_ml + var_ap).sqrt(), var_ml.sqrt(), var_ap.sqrt()];
+    let max_distance = [max(&radius), max(&|i| ml[i].abs()), max(&|i| ap[i].abs())];
+    let span = |s: &[f64]| {
+        let (lo, hi) = s
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        hi - lo
+    };
+    let range = [largest_distance(ml, ap), span(ml), span(ap)];
+
+    let mut path = [0.0; 3];
+    let mut swept = 0.0;
+    for i in 0..n - 1 {
+        let (dx, dy) = (ml[i + 1] - ml[i], ap[i + 1] - ap[i]);
+        path[0] += dx.hypot(dy);
+        path[1] += dx.abs();
+        path[2] += dy.abs();
+        swept += (ml[i + 1] * ap[i] - ap[i + 1] * ml[i]).abs();
+    }
+    let mean_velocity = path.map(|p| p * rate_hz / nf);
+    let sway_area_per_s = swept / (2.0 * (nf - 1.0) / rate_hz);
+    // The mean of the step speeds (over n − 1 steps), as the reference defines it.
+    let step_speed = path.map(|p| p * rate_hz / (nf - 1.0));
+    let ratio = |v: f64, d: f64| if d > 0.0 { v / d } else { 0.0 };
+    let mean_frequency_hz = [
+        ratio(step_speed[0], 2.0 * std::f64::consts::PI * mean_distance[0]),
+        ratio(
+            step_speed[1],
+            4.0 * std::f64::consts::SQRT_2 * mean_distance[1],
+        ),
+        ratio(
+            step_speed[2],
+            4.0 * std::f64::consts::SQRT_2 * mean_distance[2],
+        ),
+    ];
+
+    // 95 % prediction ellipse: F(2, n − 2) quantile in closed form (its CDF is
+    // 1 − (1 + 2f/ν)^(−ν/2)), covariance about 0 with denominator n.
+    let nu = nf - 2.0;
+    let f95 = nu / 2.0 * (0.05f64.powf(-2.0 / nu) - 1.0);
+    let scale = 2.0 * f95 * (nf + 1.0) * (nf - 1.0) / (nf * (nf - 2.0));
+    let det = (var_ml * var_ap - cov * cov).max(0.0);
+    let ellipse_area_95 = std::f64::consts::PI * scale * det.sqrt();
+    // Eigenvalues of the covariance give the axes.
+    let half_trace = 0.5 * (var_ml + var_ap);
+    let spread = (0.25 * (var_ml - var_ap).powi(2) + cov * cov).sqrt();
+    let ellipse_semi_axes_95 = [
+        (scale * (half_trace + spread)).max(0.0).sqrt(),
+        (scale * (half_trace - spread)).max(0.0).sqrt(),
+    ];
+
+    SwayMeasures {
+        mean_distance,
+        rms,
+        max_distance,
+        range,
+        path,
+        mean_velocity,
+        ellipse_area_95,
+        ellipse_semi_axes_95,
+        sway_area_per_s,
+        mean_frequency_hz,
+        points: n,
+    }
+}
+
+/// The largest distance between two points of the trace: the diameter of its convex hull,
+/// found on the hull (monotone chain, then every hull pair; hulls of sway traces are small).
+fn largest_distance(ml: &[f64], ap: &[f64]) -> f64 {
+    let mut points: Vec<(f64, f64)> = ml.iter().copied().zip(ap.iter().copied()).collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    points.dedup();
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let cross = |o: (f64, f64), a: (f64, f64), b: (f64, f64)| {
+        (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+    };
+    let mut hull: Vec<(f64, f64)> = Vec::with_capacity(points.len() * 2);
+    for pass in 0..2 {
+        let start = hull.len();
+        let iter: Box<dyn Iterator<Item = &(f64, f64)>> = if pass == 0 {
+            Box::new(points.iter())
+        } else {
+            Box::new(points.iter().rev())
+        };
+        for &p in iter {
+            while hull.len() >= start + 2
+                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0
+            {
+                hull.pop();
+            }
+            hull.push(p);
+        }
+        hull.pop();
+    }
+    let mut best = 0.0f64;
+    for (i, a) in hull.iter().enumerate() {
+        for b in &hull[i + 1..] {
+            best = best.max((a.0 - b.0).hypot(a.1 - b.1));
+        }
+    }
+    best
+}
