@@ -7,7 +7,8 @@
 //! - **tilt RMS** (degrees): root mean square of the tilt over time, level = 0;
 //! - **time in band** (%): share of the time with |tilt| ≤ the target band;
 //! - **edge contacts**: the board's edge hit the floor: within [`EDGE_ZONE_DEG`] of the board's
-//!   limit, its rate towards the edge collapsed in one sample (an impact stops a board at once;
+//!   limit, its rate towards the edge collapsed within two samples (an impact stops a board at
+//!   once, and a sensor averaging over its interval spreads that over two samples;
 //!   a person catching it cannot decelerate it that fast). The impact must come at
 //!   [`impact_speed_threshold_deg_s`] or faster: a slower touch cannot be told from a catch at
 //!   the limit, and is a graze, not a loss of balance. It counts once until the board is
@@ -172,7 +173,7 @@ pub struct RockerHoldLive {
     pub waiting: bool,
 }
 
-/// The result of one rocker-hold drill (it starts at its first settled sample).
+/// The result of one rocker-hold drill (it starts once the board is level).
 pub type RockerHoldOutcome = DrillOutcome<RockerHoldMetrics>;
 
 /// The running drill: signals in, events out.
