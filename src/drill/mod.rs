@@ -155,6 +155,27 @@ impl<M> DrillOutcome<M> {
     }
 }
 
+/// Events kept in a result; later ones are counted only (memory stays bounded).
+const MAX_EVENTS: usize = 1_000;
+
+/// A drill's events as its result keeps them: the first [`MAX_EVENTS`], and the count of all.
+#[derive(Debug, Clone, Default)]
+struct EventLog {
+    kept: Vec<DrillEvent>,
+    total: u64,
+}
+
+impl EventLog {
+    /// Logs `event` and hands it on to `out` (the caller's live feed).
+    fn emit(&mut self, event: DrillEvent, out: &mut Vec<DrillEvent>) {
+        self.total += 1;
+        if self.kept.len() < MAX_EVENTS {
+            self.kept.push(event);
+        }
+        out.push(event);
+    }
+}
+
 /// Why a drill ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -40,7 +40,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DrillEvent, DrillOutcome, EndReason, START_WITHIN_S};
+use super::{DrillEvent, DrillOutcome, EndReason, EventLog, START_WITHIN_S};
+use crate::measures::prediction_ellipse_95_scale;
 use crate::pipeline::{BoardPhase, CopSample, WindowResampler};
 
 /// The load must be steady this long before the hold starts, s.
@@ -65,8 +66,6 @@ const REFERENCE_AREA_MM2: f64 = 200.0;
 const VELOCITY_SPAN: f64 = 4.0;
 /// Area at which `s_a` reaches 0, in multiples of the reference.
 const AREA_SPAN: f64 = 10.0;
-/// Events kept in the result; later ones are counted only.
-const MAX_EVENTS: usize = 1_000;
 /// Standard gravity, m/s², for weights in kg.
 const G_M_S2: f64 = 9.806_65;
 
@@ -187,11 +186,7 @@ pub fn ellipse_area_95_mm2(n: u64, sum_dxx: f64, sum_dyy: f64, sum_dxy: f64) -> 
         sum_dxy / (n_f - 1.0),
     );
     let det = (sxx * syy - sxy * sxy).max(0.0);
-    let nu = n_f - 2.0;
-    // F(2, ν) has the closed-form CDF 1 − (1 + 2f/ν)^(−ν/2).
-    let f95 = nu / 2.0 * (0.05f64.powf(-2.0 / nu) - 1.0);
-    let c = 2.0 * f95 * (n_f - 1.0) * (n_f + 1.0) / (n_f * (n_f - 2.0));
-    std::f64::consts::PI * c * det.sqrt()
+    std::f64::consts::PI * prediction_ellipse_95_scale(n as usize) * det.sqrt()
 }
 
 /// The sway measures of a regular series at `rate_hz` (`None` = a gap).
@@ -395,8 +390,7 @@ pub struct QuietStance {
     latest: Option<CopSample>,
     /// Device time of the first sample, µs.
     first_t_us: Option<u64>,
-    events: Vec<DrillEvent>,
-    events_total: u64,
+    events: EventLog,
     end: Option<(EndReason, f64)>,
 }
 
@@ -420,8 +414,7 @@ impl QuietStance {
             samples: 0,
             latest: None,
             first_t_us: None,
-            events: Vec::new(),
-            events_total: 0,
+            events: EventLog::default(),
             end: None,
         }
     }
@@ -451,11 +444,7 @@ impl QuietStance {
     }
 
     fn emit(&mut self, event: DrillEvent, out: &mut Vec<DrillEvent>) {
-        self.events_total += 1;
-        if self.events.len() < MAX_EVENTS {
-            self.events.push(event);
-        }
-        out.push(event);
+        self.events.emit(event, out);
     }
 
     /// Takes one COP sample; appends the events it causes to `out`.
@@ -663,8 +652,8 @@ impl QuietStance {
             end,
             duration_s,
             metrics,
-            events: self.events,
-            events_total: self.events_total,
+            events: self.events.kept,
+            events_total: self.events.total,
         }
     }
 }

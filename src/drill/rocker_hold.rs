@@ -29,7 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DrillEvent, DrillOutcome, EndReason, Side, START_WITHIN_S};
+use super::{DrillEvent, DrillOutcome, EndReason, EventLog, Side, START_WITHIN_S};
 use crate::pipeline::BoardTilt;
 
 /// How far (degrees) the board must come back off its limit before another touch counts as a
@@ -52,8 +52,6 @@ const IMPACT_RATE_KEPT: f64 = 0.3;
 /// its edge (a push-off of about 4.5 rad/s², i.e. 260 °/s², with gravity against it, plus
 /// motor noise).
 const IMPACT_DECEL_DEG_S2: f64 = 350.0;
-/// Events kept in the result; later ones are counted only (memory stays bounded).
-const MAX_EVENTS: usize = 1_000;
 
 /// The slowest impact (°/s) the drill counts as an edge contact at `sample_rate_hz`: the rate
 /// before it must be at least 2.5 °/s, and its loss within two samples more than a person can
@@ -197,8 +195,7 @@ pub struct RockerHold {
     edge_contacts: u64,
     shown_in_band: bool,
     corrections: u64,
-    events: Vec<DrillEvent>,
-    events_total: u64,
+    events: EventLog,
     end: Option<(EndReason, f64)>,
 }
 
@@ -223,8 +220,7 @@ impl RockerHold {
             edge_contacts: 0,
             shown_in_band: true,
             corrections: 0,
-            events: Vec::new(),
-            events_total: 0,
+            events: EventLog::default(),
             end: None,
         }
     }
@@ -240,11 +236,7 @@ impl RockerHold {
     }
 
     fn emit(&mut self, event: DrillEvent, out: &mut Vec<DrillEvent>) {
-        self.events_total += 1;
-        if self.events.len() < MAX_EVENTS {
-            self.events.push(event);
-        }
-        out.push(event);
+        self.events.emit(event, out);
     }
 
     /// Takes one tilt sample; appends the events it causes to `out`.
@@ -428,8 +420,8 @@ impl RockerHold {
             end,
             duration_s,
             metrics,
-            events: self.events,
-            events_total: self.events_total,
+            events: self.events.kept,
+            events_total: self.events.total,
         }
     }
 }

@@ -117,11 +117,8 @@ pub fn sway_measures(ml: &[f64], ap: &[f64], rate_hz: f64) -> SwayMeasures {
         ),
     ];
 
-    // 95 % prediction ellipse: F(2, n − 2) quantile in closed form (its CDF is
-    // 1 − (1 + 2f/ν)^(−ν/2)), covariance about 0 with denominator n.
-    let nu = nf - 2.0;
-    let f95 = nu / 2.0 * (0.05f64.powf(-2.0 / nu) - 1.0);
-    let scale = 2.0 * f95 * (nf + 1.0) * (nf - 1.0) / (nf * (nf - 2.0));
+    // 95 % prediction ellipse, covariance about 0 with denominator n.
+    let scale = prediction_ellipse_95_scale(n);
     let det = (var_ml * var_ap - cov * cov).max(0.0);
     let ellipse_area_95 = std::f64::consts::PI * scale * det.sqrt();
     // Eigenvalues of the covariance give the axes.
@@ -147,6 +144,17 @@ pub fn sway_measures(ml: &[f64], ap: &[f64], rate_hz: f64) -> SwayMeasures {
     }
 }
 
+/// The factor `k` of a 95 % prediction ellipse from `n` points (`n` ≥ 3): the ellipse is
+/// xᵀ·C⁻¹·x = k for their covariance C, so its area is π·k·√det C. `k` = 2·F₉₅(2, n − 2)·
+/// (n + 1)(n − 1) / (n(n − 2)), with F(2, ν)'s quantile in closed form (its CDF is
+/// 1 − (1 + 2f/ν)^(−ν/2)).
+pub fn prediction_ellipse_95_scale(n: usize) -> f64 {
+    let n = n as f64;
+    let nu = n - 2.0;
+    let f95 = nu / 2.0 * (0.05f64.powf(-2.0 / nu) - 1.0);
+    2.0 * f95 * (n - 1.0) * (n + 1.0) / (n * (n - 2.0))
+}
+
 /// The largest distance between two points of the trace: the diameter of its convex hull,
 /// found on the hull (monotone chain, then every hull pair; hulls of sway traces are small).
 fn largest_distance(ml: &[f64], ap: &[f64]) -> f64 {
@@ -159,24 +167,22 @@ fn largest_distance(ml: &[f64], ap: &[f64]) -> f64 {
     let cross = |o: (f64, f64), a: (f64, f64), b: (f64, f64)| {
         (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
     };
-    let mut hull: Vec<(f64, f64)> = Vec::with_capacity(points.len() * 2);
-    for pass in 0..2 {
-        let start = hull.len();
-        let iter: Box<dyn Iterator<Item = &(f64, f64)>> = if pass == 0 {
-            Box::new(points.iter())
-        } else {
-            Box::new(points.iter().rev())
-        };
-        for &p in iter {
-            while hull.len() >= start + 2
-                && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0
-            {
-                hull.pop();
-            }
-            hull.push(p);
+    // Andrew's monotone chain: the lower hull left to right, then the upper back again.
+    let mut hull: Vec<(f64, f64)> = Vec::with_capacity(points.len() + 1);
+    let add = |hull: &mut Vec<(f64, f64)>, p: (f64, f64), floor: usize| {
+        while hull.len() >= floor && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+            hull.pop();
         }
-        hull.pop();
+        hull.push(p);
+    };
+    for &p in &points {
+        add(&mut hull, p, 2);
     }
+    let floor = hull.len() + 1;
+    for &p in points.iter().rev().skip(1) {
+        add(&mut hull, p, floor);
+    }
+    hull.pop(); // the first point again
     let mut best = 0.0f64;
     for (i, a) in hull.iter().enumerate() {
         for b in &hull[i + 1..] {
@@ -184,4 +190,19 @@ fn largest_distance(ml: &[f64], ap: &[f64]) -> f64 {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_range_is_the_widest_pair_whatever_lies_inside() {
+        // A 3 × 4 rectangle's corners, points inside and on its edges: the diagonal, 5.
+        let ml = [0.0, 3.0, 3.0, 0.0, 1.0, 1.5, 3.0, 2.0];
+        let ap = [0.0, 0.0, 4.0, 4.0, 1.0, 2.0, 2.0, 4.0];
+        assert!((largest_distance(&ml, &ap) - 5.0).abs() < 1e-12);
+        assert_eq!(largest_distance(&[1.0, 1.0], &[2.0, 2.0]), 0.0);
+        assert!((largest_distance(&[0.0, 1.0, 2.0], &[0.0, 1.0, 2.0]) - 8f64.sqrt()).abs() < 1e-12);
+    }
 }

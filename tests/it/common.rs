@@ -7,6 +7,20 @@ use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
 use proprio::sim::{SampleTruth, SimConfig, SimTransport};
 use proprio_protocol::{encode_frame, HostMessage, MAX_FRAME_LEN};
 
+/// A data set in ../shared/data (next to the repository), or a clear failure naming what is
+/// missing; `marker` is a file the set must hold.
+pub fn shared_data(set: &str, marker: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(set);
+    assert!(
+        dir.join(marker).is_file(),
+        "{set} data missing: expected {} (the shared data directory next to the repository)",
+        dir.join(marker).display()
+    );
+    dir
+}
+
 /// Sends one host command to the simulated device.
 pub fn send(transport: &mut SimTransport, message: HostMessage) {
     let mut frame = [0u8; MAX_FRAME_LEN];

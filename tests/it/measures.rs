@@ -8,14 +8,10 @@ use proprio::measures::{
 };
 use serde_json::Value;
 
+use crate::common::shared_data;
+
 fn cop_amti_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cop-amti");
-    assert!(
-        dir.join("reference_features.json").is_file(),
-        "cop-amti data missing: expected {} (the shared data directory next to the repository)",
-        dir.display()
-    );
-    dir
+    shared_data("cop-amti", "reference_features.json")
 }
 
 /// (t_s, ml_cm, ap_cm) of the 30 s segment.

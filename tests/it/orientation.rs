@@ -230,13 +230,7 @@ fn degenerate_input_never_gives_nan_and_recovers() {
 
 /// The shared BROAD trials, or a clear failure when they are missing.
 fn broad_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/broad");
-    assert!(
-        dir.join("index.json").is_file(),
-        "BROAD data missing: expected {} (the shared data directory next to the repository)",
-        dir.display()
-    );
-    dir
+    crate::common::shared_data("broad", "index.json")
 }
 
 /// Mean inclination RMSE over the shared trials must not regress: committed thresholds a
