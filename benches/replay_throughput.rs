@@ -4,7 +4,8 @@
 //! 1. replay throughput: read → decode → pipeline → drill over an in-memory recording of a
 //!    1-hour 200 Hz simulated session (samples per second, the time the whole hour takes);
 //! 2. the live path per sample, with the same hour cut as a serial port (10 ms reads) and as
-//!    BLE (20-byte notifications) deliver it: what the link adds before the pipeline
+//!    BLE (20-byte notifications) deliver it, and an hour recorded with 8-sample batches in
+//!    244-byte notifications (the wearable's BLE stream): what the link adds before the pipeline
 //!    (recording each delivery, decoding) next to the pipeline and drill themselves;
 //! 3. peak RSS of `proprio drill … --source sim --no-live` runs of 15 minutes, 1 hour and
 //!    4 hours at 200 Hz (each its own process, Linux): constant memory means the same peak.
@@ -210,11 +211,24 @@ fn main() {
     println!("the live path per sample, best of 3 (the same hour, cut as each link delivers it):");
     println!("| link | deliveries | link → decode | of which decoding | pipeline + drill | link → decode ÷ pipeline + drill | link → decode at 200 Hz, share of one core |");
     println!("|---|---|---|---|---|---|---|");
-    for (label, chunk) in [
-        ("serial (10 ms reads)", None),
-        ("BLE (20-byte notifications)", Some(20)),
+    let mut batched_sim = sim;
+    batched_sim.batch = 8;
+    let batched_hour = record(batched_sim, 3600.0);
+    for (label, recording, chunk) in [
+        ("serial (10 ms reads, 1 sample per frame)", &hour, None),
+        (
+            "BLE, 20-byte notifications, 1 sample per frame",
+            &hour,
+            Some(20),
+        ),
+        (
+            "BLE, 244-byte notifications, 8 samples per frame",
+            &batched_hour,
+            Some(244),
+        ),
     ] {
-        let records = deliveries(&hour, chunk);
+        let records = deliveries(recording, chunk);
+        let samples = replay(recording);
         let link = best_of(3, || link_to_decode(&meta, &records));
         let whole = best_of(3, || session(&meta, &records));
         let decode_only = best_of(3, || {
