@@ -38,3 +38,6 @@ pub mod sim;
 
 #[cfg(feature = "cli")]
 pub mod app;
+
+/// Standard gravity, m/s² (also turns kilograms into newtons).
+pub const G_M_S2: f64 = 9.806_65;

@@ -40,6 +40,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::G_M_S2;
+
 use super::{DrillEvent, DrillOutcome, EndReason, EventLog, START_WITHIN_S};
 use crate::measures::prediction_ellipse_95_scale;
 use crate::pipeline::{BoardPhase, CopSample, WindowResampler};
@@ -66,8 +68,6 @@ const REFERENCE_AREA_MM2: f64 = 200.0;
 const VELOCITY_SPAN: f64 = 4.0;
 /// Area at which `s_a` reaches 0, in multiples of the reference.
 const AREA_SPAN: f64 = 10.0;
-/// Standard gravity, m/s², for weights in kg.
-const G_M_S2: f64 = 9.806_65;
 
 /// One level of the drill.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

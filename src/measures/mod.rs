@@ -9,6 +9,7 @@
 //!   50 % and 95 % power frequencies, centroid frequency, frequency dispersion).
 //! - [`preprocess`]: [`PREPROCESSING_VERSION`]: resampling to a fixed rate by sliding-window
 //!   averaging, then a zero-phase low-pass.
+//! - [`gait`]: initial contacts and walking bouts from a lumbar IMU, for walking drills.
 //!
 //! The definitions are those of Quijoux et al. 2021 ("A review of center of pressure (COP)
 //! variables to quantify standing balance in elderly people", Physiological Reports), whose
@@ -17,6 +18,7 @@
 //! cm gives cm, cm/s and cm².
 
 mod filter;
+pub mod gait;
 mod preprocess;
 mod spectrum;
 

@@ -28,9 +28,9 @@
 use nalgebra::{Matrix2, Matrix2x3, Matrix3, Matrix3x2, SVector, UnitQuaternion, Vector2, Vector3};
 use serde::{Deserialize, Serialize};
 
-use super::{ImuSi, OrientationEstimate, OrientationFilter};
+use crate::G_M_S2;
 
-const G_M_S2: f64 = 9.806_65;
+use super::{ImuSi, OrientationEstimate, OrientationFilter};
 
 /// Parameters of [`AhrsFilter`]. One set serves every recording; see the README's filter section.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -34,6 +34,8 @@
 
 use std::collections::VecDeque;
 
+use crate::G_M_S2;
+
 use proprio_protocol::{
     encode_frame, Ack, AckStatus, Decoder, DeviceInfo, DeviceKind, DeviceMessage, FirmwareVersion,
     HostMessage, LoadSample, MAX_FRAME_LEN,
@@ -46,7 +48,6 @@ use crate::devices::hx711::{format_line, Hx711Format, LoadUnit};
 use crate::pipeline::BoardGeometry;
 
 const STEP_S: f64 = STEP_US as f64 * 1e-6;
-const G_M_S2: f64 = 9.806_65;
 /// Newtons per gram-force (what an HX711 sketch's kilograms are made of).
 const N_PER_GRAM: f64 = 0.009_806_65;
 /// The HX711's 24-bit output range.

@@ -2,10 +2,10 @@
 
 use nalgebra::{Rotation3, Vector3};
 
+use crate::G_M_S2;
+
 use super::rng::SimRng;
 use super::rocker::BoardState;
-
-const G_M_S2: f64 = 9.806_65;
 
 /// Accelerometer full scale ±8 g in i16.
 pub const ACC_M_S2_PER_LSB: f64 = 8.0 * G_M_S2 / 32_768.0;

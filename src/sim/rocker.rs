@@ -16,6 +16,8 @@
 
 use std::collections::VecDeque;
 
+use crate::G_M_S2;
+
 use super::rng::SimRng;
 // Ground truth counts edge contacts by the drill's own definition of one.
 use crate::drill::{impact_speed_threshold_deg_s, EDGE_RELEASE_DEG};
@@ -23,7 +25,6 @@ use crate::drill::{impact_speed_threshold_deg_s, EDGE_RELEASE_DEG};
 /// Physics step. The sensor samples on this grid.
 pub const STEP_US: u64 = 1_000;
 const STEP_S: f64 = STEP_US as f64 * 1e-6;
-const G_M_S2: f64 = 9.806_65;
 
 /// The rocker board's geometry.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

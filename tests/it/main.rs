@@ -7,6 +7,7 @@ mod cmd;
 mod common;
 mod devices;
 mod drill;
+mod gait;
 mod measures;
 mod orientation;
 mod recording;

@@ -1,0 +1,192 @@
+//! Step detection for walking drills from a lumbar IMU.
+//!
+//! The method is McCamley et al. 2012 ("An enhanced estimate of initial contact and final
+//! contact instants of time using lower trunk inertial sensor data", Gait & Posture) as
+//! modified by Ionescu et al. 2020 and used by Mobilise-D:
+//! 1. vertical acceleration in the world frame (gravity-aligned with the offline orientation,
+//!    so the sensor may be strapped on at any angle), gravity removed;
+//! 2. band-pass: a first-order drift removal at [`DEDRIFT_HZ`] and a low-pass at
+//!    [`LOW_PASS_HZ`], both forward and backward (zero phase);
+//! 3. integration to vertical velocity, then a continuous-wavelet differentiation with the
+//!    second derivative of a Gaussian (width [`WAVELET_SIGMA_S`]): together, the derivative of
+//!    the Gaussian-smoothed acceleration;
+//! 4. an initial contact at the lowest point of each negative lobe of that signal (between a
+//!    downward and an upward zero crossing), reported [`REPORTED_DELAY_S`] later, as the
+//!    reference implementation reports it.
+//!
+//! Like the reference, [`initial_contacts`] has no threshold: it is meant for a stretch known to
+//! be walking. The comparison with the reference's results is in `tests/it/gait.rs`
+//! (../shared/data/gait-lowback).
+
+use nalgebra::Vector3;
+
+use super::filter::{butterworth_lowpass, filtfilt, Iir};
+use crate::pipeline::{smooth_orientation, AhrsParams, ImuSi};
+use crate::G_M_S2;
+
+/// Named and versioned like the posturography preprocessing: results carry it.
+pub const STEP_DETECTION_VERSION: &str = "mccamley-ionescu-1";
+
+/// Drift removal: a first-order high-pass, Hz (the reference's filter at 40 Hz has its pole at
+/// 0.9748, which is this corner).
+pub const DEDRIFT_HZ: f64 = 0.16;
+
+/// Low-pass corner, Hz: the reference's FIR passes gait frequencies up to about 3.1 Hz.
+pub const LOW_PASS_HZ: f64 = 3.2;
+
+/// Order of the Butterworth low-pass (run forward and backward).
+const LOW_PASS_ORDER: usize = 4;
+
+/// Width (σ) of the Gaussian whose second derivative is the wavelet, s: the reference's `gaus2`
+/// wavelet at scale 9 on a 40 Hz signal is that of exp(−(t·40/9)²), so σ = 9 / (40 √2). With
+/// its sign, the wavelet coefficient of the integrated signal is minus the derivative of the
+/// smoothed acceleration: a contact is where the vertical acceleration rises fastest.
+pub const WAVELET_SIGMA_S: f64 = 9.0 / (40.0 * std::f64::consts::SQRT_2);
+
+/// The reference implementation reports each contact two 40 Hz samples after the lobe's lowest
+/// point (it keeps one padding sample when it trims its filter padding, and its indices are
+/// one-based). The method was validated against reference heel strikes with this timing, so
+/// contacts keep it.
+pub const REPORTED_DELAY_S: f64 = 2.0 / 40.0;
+
+/// One initial contact (heel strike).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InitialContact {
+    /// Time since the first sample, s.
+    pub t_s: f64,
+    /// How far below zero its lobe reached, m/s³.
+    pub strength_m_s3: f64,
+}
+
+/// Steps per minute: 60 over the median step time between consecutive `contacts_s` (the
+/// median, so that one missed or extra contact does not move it); `None` for fewer than two.
+pub fn cadence_steps_per_min(contacts_s: &[f64]) -> Option<f64> {
+    let mut steps: Vec<f64> = contacts_s.windows(2).map(|w| w[1] - w[0]).collect();
+    if steps.is_empty() {
+        return None;
+    }
+    steps.sort_by(f64::total_cmp);
+    let mid = steps.len() / 2;
+    let median = if steps.len() % 2 == 0 {
+        (steps[mid - 1] + steps[mid]) / 2.0
+    } else {
+        steps[mid]
+    };
+    (median > 0.0).then(|| 60.0 / median)
+}
+
+/// Vertical acceleration in the world frame with gravity removed, m/s² (up positive), from the
+/// offline orientation (6D: the heading does not matter here).
+pub fn vertical_acceleration(samples: &[ImuSi], rate_hz: f64) -> Vec<f64> {
+    let params = AhrsParams {
+        use_mag: false,
+        ..AhrsParams::default()
+    };
+    let world_from_imu = smooth_orientation(samples, 1.0 / rate_hz, &params);
+    samples
+        .iter()
+        .zip(&world_from_imu)
+        .map(|(s, q)| {
+            let acc = if s.acc_m_s2.iter().all(|x| x.is_finite()) {
+                s.acc_m_s2
+            } else {
+                Vector3::new(0.0, 0.0, G_M_S2)
+            };
+            (q * acc).z - G_M_S2
+        })
+        .collect()
+}
+
+/// Initial contacts in a vertical acceleration series sampled at `rate_hz` (steps 2–4 of the
+/// module docs).
+pub fn initial_contacts(vertical_acc_m_s2: &[f64], rate_hz: f64) -> Vec<InitialContact> {
+    let Some(low_pass) = butterworth_lowpass(LOW_PASS_ORDER, LOW_PASS_HZ, rate_hz) else {
+        return Vec::new();
+    };
+    let pole = (-2.0 * std::f64::consts::PI * DEDRIFT_HZ / rate_hz).exp();
+    let dedrift = Iir {
+        b: vec![1.0, -1.0],
+        a: vec![1.0, -pole],
+    };
+    let filtered = filtfilt(&low_pass, &filtfilt(&dedrift, vertical_acc_m_s2));
+    let mut wavelet = gaussian_derivative(&filtered, rate_hz);
+    let mean = wavelet.iter().sum::<f64>() / wavelet.len().max(1) as f64;
+    wavelet.iter_mut().for_each(|w| *w -= mean);
+
+    let mut contacts = Vec::new();
+    // The start of the current negative lobe, once a downward crossing has been seen.
+    let mut lobe_start = None;
+    for i in 1..wavelet.len() {
+        let (before, now) = (wavelet[i - 1] >= 0.0, wavelet[i] >= 0.0);
+        if before && !now {
+            lobe_start = Some(i);
+        } else if !before && now {
+            if let Some(start) = lobe_start.take() {
+                let (lowest, value) = (start..i)
+                    .map(|k| (k, wavelet[k]))
+                    .fold((start, f64::INFINITY), |m, c| if c.1 < m.1 { c } else { m });
+                contacts.push(InitialContact {
+                    t_s: lowest as f64 / rate_hz + REPORTED_DELAY_S,
+                    strength_m_s3: -value,
+                });
+            }
+        }
+    }
+    contacts
+}
+
+/// Minus the derivative of the Gaussian-smoothed signal (σ = [`WAVELET_SIGMA_S`]), per second,
+/// by direct convolution over ±5 σ·√2 (the reference wavelet's support); the ends use the
+/// nearest sample.
+fn gaussian_derivative(x: &[f64], rate_hz: f64) -> Vec<f64> {
+    let sigma = WAVELET_SIGMA_S * rate_hz; // samples
+    let half = (5.0 * sigma * std::f64::consts::SQRT_2).round() as isize;
+    // −d/dt G(t) = t/σ² G(t), with G normalised to sum to 1.
+    let gauss: Vec<f64> = (-half..=half)
+        .map(|k| (-(k as f64).powi(2) / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let norm: f64 = gauss.iter().sum();
+    let kernel: Vec<f64> = (-half..=half)
+        .zip(&gauss)
+        .map(|(k, g)| (k as f64) / (sigma * sigma) * g / norm * rate_hz)
+        .collect();
+    let n = x.len() as isize;
+    (0..n)
+        .map(|i| {
+            (-half..=half)
+                .zip(&kernel)
+                // Convolution: y(i) = Σ x(i − k) · kernel(k).
+                .map(|(k, w)| x[(i - k).clamp(0, n - 1) as usize] * w)
+                .sum()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A steady 1.8 Hz vertical bounce: one contact per cycle, each where the acceleration rises
+    /// fastest (its upward zero crossing), reported `REPORTED_DELAY_S` later.
+    #[test]
+    fn a_steady_bounce_gives_one_contact_per_cycle_at_the_fastest_rise() {
+        let (rate, f) = (100.0, 1.8);
+        let acc: Vec<f64> = (0..2000)
+            .map(|i| 2.0 * (2.0 * std::f64::consts::PI * f * i as f64 / rate).sin())
+            .collect();
+        let contacts = initial_contacts(&acc, rate);
+        let inner: Vec<f64> = contacts
+            .iter()
+            .map(|c| c.t_s)
+            .filter(|t| (2.0..18.0).contains(t))
+            .collect();
+        assert_eq!(inner.len(), 29, "{inner:?}");
+        for t in &inner {
+            let cycles = (t - REPORTED_DELAY_S) * f;
+            assert!((cycles - cycles.round()).abs() * (1.0 / f) < 0.015, "{t}");
+        }
+        // Contacts fall on whole samples, so the median step is within one sample (10 ms).
+        let cadence = cadence_steps_per_min(&inner).unwrap();
+        assert!((60.0 / cadence - 1.0 / f).abs() <= 0.0101, "{cadence}");
+    }
+}

@@ -1,0 +1,139 @@
+//! Step detection against another algorithm's answers: Mobilise-D's reference implementation of
+//! McCamley/Ionescu initial-contact detection on lumbar IMU walks (../shared/data/gait-lowback).
+
+use std::path::{Path, PathBuf};
+
+use nalgebra::Vector3;
+use proprio::measures::gait::{cadence_steps_per_min, initial_contacts, vertical_acceleration};
+use proprio::pipeline::ImuSi;
+use proprio::G_M_S2;
+use serde_json::Value;
+
+use crate::common::shared_data;
+
+const RATE_HZ: f64 = 100.0;
+
+fn gait_dir() -> PathBuf {
+    shared_data("gait-lowback", "data_csv/participant_metadata.json")
+}
+
+/// One trial's samples: acc in g and gyr in °/s in the file, x vertical.
+fn read_trial(path: &Path) -> Vec<ImuSi> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let v: Vec<f64> = line.split(',').map(|s| s.parse().unwrap()).collect();
+            ImuSi {
+                acc_m_s2: Vector3::new(v[1], v[2], v[3]) * G_M_S2,
+                gyr_rad_s: Vector3::new(v[4], v[5], v[6]).map(f64::to_radians),
+                mag_ut: None,
+            }
+        })
+        .collect()
+}
+
+/// The original's gait sequences for a trial: (start s, end s, contacts s).
+fn original(cohort: &str, id: &str, test: &str, trial: &str) -> Vec<(f64, f64, Vec<f64>)> {
+    let path = gait_dir().join(format!(
+        "original_results/icd_ionescu/lab/{cohort}/{id}/SD_Output.json"
+    ));
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let sd = &json["SD_Output"]["TimeMeasure1"][test][trial]["SU"]["LowerBack"]["SD"];
+    let sequences = match sd {
+        Value::Array(list) => list.clone(),
+        Value::Object(_) => vec![sd.clone()],
+        _ => Vec::new(),
+    };
+    sequences
+        .iter()
+        .map(|s| {
+            let ic = s["IC"].as_array().unwrap();
+            (
+                s["Start"].as_f64().unwrap(),
+                s["End"].as_f64().unwrap(),
+                ic.iter().map(|t| t.as_f64().unwrap()).collect(),
+            )
+        })
+        .collect()
+}
+
+const TRIALS: [(&str, &str, &str, &str); 9] = [
+    ("HA", "001", "Test5", "Trial1"),
+    ("HA", "001", "Test5", "Trial2"),
+    ("HA", "001", "Test11", "Trial1"),
+    ("HA", "002", "Test5", "Trial1"),
+    ("HA", "002", "Test5", "Trial2"),
+    ("HA", "002", "Test11", "Trial1"),
+    ("MS", "001", "Test5", "Trial1"),
+    ("MS", "001", "Test5", "Trial2"),
+    ("MS", "001", "Test11", "Trial1"),
+];
+
+/// Contacts found in each of the original's gait sequences, as the original was run: on that
+/// stretch of the recording only.
+///
+/// Issue 5 asks for 90 % of the original's contacts within 50 ms of ours and every sequence's
+/// cadence within 5 %. Not met yet (`cargo test --test it gait -- --nocapture`): 82.8 % of
+/// contacts, and 14 of 19 sequences within 5 % (the straight walks of Test5 all agree; the
+/// slow, turning walks of Test11 do not all). The asserts hold today's level so that it cannot
+/// silently get worse.
+#[test]
+fn initial_contacts_agree_with_the_reference_implementation() {
+    let (mut matched, mut total, mut ours_total) = (0, 0, 0);
+    let mut cadence_errors = Vec::new();
+    for (cohort, id, test, trial) in TRIALS {
+        let path = gait_dir().join(format!(
+            "data_csv/{cohort}/{id}/TimeMeasure1_{test}_{trial}.csv"
+        ));
+        let vertical = vertical_acceleration(&read_trial(&path), RATE_HZ);
+        for (start_s, end_s, original) in original(cohort, id, test, trial) {
+            let first = (start_s * RATE_HZ).round() as usize;
+            let last = ((end_s * RATE_HZ).round() as usize).min(vertical.len());
+            let ours: Vec<f64> = initial_contacts(&vertical[first..last], RATE_HZ)
+                .iter()
+                .map(|c| first as f64 / RATE_HZ + c.t_s)
+                .collect();
+            let agreeing = original
+                .iter()
+                .filter(|t| ours.iter().any(|o| (o - *t).abs() <= 0.05))
+                .count();
+            let cadence = (
+                cadence_steps_per_min(&original).unwrap(),
+                cadence_steps_per_min(&ours).unwrap_or(0.0),
+            );
+            let cadence_error = (cadence.1 / cadence.0 - 1.0).abs();
+            println!(
+                "{cohort}/{id} {test} {trial} {start_s:>6.2}–{end_s:>6.2} s: {agreeing:>2}/{:>2} \
+                 contacts within 50 ms ({} ours); cadence {:.1} vs {:.1} steps/min ({:+.1} %)",
+                original.len(),
+                ours.len(),
+                cadence.1,
+                cadence.0,
+                (cadence.1 / cadence.0 - 1.0) * 100.0
+            );
+            cadence_errors.push(cadence_error);
+            matched += agreeing;
+            total += original.len();
+            ours_total += ours.len();
+        }
+    }
+    let share = matched as f64 / total as f64;
+    let cadence_ok = cadence_errors.iter().filter(|e| **e <= 0.05).count();
+    println!(
+        "{matched}/{total} contacts ({:.1} %) within 50 ms; {ours_total} found; cadence within \
+         5 % in {cadence_ok} of {} sequences",
+        share * 100.0,
+        cadence_errors.len()
+    );
+    assert_eq!(total, 215, "the reference results changed");
+    assert!(
+        share >= 0.82,
+        "only {:.1} % of contacts agree",
+        share * 100.0
+    );
+    assert!(
+        cadence_ok >= 14,
+        "cadence within 5 % in only {cadence_ok} sequences"
+    );
+}
