@@ -8,8 +8,8 @@
 //! 2. band-pass: a first-order drift removal at [`DEDRIFT_HZ`] and a low-pass at
 //!    [`LOW_PASS_HZ`], both forward and backward (zero phase);
 //! 3. integration to vertical velocity, then a continuous-wavelet differentiation with the
-//!    second derivative of a Gaussian (width [`WAVELET_SIGMA_S`]): together, the derivative of
-//!    the Gaussian-smoothed acceleration;
+//!    second derivative of a Gaussian (width [`WAVELET_SIGMA_S`]): together, minus the
+//!    derivative of the Gaussian-smoothed acceleration;
 //! 4. an initial contact at the lowest point of each negative lobe of that signal (between a
 //!    downward and an upward zero crossing), reported [`REPORTED_DELAY_S`] later, as the
 //!    reference implementation reports it.
@@ -17,8 +17,6 @@
 //! Like the reference, [`initial_contacts`] has no threshold: it is meant for a stretch known to
 //! be walking. The comparison with the reference's results is in `tests/it/gait.rs`
 //! (../shared/data/gait-lowback).
-
-use nalgebra::Vector3;
 
 use super::filter::{butterworth_lowpass, filtfilt, Iir};
 use crate::pipeline::{smooth_orientation, AhrsParams, ImuSi};
@@ -87,12 +85,12 @@ pub fn vertical_acceleration(samples: &[ImuSi], rate_hz: f64) -> Vec<f64> {
         .iter()
         .zip(&world_from_imu)
         .map(|(s, q)| {
-            let acc = if s.acc_m_s2.iter().all(|x| x.is_finite()) {
-                s.acc_m_s2
+            // An unusable reading counts as no acceleration rather than poisoning the filters.
+            if s.acc_m_s2.iter().all(|x| x.is_finite()) {
+                (q * s.acc_m_s2).z - G_M_S2
             } else {
-                Vector3::new(0.0, 0.0, G_M_S2)
-            };
-            (q * acc).z - G_M_S2
+                0.0
+            }
         })
         .collect()
 }
