@@ -2,8 +2,9 @@
 //! out. The live run and the replay feed the same records through the same [`Session`], which
 //! is why a replay gives the live result to the bit.
 //!
-//! A rocker-board hold runs IMU samples through the orientation [`Pipeline`]; quiet stance
-//! runs balance-board samples through the [`CopPipeline`]. Samples of the other kind of
+//! A rocker-board hold runs IMU samples through the orientation [`Pipeline`], and so does the
+//! tandem walk (which also keeps the samples for its step detection); quiet stance runs
+//! balance-board samples through the [`CopPipeline`]. Samples of the other kind of
 //! device are not used (the live run refuses such a device as soon as it introduces itself).
 
 use proprio_protocol::{DeviceInfo, DeviceKind, DeviceMessage, ImuSample, LoadSample};
@@ -13,10 +14,11 @@ use crate::decode::SampleClock;
 use crate::devices::{DeviceFormat, FormatDecoder};
 use crate::drill::{
     DrillEvent, DrillKind, DrillMetrics, EndReason, QuietStance, QuietStanceConfig,
-    QuietStanceLive, RockerHold, RockerHoldConfig, RockerHoldLive,
+    QuietStanceLive, RockerHold, RockerHoldConfig, RockerHoldLive, TandemWalk, TandemWalkConfig,
+    TandemWalkLive,
 };
 use crate::pipeline::{
-    CopPipeline, Pipeline, PipelineConfig, COP_PIPELINE_VERSION, PIPELINE_VERSION,
+    CopPipeline, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION, PIPELINE_VERSION,
 };
 use crate::quality::{DataQuality, TimestampSource};
 use crate::recording::{Control, LinkEventKind, Record};
@@ -53,6 +55,8 @@ pub enum DrillSetup {
     RockerHold(RockerHoldConfig),
     /// Quiet stance on a balance board.
     QuietStance(QuietStanceConfig),
+    /// The heel-to-toe walk.
+    TandemWalk(TandemWalkConfig),
 }
 
 impl DrillSetup {
@@ -61,6 +65,7 @@ impl DrillSetup {
         match self {
             DrillSetup::RockerHold(_) => DrillKind::RockerHold,
             DrillSetup::QuietStance(_) => DrillKind::QuietStance,
+            DrillSetup::TandemWalk(_) => DrillKind::TandemWalk,
         }
     }
 
@@ -69,14 +74,16 @@ impl DrillSetup {
         match self {
             DrillSetup::RockerHold(c) => c.level,
             DrillSetup::QuietStance(c) => c.level,
+            DrillSetup::TandemWalk(c) => c.level,
         }
     }
 
-    /// Its target duration, s.
+    /// Its target duration (a walk's time limit), s.
     pub fn duration_s(&self) -> f64 {
         match self {
             DrillSetup::RockerHold(c) => c.duration_s,
             DrillSetup::QuietStance(c) => c.duration_s,
+            DrillSetup::TandemWalk(c) => c.time_limit_s,
         }
     }
 }
@@ -86,8 +93,13 @@ pub fn pipeline_version(drill: DrillKind) -> &'static str {
     match drill {
         DrillKind::RockerHold => PIPELINE_VERSION,
         DrillKind::QuietStance => COP_PIPELINE_VERSION,
+        DrillKind::TandemWalk => WALK_PIPELINE_VERSION,
     }
 }
+
+/// The walk's chain: the IMU pipeline ([`PIPELINE_VERSION`]) and the step detection
+/// ([`STEP_DETECTION_VERSION`](crate::measures::gait::STEP_DETECTION_VERSION)).
+pub const WALK_PIPELINE_VERSION: &str = "4+mccamley-ionescu-1";
 
 /// Everything needed to run (or re-run) a session; the recording's header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,6 +206,8 @@ pub enum DrillLive {
     },
     /// Quiet stance.
     QuietStance(QuietStanceLive),
+    /// The tandem walk.
+    TandemWalk(TandemWalkLive),
 }
 
 /// What the live view shows.
@@ -231,6 +245,11 @@ enum Chain {
         pipeline: CopPipeline,
         drill: Box<QuietStance>,
     },
+    /// IMU samples (and the live trunk angle) → tandem walk.
+    TandemWalk {
+        pipeline: Box<Pipeline>,
+        drill: Box<TandemWalk>,
+    },
 }
 
 impl Chain {
@@ -238,6 +257,7 @@ impl Chain {
         match self {
             Chain::RockerHold { drill, .. } => drill.is_done(),
             Chain::QuietStance { drill, .. } => drill.is_done(),
+            Chain::TandemWalk { drill, .. } => drill.is_done(),
         }
     }
 
@@ -245,6 +265,7 @@ impl Chain {
         match self {
             Chain::RockerHold { drill, .. } => drill.stop(reason, events),
             Chain::QuietStance { drill, .. } => drill.stop(reason, events),
+            Chain::TandemWalk { drill, .. } => drill.stop(reason, events),
         }
     }
 }
@@ -273,6 +294,14 @@ impl Session {
             DrillSetup::QuietStance(config) => Chain::QuietStance {
                 pipeline: CopPipeline::new(meta.pipeline.cop),
                 drill: Box::new(QuietStance::new(config)),
+            },
+            DrillSetup::TandemWalk(config) => Chain::TandemWalk {
+                // The trunk's lateral angle is the tilt about the sensor's forward (x) axis.
+                pipeline: Box::new(Pipeline::new(PipelineConfig {
+                    rocking_axis: RockingAxis::X,
+                    ..meta.pipeline
+                })),
+                drill: Box::new(TandemWalk::new(config)),
             },
         };
         let mut quality = DataQuality::default();
@@ -385,6 +414,10 @@ impl Session {
                         pipeline.set_device_info(&info);
                         drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
                     }
+                    Chain::TandemWalk { pipeline, drill } => {
+                        pipeline.set_device_info(info);
+                        drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
+                    }
                 }
             }
             DeviceMessage::Imu(sample) => self.on_imu(&sample, events),
@@ -405,8 +438,9 @@ impl Session {
     }
 
     fn on_imu(&mut self, sample: &ImuSample, events: &mut Vec<DrillEvent>) {
-        let Chain::RockerHold { pipeline, drill } = &mut self.chain else {
-            return; // not this drill's sensor
+        let pipeline = match &mut self.chain {
+            Chain::RockerHold { pipeline, .. } | Chain::TandemWalk { pipeline, .. } => pipeline,
+            Chain::QuietStance { .. } => return, // not this drill's sensor
         };
         let Some(timed) = self
             .clock
@@ -414,16 +448,22 @@ impl Session {
         else {
             return;
         };
-        match pipeline.push(sample, timed.t_us, timed.dt_us) {
-            Some(tilt) => {
-                let q = &mut self.quality;
-                q.samples_received += 1;
-                q.acc_rejected_samples += u64::from(tilt.acc_rejected);
-                q.at_rest_samples += u64::from(tilt.at_rest);
-                q.mag_disturbed_samples += u64::from(tilt.mag_disturbed);
-                drill.update(&tilt, events);
-            }
-            None => self.quality.samples_before_info += 1,
+        let (Some(si), Some(tilt)) = (
+            pipeline.to_si(sample),
+            pipeline.push(sample, timed.t_us, timed.dt_us),
+        ) else {
+            self.quality.samples_before_info += 1;
+            return;
+        };
+        let q = &mut self.quality;
+        q.samples_received += 1;
+        q.acc_rejected_samples += u64::from(tilt.acc_rejected);
+        q.at_rest_samples += u64::from(tilt.at_rest);
+        q.mag_disturbed_samples += u64::from(tilt.mag_disturbed);
+        match &mut self.chain {
+            Chain::RockerHold { drill, .. } => drill.update(&tilt, events),
+            Chain::TandemWalk { drill, .. } => drill.update(&si, &tilt, events),
+            Chain::QuietStance { .. } => {}
         }
     }
 
@@ -455,6 +495,7 @@ impl Session {
                 edge_limit_deg: drill.config().edge_limit_deg,
             },
             Chain::QuietStance { drill, .. } => DrillLive::QuietStance(drill.live()),
+            Chain::TandemWalk { drill, .. } => DrillLive::TandemWalk(drill.live()),
         };
         LiveStatus {
             drill,
@@ -479,6 +520,7 @@ impl Session {
             Chain::QuietStance { drill, .. } => {
                 drill.finish().map_metrics(DrillMetrics::QuietStance)
             }
+            Chain::TandemWalk { drill, .. } => drill.finish().map_metrics(DrillMetrics::TandemWalk),
         };
         SessionReport {
             drill,

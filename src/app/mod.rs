@@ -130,6 +130,8 @@ enum DrillName {
     RockerHold,
     /// Quiet stance: stand still on a balance board.
     QuietStance,
+    /// Heel-to-toe walk with the wearable on the lower back.
+    TandemWalk,
 }
 
 impl From<DrillName> for DrillKind {
@@ -137,6 +139,7 @@ impl From<DrillName> for DrillKind {
         match name {
             DrillName::RockerHold => DrillKind::RockerHold,
             DrillName::QuietStance => DrillKind::QuietStance,
+            DrillName::TandemWalk => DrillKind::TandemWalk,
         }
     }
 }
@@ -146,17 +149,17 @@ struct DrillArgs {
     /// Which drill (see `proprio drills`).
     #[arg(value_enum)]
     drill: DrillName,
-    /// Where the data comes from: `sim` (simulated device: a wearable on a rocker board, or a
-    /// balance board for quiet-stance), `serial:PATH[@BAUD]` (a device speaking proprio's
+    /// Where the data comes from: `sim` (simulated device: a wearable on a rocker board, a
+    /// balance board for quiet-stance, or a wearable on a walker's lower back for tandem-walk), `serial:PATH[@BAUD]` (a device speaking proprio's
     /// protocol; default 115200 baud), or `hx711-text:PATH[@BAUD]` (a DIY HX711 balance board
     /// printing text lines; default 57600 baud; see the --hx711-* flags).
     #[arg(long, default_value = "sim", value_name = "SOURCE")]
     source: String,
-    /// Level, 1 (easiest) to 5; sets the duration, and the target band (rocker-hold) or the
-    /// stance and eyes open or closed (quiet-stance).
+    /// Level, 1 (easiest) to 5; sets the duration, and the target band (rocker-hold), the
+    /// stance and eyes open or closed (quiet-stance), or the steps (tandem-walk, levels 1–4).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     level: u8,
-    /// Override the level's duration, in seconds.
+    /// Override the level's duration (a walk's time limit), in seconds.
     #[arg(long, value_name = "S", value_parser = parse_duration_s)]
     duration: Option<f64>,
     /// Print the result as one JSON object.

@@ -1,6 +1,6 @@
 //! Human-readable output.
 
-use crate::drill::{DrillKind, DrillMetrics, EndReason, ROCKER_LEVELS, STANCE_LEVELS};
+use crate::drill::{DrillKind, DrillMetrics, EndReason, ROCKER_LEVELS, STANCE_LEVELS, WALK_LEVELS};
 use crate::session::SessionReport;
 
 /// `proprio drills`.
@@ -34,6 +34,17 @@ pub fn print_drills() {
                     );
                 }
             }
+            DrillKind::TandemWalk => {
+                for (i, level) in WALK_LEVELS.iter().enumerate() {
+                    println!(
+                        "    {}: {} heel-to-toe steps within {:.0} s, {}",
+                        i + 1,
+                        level.steps,
+                        level.time_limit_s,
+                        level.note
+                    );
+                }
+            }
         }
         println!();
     }
@@ -53,8 +64,9 @@ fn end_words(end: EndReason) -> &'static str {
         EndReason::DataEnded => "ended: the data stopped before the drill was over",
         EndReason::SteppedOff => "ended: you stepped off the board",
         EndReason::NotStarted => {
-            "ended: nobody got onto the board (standing steadily, or with the board level), so the drill never started"
+            "ended: the drill never started (nobody stood steadily on the board, brought the board level, or stood still before walking)"
         }
+        EndReason::TimeUp => "ended: the time limit passed before all the steps were taken",
     }
 }
 
@@ -113,6 +125,30 @@ pub fn print_report(report: &SessionReport) {
             println!(
                 "  stood at x {:+.0} mm, y {:+.0} mm on the board ({weight}series at {:.0} Hz)",
                 s.mean_cop_x_mm, s.mean_cop_y_mm, m.analysis_rate_hz
+            );
+        }
+        DrillMetrics::TandemWalk(m) => {
+            let opt = |v: Option<f64>, unit: &str| {
+                v.map_or("–".to_string(), |v| format!("{v:.1}{unit}"))
+            };
+            println!(
+                "  {} correct steps of {} ({} steps, {} missteps: {} lateral, {} slow; {} stops)",
+                m.correct_steps,
+                m.target_steps,
+                m.steps,
+                m.missteps,
+                m.lateral_excursions,
+                m.slow_steps,
+                m.stops
+            );
+            println!(
+                "  trunk side to side: RMS {}, largest {}; time {}, cadence {}, step time {} (variability {})",
+                opt(m.ml_sway_rms_deg, "°"),
+                opt(m.ml_sway_max_deg, "°"),
+                opt(m.walk_time_s, " s"),
+                opt(m.cadence_steps_per_min, " steps/min"),
+                opt(m.step_time_mean_s, " s"),
+                opt(m.step_time_cv_percent, " %")
             );
         }
     }

@@ -17,7 +17,7 @@ use super::view::{Key, LiveView};
 use super::{DrillArgs, EXIT_INCOMPLETE};
 use crate::cues::HapticCues;
 use crate::devices::{witmotion, DeviceFormat};
-use crate::drill::{DrillEvent, DrillKind, QuietStanceConfig, RockerHoldConfig};
+use crate::drill::{DrillEvent, DrillKind, QuietStanceConfig, RockerHoldConfig, TandemWalkConfig};
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
 use crate::session::{DrillSetup, LiveStatus, Session, SessionMeta, SessionReport};
 use crate::sim::SimDevice;
@@ -60,6 +60,15 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             sim.device = SimDevice::BalanceBoard;
             sim.balance_board.geometry = args.board_geometry;
             DrillSetup::QuietStance(config)
+        }
+        DrillKind::TandemWalk => {
+            let mut config = TandemWalkConfig::for_level(args.level).with_context(no_level)?;
+            if let Some(time_limit_s) = args.duration {
+                config.time_limit_s = time_limit_s;
+            }
+            sim.device = SimDevice::LumbarWearable;
+            sim.walk.steps = config.steps;
+            DrillSetup::TandemWalk(config)
         }
     };
     let (created_utc, stamp) = store::utc_now();

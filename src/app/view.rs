@@ -10,7 +10,9 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::style::{Attribute, Color, Print, ResetColor, SetAttribute, SetForegroundColor};
 use crossterm::{cursor, queue, terminal};
 
-use crate::drill::{DrillEvent, QuietStanceLive, Side, StancePhase};
+use crate::drill::{
+    DrillEvent, QuietStanceLive, Side, StancePhase, WalkPhase, LATERAL_MISSTEP_DEG,
+};
 use crate::session::{DrillLive, LiveStatus};
 
 /// A key the user pressed.
@@ -27,6 +29,8 @@ const LINES: u16 = 5;
 /// Quiet stance's gauge: side-to-side COP offset, ± mm shown, and the "steady" band.
 const COP_GAUGE_LIMIT_MM: f64 = 30.0;
 const COP_GAUGE_BAND_MM: f64 = 10.0;
+/// The walk gauge's ends: the trunk's lateral lean, degrees.
+const WALK_GAUGE_LIMIT_DEG: f64 = 15.0;
 
 /// The live view; restores the terminal when dropped.
 pub struct LiveView {
@@ -97,7 +101,11 @@ impl LiveView {
                 DrillEvent::EdgeContact { .. } => self.note = "edge touched the floor".into(),
                 DrillEvent::Stabilised { .. } => self.note = "stable: keep it there".into(),
                 DrillEvent::SteppedOff { .. } => self.note = "stepped off the board".into(),
-                DrillEvent::Ended { .. } => {}
+                // A walk's steps are judged when it ends; the live count is in the status line.
+                DrillEvent::Step { .. }
+                | DrillEvent::Misstep { .. }
+                | DrillEvent::Stopped { .. }
+                | DrillEvent::Ended { .. } => {}
             }
         }
         let mut out = io::stdout();
@@ -167,6 +175,44 @@ impl LiveView {
                     &format!(
                         "time left {:4.0} s   sway {:5.1} mm/s   ellipse {:5.0} mm²   score {:3.0}",
                         d.remaining_s, d.mean_velocity_mm_s, d.ellipse_area_95_mm2, d.score
+                    ),
+                )?;
+            }
+            DrillLive::TandemWalk(d) => {
+                line(
+                    &mut out,
+                    &format!(
+                        "proprio · heel-to-toe walk · level {} · q stop · p it hurts (stops at once)",
+                        live.level
+                    ),
+                )?;
+                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
+                match (d.phase, d.lateral_deg) {
+                    _ if !live.device_known => queue!(out, Print("  waiting for the sensor…"))?,
+                    (WalkPhase::Waiting, _) => {
+                        queue!(out, Print("  stand still, one foot in front of the other…"))?
+                    }
+                    (_, Some(lateral_deg)) => {
+                        // The trunk's lean to the side: the band is where a lean is no misstep.
+                        draw_gauge(
+                            &mut out,
+                            lateral_deg,
+                            LATERAL_MISSTEP_DEG,
+                            WALK_GAUGE_LIMIT_DEG,
+                        )?;
+                        queue!(
+                            out,
+                            Print(format!("  trunk {lateral_deg:+5.1}° to the side"))
+                        )?;
+                    }
+                    (_, None) => queue!(out, Print("  walk heel to toe"))?,
+                }
+                queue!(out, Print("\r\n"))?;
+                line(
+                    &mut out,
+                    &format!(
+                        "steps {:2} of {}   time left {:4.0} s",
+                        d.steps, d.target_steps, d.remaining_s
                     ),
                 )?;
             }

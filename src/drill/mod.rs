@@ -10,10 +10,14 @@
 //!   [`CopSample`](crate::pipeline::CopSample)s, waits for the user to step on and stand
 //!   steady, measures the standard COP sway measures over the hold, and ends with a
 //!   [`QuietStanceOutcome`]; stepping off is its failure event.
-//! - [`DrillMetrics`] holds either drill's measures, as results carry them.
+//! - [`TandemWalk`] is the heel-to-toe walk with the wearable on the lower back: it consumes
+//!   IMU samples, counts heel strikes, and ends with a [`TandemWalkOutcome`]: steps, missteps,
+//!   stops, lateral trunk sway.
+//! - [`DrillMetrics`] holds any drill's measures, as results carry them.
 
 mod quiet_stance;
 mod rocker_hold;
+mod tandem_walk;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +33,12 @@ pub use quiet_stance::{
     STEP_OFF_SHARE,
 };
 
+pub use tandem_walk::{
+    MisstepReason, TandemWalk, TandemWalkConfig, TandemWalkLive, TandemWalkMetrics,
+    TandemWalkOutcome, WalkLevel, WalkPhase, DETECT_EVERY_S, LATERAL_MISSTEP_DEG, SETTLE_S,
+    SLOW_STEP_FACTOR, STILL_S, STOP_FACTOR, WALK_LEVELS,
+};
+
 /// A drill that has not started this long after its first usable sample ends as
 /// [`EndReason::NotStarted`] (nobody got onto the board), s of device time.
 pub const START_WITHIN_S: f64 = 120.0;
@@ -41,24 +51,31 @@ pub enum DrillKind {
     RockerHold,
     /// Stand still on a balance board (Romberg-type quiet stance).
     QuietStance,
+    /// Walk heel to toe with the wearable on the lower back.
+    TandemWalk,
 }
 
 impl DrillKind {
     /// All drills, in the order they are listed.
-    pub const ALL: [DrillKind; 2] = [DrillKind::RockerHold, DrillKind::QuietStance];
+    pub const ALL: [DrillKind; 3] = [
+        DrillKind::RockerHold,
+        DrillKind::QuietStance,
+        DrillKind::TandemWalk,
+    ];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
             DrillKind::RockerHold => "rocker-hold",
             DrillKind::QuietStance => "quiet-stance",
+            DrillKind::TandemWalk => "tandem-walk",
         }
     }
 
     /// True when the drill needs a balance board; false when it needs an IMU.
     pub fn needs_balance_board(self) -> bool {
         match self {
-            DrillKind::RockerHold => false,
+            DrillKind::RockerHold | DrillKind::TandemWalk => false,
             DrillKind::QuietStance => true,
         }
     }
@@ -77,6 +94,10 @@ impl DrillKind {
             DrillKind::QuietStance => {
                 "Step onto the balance board when told, then stand as still as you can."
             }
+            DrillKind::TandemWalk => {
+                "Stand still with one foot in front of the other, then walk heel to toe in a \
+                 straight line, the heel of each step touching the toes of the other foot."
+            }
         }
     }
 
@@ -94,6 +115,12 @@ impl DrillKind {
                  often sway more and stiffen the trunk; a calmer, smaller sway means the \
                  stabilising muscles are doing their job again."
             }
+            DrillKind::TandemWalk => {
+                "Trains balance on a narrow base while moving: the hips and the deep trunk \
+                 muscles must hold the pelvis level over one foot at a time. Back pain makes \
+                 the trunk stiff or wobbly when walking; a steady, upright trunk over neat \
+                 steps shows that control coming back."
+            }
         }
     }
 
@@ -109,6 +136,11 @@ impl DrillKind {
                  closed, have someone within reach. Step off whenever you need to, and stop at \
                  once if it hurts."
             }
+            DrillKind::TandemWalk => {
+                "Walk along a wall or a kitchen counter on a clear, non-slip floor, in flat \
+                 shoes or barefoot. Step out of the line whenever you need to, and stop at once \
+                 if it hurts."
+            }
         }
     }
 
@@ -117,6 +149,7 @@ impl DrillKind {
         match self {
             DrillKind::RockerHold => "IMU strapped to the board, x axis along the rocker",
             DrillKind::QuietStance => "balance board with four load cells (e.g. four HX711s)",
+            DrillKind::TandemWalk => "IMU wearable on the lower back, x forward, z up",
         }
     }
 }
@@ -134,7 +167,7 @@ pub struct DrillOutcome<M> {
     pub duration_s: f64,
     /// The measures.
     pub metrics: M,
-    /// Events in order (the first 1000).
+    /// Events in time order (the first 1000).
     pub events: Vec<DrillEvent>,
     /// Events that happened, including any beyond those kept.
     pub events_total: u64,
@@ -193,8 +226,11 @@ pub enum EndReason {
     /// The user stepped off the balance board during the hold.
     SteppedOff,
     /// The drill never started within [`START_WITHIN_S`]: nobody stood steadily on the
-    /// balance board, or nobody brought the rocker board level.
+    /// balance board, or nobody brought the rocker board level, or nobody stood still before
+    /// a walk.
     NotStarted,
+    /// The time limit passed before all the steps were taken.
+    TimeUp,
 }
 
 /// Which way the board tipped.
@@ -251,6 +287,23 @@ pub enum DrillEvent {
         /// Seconds from the start, when the load first dropped.
         t_s: f64,
     },
+    /// A heel strike (a walk's step).
+    Step {
+        /// Seconds from the start.
+        t_s: f64,
+    },
+    /// The step whose heel strike this is was a misstep.
+    Misstep {
+        /// Seconds from the start (the step's heel strike).
+        t_s: f64,
+        /// Why.
+        reason: MisstepReason,
+    },
+    /// The walker stopped after the heel strike at this time.
+    Stopped {
+        /// Seconds from the start.
+        t_s: f64,
+    },
     /// The drill ended.
     Ended {
         /// Seconds from the start.
@@ -269,6 +322,8 @@ pub enum DrillMetrics {
     RockerHold(RockerHoldMetrics),
     /// Quiet stance's.
     QuietStance(QuietStanceMetrics),
+    /// The tandem walk's.
+    TandemWalk(TandemWalkMetrics),
 }
 
 impl DrillMetrics {
@@ -277,6 +332,7 @@ impl DrillMetrics {
         match self {
             DrillMetrics::RockerHold(m) => m.measured_s,
             DrillMetrics::QuietStance(m) => m.measured_s,
+            DrillMetrics::TandemWalk(m) => m.measured_s,
         }
     }
 
@@ -284,7 +340,7 @@ impl DrillMetrics {
     pub fn rocker_hold(&self) -> Option<&RockerHoldMetrics> {
         match self {
             DrillMetrics::RockerHold(m) => Some(m),
-            DrillMetrics::QuietStance(_) => None,
+            _ => None,
         }
     }
 
@@ -292,7 +348,15 @@ impl DrillMetrics {
     pub fn quiet_stance(&self) -> Option<&QuietStanceMetrics> {
         match self {
             DrillMetrics::QuietStance(m) => Some(m),
-            DrillMetrics::RockerHold(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The tandem walk's measures, if these are.
+    pub fn tandem_walk(&self) -> Option<&TandemWalkMetrics> {
+        match self {
+            DrillMetrics::TandemWalk(m) => Some(m),
+            _ => None,
         }
     }
 }

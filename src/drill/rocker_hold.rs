@@ -452,6 +452,7 @@ mod tests {
                 acc_rejected: false,
                 at_rest: false,
                 mag_disturbed: false,
+                up_in_imu: nalgebra::Vector3::z(),
             };
             drill.update(&s, &mut events);
         }

@@ -18,6 +18,8 @@
 //! be walking. The comparison with the reference's results is in `tests/it/gait.rs`
 //! (../shared/data/gait-lowback).
 
+use nalgebra::UnitQuaternion;
+
 use super::filter::{butterworth_lowpass, filtfilt, Iir};
 use crate::pipeline::{smooth_orientation, AhrsParams, ImuSi};
 use crate::G_M_S2;
@@ -76,14 +78,26 @@ pub fn cadence_steps_per_min(contacts_s: &[f64]) -> Option<f64> {
 /// Vertical acceleration in the world frame with gravity removed, m/s² (up positive), from the
 /// offline orientation (6D: the heading does not matter here).
 pub fn vertical_acceleration(samples: &[ImuSi], rate_hz: f64) -> Vec<f64> {
-    let params = AhrsParams {
+    let world_from_imu = smooth_orientation(samples, 1.0 / rate_hz, &step_detection_ahrs());
+    vertical_acceleration_in(samples, &world_from_imu)
+}
+
+/// The orientation filter's setup for step detection: 6D, as the heading does not matter.
+pub fn step_detection_ahrs() -> AhrsParams {
+    AhrsParams {
         use_mag: false,
         ..AhrsParams::default()
-    };
-    let world_from_imu = smooth_orientation(samples, 1.0 / rate_hz, &params);
+    }
+}
+
+/// Vertical acceleration with gravity removed, m/s², given each sample's `world_from_imu`.
+pub fn vertical_acceleration_in(
+    samples: &[ImuSi],
+    world_from_imu: &[UnitQuaternion<f64>],
+) -> Vec<f64> {
     samples
         .iter()
-        .zip(&world_from_imu)
+        .zip(world_from_imu)
         .map(|(s, q)| {
             // An unusable reading counts as no acceleration rather than poisoning the filters.
             if s.acc_m_s2.iter().all(|x| x.is_finite()) {
@@ -131,6 +145,47 @@ pub fn initial_contacts(vertical_acc_m_s2: &[f64], rate_hz: f64) -> Vec<InitialC
         }
     }
     contacts
+}
+
+/// A lobe must reach this share of the walk's typical contact strength (the median of the
+/// stronger half of the lobes above [`NOISE_FLOOR_M_S3`]) to count as a heel strike.
+pub const MIN_RELATIVE_STRENGTH: f64 = 0.5;
+
+/// Lobes weaker than this are noise whatever the walk, m/s³.
+pub const NOISE_FLOOR_M_S3: f64 = 0.1;
+
+/// Two heel strikes closer than this are one (the stronger is kept), s.
+pub const MIN_STEP_TIME_S: f64 = 0.25;
+
+/// The physiological checks for a stretch that holds one walk among standing: the lobes of
+/// [`initial_contacts`] that are strong enough to be heel strikes (the filters ring after
+/// each step and sway makes small lobes while standing: they stay well under half a real heel
+/// strike's), and never two closer than [`MIN_STEP_TIME_S`].
+pub fn heel_strikes(lobes: &[InitialContact]) -> Vec<InitialContact> {
+    let mut strengths: Vec<f64> = lobes
+        .iter()
+        .map(|c| c.strength_m_s3)
+        .filter(|s| *s >= NOISE_FLOOR_M_S3)
+        .collect();
+    if strengths.is_empty() {
+        return Vec::new();
+    }
+    strengths.sort_by(|a, b| b.total_cmp(a));
+    let stronger = &strengths[..strengths.len().div_ceil(2)];
+    let typical = stronger[stronger.len() / 2];
+    let threshold = (MIN_RELATIVE_STRENGTH * typical).max(NOISE_FLOOR_M_S3);
+    let mut kept: Vec<InitialContact> = Vec::new();
+    for lobe in lobes.iter().filter(|c| c.strength_m_s3 >= threshold) {
+        match kept.last_mut() {
+            Some(last) if lobe.t_s - last.t_s < MIN_STEP_TIME_S => {
+                if lobe.strength_m_s3 > last.strength_m_s3 {
+                    *last = *lobe;
+                }
+            }
+            _ => kept.push(*lobe),
+        }
+    }
+    kept
 }
 
 /// Minus the derivative of the Gaussian-smoothed signal (σ = [`WAVELET_SIGMA_S`]), per second,

@@ -89,6 +89,8 @@ pub struct BoardTilt {
     pub at_rest: bool,
     /// The magnetic field was disturbed (not used for heading).
     pub mag_disturbed: bool,
+    /// Up (a unit vector) in sensor axes, from the live estimate.
+    pub up_in_imu: Vector3<f64>,
 }
 
 /// Raw samples in, board tilt out.
@@ -154,6 +156,7 @@ impl Pipeline {
             acc_rejected: estimate.acc_rejected,
             at_rest: estimate.at_rest,
             mag_disturbed: estimate.mag_disturbed,
+            up_in_imu: up,
         })
     }
 }

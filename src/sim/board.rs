@@ -649,6 +649,7 @@ impl VirtualBoard {
                 tilt_deg: 0.0,
                 edge_contacts: EdgeContacts::default(),
                 lost,
+                walk: None,
                 board: Some(BoardTruth {
                     total_n,
                     cop_mm: (total_n >= 1.0)

@@ -81,6 +81,11 @@ impl VirtualImu {
         }
     }
 
+    /// The board's orientation, `world_from_imu`, at `tilt_rad`.
+    pub fn board_orientation(tilt_rad: f64) -> Rotation3<f64> {
+        Rotation3::from_axis_angle(&Vector3::x_axis(), tilt_rad)
+    }
+
     /// The board's true motion as the sensor feels it, before any error: specific force (m/s²)
     /// and angular rate (rad/s), sensor frame.
     pub fn true_signals(&self, board: &BoardState) -> (Vector3<f64>, Vector3<f64>) {
@@ -96,22 +101,22 @@ impl VirtualImu {
             -h * (a * th.cos() - w * w * th.sin()),
             -h * (a * th.sin() + w * w * th.cos()),
         );
-        let imu_from_world = Rotation3::from_axis_angle(&Vector3::x_axis(), th).inverse();
+        let imu_from_world = Self::board_orientation(th).inverse();
         let specific_force = imu_from_world * (acc_world + Vector3::new(0.0, 0.0, G_M_S2));
         (specific_force, Vector3::new(w, 0.0, 0.0))
     }
 
     /// One output sample from the true signals averaged over the sample interval (as a real
     /// sensor's decimation filter does), with bias, noise, quantisation and saturation; the
-    /// magnetometer reads the field at the board's tilt at the end of the interval.
+    /// magnetometer reads the field at the sensor's orientation at the end of the interval.
     pub fn measure(
         &mut self,
         mean_specific_force: &Vector3<f64>,
         mean_rate: &Vector3<f64>,
-        tilt_rad: f64,
+        world_from_imu: &Rotation3<f64>,
     ) -> RawImu {
         let e = self.errors;
-        let imu_from_world = Rotation3::from_axis_angle(&Vector3::x_axis(), tilt_rad).inverse();
+        let imu_from_world = world_from_imu.inverse();
         let acc = mean_specific_force + self.acc_bias + self.noise(e.acc_noise_m_s2);
         let gyr = mean_rate + self.gyr_bias + self.noise(e.gyr_noise_rad_s);
         let mag = imu_from_world * Vector3::from(EARTH_FIELD_UT) + self.noise(e.mag_noise_ut);
@@ -159,7 +164,7 @@ mod tests {
         };
         let sample = |imu: &mut VirtualImu, state: &BoardState| {
             let (f, w) = imu.true_signals(state);
-            imu.measure(&f, &w, state.tilt_rad)
+            imu.measure(&f, &w, &VirtualImu::board_orientation(state.tilt_rad))
         };
         let raw = sample(&mut imu, &rest);
         assert_eq!(raw.acc[0], 0);

@@ -18,6 +18,7 @@ mod board;
 mod imu;
 mod rng;
 mod rocker;
+mod walker;
 
 use proprio_protocol::{
     encode_frame, Ack, AckStatus, Decoder, DeviceInfo, DeviceKind, DeviceMessage, FirmwareVersion,
@@ -34,6 +35,11 @@ pub use rng::SimRng;
 pub use rocker::{
     speed_margin_deg_s, BoardGeometry, BoardState, EdgeContactCounter, EdgeContacts, Person,
     RockerWorld, RELEASE_MARGIN_DEG, STEP_US,
+};
+
+pub use walker::{
+    MisstepKind, ScriptedStep, WalkScript, WalkSim, WalkTruth, WalkWorld, IMPACT_DELAY_S,
+    LUMBAR_HEIGHT_M,
 };
 
 use imu::VirtualImu;
@@ -97,6 +103,9 @@ pub struct SimConfig {
     /// The balance board and its person, when `device` is [`SimDevice::BalanceBoard`].
     #[serde(default)]
     pub balance_board: BalanceBoardSim,
+    /// The walk, when `device` is [`SimDevice::LumbarWearable`].
+    #[serde(default)]
+    pub walk: WalkSim,
 }
 
 /// Which device the simulator is.
@@ -108,6 +117,8 @@ pub enum SimDevice {
     RockerWearable,
     /// A balance board with four load cells and a person standing on it.
     BalanceBoard,
+    /// An IMU wearable on the lower back of a person who walks heel to toe.
+    LumbarWearable,
 }
 
 /// What the virtual device speaks.
@@ -150,6 +161,7 @@ impl SimConfig {
             clock_drift_ppm: 35.0,
             device: SimDevice::RockerWearable,
             balance_board: BalanceBoardSim::default(),
+            walk: WalkSim::default(),
             output: SimOutput::Proprio,
         }
     }
@@ -172,6 +184,8 @@ pub struct SampleTruth {
     pub lost: bool,
     /// The board's truth, for a balance board (its tilt and edge contacts are then 0).
     pub board: Option<BoardTruth>,
+    /// The walker's truth, for a lumbar wearable (tilt is then the trunk's roll).
+    pub walk: Option<WalkTruth>,
 }
 
 /// Sub-streams of the seed, so that one part's randomness does not shift another's.
@@ -184,11 +198,23 @@ mod stream {
     pub const BOARD_SCHEDULE: u64 = 6;
 }
 
-/// The virtual device: a rocker board with an IMU, running proprio's firmware protocol.
+/// What moves the wearable's IMU (one per device, built once: its size does not matter).
+#[allow(clippy::large_enum_variant)]
+enum Motion {
+    /// A rocker board with a person on it, and the true edge contacts.
+    Rocker {
+        world: RockerWorld,
+        edge_contacts: EdgeContactCounter,
+    },
+    /// A person walking heel to toe, the sensor on the lower back.
+    Walker(WalkWorld),
+}
+
+/// The virtual device: a wearable IMU (on a rocker board or a person's lower back), running
+/// proprio's firmware protocol; or, for [`SimDevice::BalanceBoard`], a balance board.
 pub struct VirtualDevice {
     config: SimConfig,
-    world: RockerWorld,
-    edge_contacts: EdgeContactCounter,
+    motion: Motion,
     imu: VirtualImu,
     fault_rng: SimRng,
     commands: Decoder<HostMessage>,
@@ -216,14 +242,24 @@ impl VirtualDevice {
             .device_clock_start_us
             .unwrap_or_else(|| device_rng.next_u64() as u32);
         let device_id = device_rng.next_u64() as u32;
+        let motion = if config.device == SimDevice::LumbarWearable {
+            Motion::Walker(WalkWorld::for_config(&config))
+        } else {
+            Motion::Rocker {
+                world: RockerWorld::new(
+                    Person::with_skill(config.skill),
+                    config.board,
+                    config.step_on_s,
+                    SimRng::new(config.seed, stream::PERSON),
+                ),
+                edge_contacts: EdgeContactCounter::new(
+                    config.board.limit_deg,
+                    config.step_on_s > 0.0,
+                ),
+            }
+        };
         VirtualDevice {
-            world: RockerWorld::new(
-                Person::with_skill(config.skill),
-                config.board,
-                config.step_on_s,
-                SimRng::new(config.seed, stream::PERSON),
-            ),
-            edge_contacts: EdgeContactCounter::new(config.board.limit_deg, config.step_on_s > 0.0),
+            motion,
             imu: VirtualImu::new(
                 config.sensor,
                 config.board.imu_height_m,
@@ -341,16 +377,29 @@ impl VirtualDevice {
         }
         while self.t_true_us + STEP_US <= t_true_us {
             self.t_true_us += STEP_US;
-            let impact = self.world.step();
-            self.edge_contacts.observe(
-                self.world.state().tilt_rad.to_degrees(),
-                impact,
-                f64::from(self.rate_hz),
-            );
+            if let (true, Motion::Walker(world)) = (self.streaming, &mut self.motion) {
+                // The walk's script runs from the moment the wearable streams.
+                world.start_script();
+            }
+            let (force, rate) = match &mut self.motion {
+                Motion::Rocker {
+                    world,
+                    edge_contacts,
+                } => {
+                    let impact = world.step();
+                    let tilt_deg = world.state().tilt_rad.to_degrees();
+                    edge_contacts.observe(tilt_deg, impact, f64::from(self.rate_hz));
+                    self.imu.true_signals(&world.state())
+                }
+                Motion::Walker(world) => {
+                    world.step(STEP_US);
+                    let (force, rate, _) = world.signals();
+                    (force, rate)
+                }
+            };
             if !self.streaming {
                 continue;
             }
-            let (force, rate) = self.imu.true_signals(&self.world.state());
             self.interval_sums.0 += force;
             self.interval_sums.1 += rate;
             self.interval_sums.2 += 1;
@@ -360,14 +409,29 @@ impl VirtualDevice {
                 let sample = self.take_sample(device_us as u32);
                 let lost = self.stalled() || self.fault_rng.chance(self.config.faults.drop_prob);
                 if let Some(t) = truth.as_deref_mut() {
+                    let (tilt_deg, edge_contacts, walk) = match &self.motion {
+                        Motion::Rocker {
+                            world,
+                            edge_contacts,
+                        } => (
+                            world.state().tilt_rad.to_degrees(),
+                            edge_contacts.counts(),
+                            None,
+                        ),
+                        Motion::Walker(world) => {
+                            let truth = world.truth();
+                            (truth.roll_deg, EdgeContacts::default(), Some(truth))
+                        }
+                    };
                     t.push(SampleTruth {
                         seq: sample.seq,
                         t_true_us: self.t_true_us,
                         t_device_us: sample.t_us,
-                        tilt_deg: self.world.state().tilt_rad.to_degrees(),
-                        edge_contacts: self.edge_contacts.counts(),
+                        tilt_deg,
+                        edge_contacts,
                         lost,
                         board: None,
+                        walk,
                     });
                 }
                 if !lost {
@@ -387,10 +451,13 @@ impl VirtualDevice {
     fn take_sample(&mut self, t_us: u32) -> ImuSample {
         let (force_sum, rate_sum, n) = std::mem::take(&mut self.interval_sums);
         let n = f64::from(n.max(1));
-        let tilt_rad = self.world.state().tilt_rad;
+        let world_from_imu = match &self.motion {
+            Motion::Rocker { world, .. } => VirtualImu::board_orientation(world.state().tilt_rad),
+            Motion::Walker(world) => world.signals().2,
+        };
         let raw = self
             .imu
-            .measure(&(force_sum / n), &(rate_sum / n), tilt_rad);
+            .measure(&(force_sum / n), &(rate_sum / n), &world_from_imu);
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         ImuSample {

@@ -12,3 +12,4 @@ mod measures;
 mod orientation;
 mod recording;
 mod sim_truth;
+mod walk;
