@@ -85,7 +85,7 @@ pub const WALK_LEVELS: [WalkLevel; 4] = [
     WalkLevel {
         steps: 20,
         time_limit_s: 90.0,
-        note: "arms crossed, turn around carefully halfway if the room is short",
+        note: "arms crossed, along a hallway",
     },
 ];
 

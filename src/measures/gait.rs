@@ -242,4 +242,21 @@ mod tests {
         let cadence = cadence_steps_per_min(&inner).unwrap();
         assert!((60.0 / cadence - 1.0 / f).abs() <= 0.0101, "{cadence}");
     }
+
+    #[test]
+    fn heel_strikes_drop_weak_lobes_and_merge_close_ones() {
+        let lobe = |t_s, strength_m_s3| InitialContact { t_s, strength_m_s3 };
+        let lobes = [
+            lobe(0.5, 0.05), // noise while standing
+            lobe(1.0, 1.0),
+            lobe(1.4, 0.3), // ringing after a step
+            lobe(2.0, 1.2),
+            lobe(2.1, 0.9), // within 0.25 s of a stronger one
+            lobe(3.0, 0.8),
+            lobe(4.0, 1.1),
+        ];
+        let kept: Vec<f64> = heel_strikes(&lobes).iter().map(|c| c.t_s).collect();
+        assert_eq!(kept, [1.0, 2.0, 3.0, 4.0]);
+        assert!(heel_strikes(&[lobe(1.0, 0.05)]).is_empty());
+    }
 }
