@@ -27,16 +27,22 @@ fn walker(seed: u64, skill: f64, level: u8) -> (SimConfig, TandemWalkConfig) {
     (sim, config)
 }
 
-/// Runs the walk in process, as the app does: the report, the records fed, the walk's script.
-fn run_walk(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<Record>, WalkScript) {
+/// The walk's session header.
+fn walk_meta(seed: u64, skill: f64, level: u8) -> SessionMeta {
     let (sim, config) = walker(seed, skill, level);
-    let meta = SessionMeta::new(
+    SessionMeta::new(
         DrillSetup::TandemWalk(config),
         "sim".into(),
         DeviceFormat::Proprio,
         Some(sim),
         "2026-11-21T00:00:00Z".into(),
-    );
+    )
+}
+
+/// Runs the walk in process, as the app does: the report, the records fed, the walk's script.
+fn run_walk(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<Record>, WalkScript) {
+    let (sim, _) = walker(seed, skill, level);
+    let meta = walk_meta(seed, skill, level);
     let mut transport = SimTransport::new(sim);
     send(&mut transport, HostMessage::GetInfo);
     send(&mut transport, HostMessage::Start { rate_hz: 100 });
@@ -167,14 +173,7 @@ fn a_steadier_walker_scores_better() {
 fn the_walk_replays_identically_and_stops_in_pain() {
     let (report, records, _) = run_walk(4, 0.5, 1);
     assert_eq!(walk(&report).target_steps, 5);
-    let (sim, config) = walker(4, 0.5, 1);
-    let meta = SessionMeta::new(
-        DrillSetup::TandemWalk(config),
-        "sim".into(),
-        DeviceFormat::Proprio,
-        Some(sim),
-        "2026-11-21T00:00:00Z".into(),
-    );
+    let meta = walk_meta(4, 0.5, 1);
     let mut replay = Session::new(meta.clone());
     let mut events = Vec::new();
     for record in &records {
