@@ -448,13 +448,11 @@ impl Session {
         else {
             return;
         };
-        let (Some(si), Some(tilt)) = (
-            pipeline.to_si(sample),
-            pipeline.push(sample, timed.t_us, timed.dt_us),
-        ) else {
+        let Some(si) = pipeline.to_si(sample) else {
             self.quality.samples_before_info += 1;
             return;
         };
+        let tilt = pipeline.push_si(&si, timed.t_us, timed.dt_us);
         let q = &mut self.quality;
         q.samples_received += 1;
         q.acc_rejected_samples += u64::from(tilt.acc_rejected);

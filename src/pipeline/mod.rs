@@ -138,8 +138,13 @@ impl Pipeline {
     /// previous one) through the chain. `None` until the device info is known.
     pub fn push(&mut self, raw: &ImuSample, t_us: u64, dt_us: u64) -> Option<BoardTilt> {
         let si = self.to_si(raw)?;
+        Some(self.push_si(&si, t_us, dt_us))
+    }
+
+    /// [`Pipeline::push`] for a sample already in SI units ([`Pipeline::to_si`]).
+    pub fn push_si(&mut self, si: &ImuSi, t_us: u64, dt_us: u64) -> BoardTilt {
         let dt_s = dt_us as f64 * 1e-6;
-        let estimate = self.filter.update(&si, dt_s);
+        let estimate = self.filter.update(si, dt_s);
         let up = estimate
             .world_from_imu
             .inverse_transform_vector(&Vector3::z());
@@ -148,7 +153,7 @@ impl Pipeline {
             RockingAxis::X => (up.y.atan2(up.z), w.x),
             RockingAxis::Y => ((-up.x).atan2(up.z), w.y),
         };
-        Some(BoardTilt {
+        BoardTilt {
             t_us,
             tilt_deg: tilt_rad.to_degrees(),
             rate_deg_s: rate_rad_s.to_degrees(),
@@ -157,6 +162,6 @@ impl Pipeline {
             at_rest: estimate.at_rest,
             mag_disturbed: estimate.mag_disturbed,
             up_in_imu: up,
-        })
+        }
     }
 }

@@ -393,8 +393,7 @@ impl VirtualDevice {
                 }
                 Motion::Walker(world) => {
                     world.step(STEP_US);
-                    let (force, rate, _) = world.signals();
-                    (force, rate)
+                    world.signals()
                 }
             };
             if !self.streaming {
@@ -453,7 +452,7 @@ impl VirtualDevice {
         let n = f64::from(n.max(1));
         let world_from_imu = match &self.motion {
             Motion::Rocker { world, .. } => VirtualImu::board_orientation(world.state().tilt_rad),
-            Motion::Walker(world) => world.signals().2,
+            Motion::Walker(world) => world.world_from_imu(),
         };
         let raw = self
             .imu

@@ -271,9 +271,8 @@ impl WalkWorld {
         Some(self.t_us.saturating_sub(start) as f64 * 1e-6)
     }
 
-    /// Specific force (m/s²) and angular rate (rad/s) in the sensor frame, and
-    /// `world_from_imu`, now.
-    pub fn signals(&self) -> (Vector3<f64>, Vector3<f64>, Rotation3<f64>) {
+    /// Specific force (m/s²) and angular rate (rad/s) in the sensor frame now.
+    pub fn signals(&self) -> (Vector3<f64>, Vector3<f64>) {
         let t = self.script_t_s().unwrap_or(0.0);
         let (before, now, after) = (self.pose(t - DIFF_S), self.pose(t), self.pose(t + DIFF_S));
         let acc_world =
@@ -282,14 +281,14 @@ impl WalkWorld {
         let specific_force = imu_from_world * (acc_world + Vector3::new(0.0, 0.0, G_M_S2));
         let turn = before.world_from_imu.inverse() * after.world_from_imu;
         let rate = turn.scaled_axis() / (2.0 * DIFF_S);
-        (specific_force, rate, now.world_from_imu)
+        (specific_force, rate)
     }
 
     /// The truth now.
     pub fn truth(&self) -> WalkTruth {
         let t = self.script_t_s().unwrap_or(0.0);
         WalkTruth {
-            roll_deg: self.angles_rad(t)[0].to_degrees(),
+            roll_deg: self.orientation_at(t).euler_angles().0.to_degrees(),
             contacts: self
                 .script
                 .steps
@@ -327,16 +326,21 @@ impl WalkWorld {
         (angles, excursion)
     }
 
-    /// Roll, pitch, yaw of the sensor, rad.
-    fn angles_rad(&self, t: f64) -> [f64; 3] {
+    /// The sensor's `world_from_imu` at script time `t`.
+    fn orientation_at(&self, t: f64) -> Rotation3<f64> {
         let ([roll, pitch, yaw], excursion) = self.lean_rad(t);
-        [roll + excursion, pitch, yaw]
+        Rotation3::from_euler_angles(roll + excursion, pitch, yaw)
+    }
+
+    /// The sensor's `world_from_imu` now.
+    pub fn world_from_imu(&self) -> Rotation3<f64> {
+        self.orientation_at(self.script_t_s().unwrap_or(0.0))
     }
 
     fn pose(&self, t: f64) -> Pose {
         let ([roll, pitch, yaw], excursion) = self.lean_rad(t);
         let body = Rotation3::from_euler_angles(roll, pitch, yaw);
-        let world_from_imu = Rotation3::from_euler_angles(roll + excursion, pitch, yaw);
+        let world_from_imu = self.orientation_at(t);
         let steps = &self.script.steps;
         let done = steps.partition_point(|s| s.contact_s <= t);
         let mut forward_m = done as f64 * STEP_LENGTH_M;
@@ -377,7 +381,7 @@ mod tests {
         let mut rate_sum = Vector3::zeros();
         for _ in 0..3000 {
             world.step(1000);
-            let (f, w, _) = world.signals();
+            let (f, w) = world.signals();
             force_sum += f;
             rate_sum += w;
         }
