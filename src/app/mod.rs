@@ -10,6 +10,17 @@
 //! - `run`: a live drill: link → recording → session → live view → result.
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 
+/// `println!` for the command's output. When the reader has gone (`proprio drills | head -3`)
+/// the program ends quietly, as command-line tools do, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout(), $($arg)*) {
+            $crate::app::output_failed(&error);
+        }
+    }};
+}
+
 mod ble;
 mod board_args;
 mod link;
@@ -269,6 +280,16 @@ fn parse_stall(s: &str) -> Result<Stall, String> {
         Some(Stall { at_s, duration_s })
     });
     parsed.ok_or_else(|| format!("'{s}' is not AT:DUR in seconds, e.g. 10:2"))
+}
+
+/// Ends the program after stdout could not be written: quietly (success) when the reader has
+/// gone, with one sentence otherwise. Only called once everything worth keeping is on disk.
+fn output_failed(error: &std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("proprio: cannot write the output: {error}");
+    std::process::exit(1)
 }
 
 /// Runs the command line; returns the process exit status.

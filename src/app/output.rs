@@ -6,16 +6,16 @@ use crate::session::SessionReport;
 /// `proprio drills`.
 pub fn print_drills() {
     for drill in DrillKind::ALL {
-        println!("{}", drill.name());
-        println!("  {}", drill.summary());
-        println!("  Why: {}", drill.purpose());
-        println!("  Safety: {}", drill.safety());
-        println!("  Sensor: {}", drill.sensor());
-        println!("  Levels:");
+        out!("{}", drill.name());
+        out!("  {}", drill.summary());
+        out!("  Why: {}", drill.purpose());
+        out!("  Safety: {}", drill.safety());
+        out!("  Sensor: {}", drill.sensor());
+        out!("  Levels:");
         match drill {
             DrillKind::RockerHold => {
                 for (i, level) in ROCKER_LEVELS.iter().enumerate() {
-                    println!(
+                    out!(
                         "    {}: keep within ±{:.0}° for {:.0} s, {}",
                         i + 1,
                         level.band_deg,
@@ -26,7 +26,7 @@ pub fn print_drills() {
             }
             DrillKind::QuietStance => {
                 for (i, level) in STANCE_LEVELS.iter().enumerate() {
-                    println!(
+                    out!(
                         "    {}: stand still for {:.0} s, {}",
                         i + 1,
                         level.duration_s,
@@ -36,7 +36,7 @@ pub fn print_drills() {
             }
             DrillKind::TandemWalk => {
                 for (i, level) in WALK_LEVELS.iter().enumerate() {
-                    println!(
+                    out!(
                         "    {}: {} heel-to-toe steps within {:.0} s, {}",
                         i + 1,
                         level.steps,
@@ -46,11 +46,9 @@ pub fn print_drills() {
                 }
             }
         }
-        println!();
+        out!();
     }
-    println!(
-        "proprio is a training aid, not a diagnosis. Check with your clinician before starting."
-    );
+    out!("proprio is a training aid, not a diagnosis. Check with your clinician before starting.");
 }
 
 fn end_words(end: EndReason) -> &'static str {
@@ -81,7 +79,7 @@ pub fn print_report(report: &SessionReport) {
     } else {
         String::new()
     };
-    println!(
+    out!(
         "{} level {}: score {:.0} / 100 ({}, {:.1} of {:.0} s measured{pauses})",
         report.drill.name(),
         report.level,
@@ -97,7 +95,7 @@ pub fn print_report(report: &SessionReport) {
                 .map_or("never stabilised for 2 s".to_string(), |t| {
                     format!("stable after {t:.1} s")
                 });
-            println!(
+            out!(
                 "  tilt RMS {:.1}°, in band {:.0} %, edge contacts {}, longest in band {:.1} s, {}",
                 m.tilt_rms_deg,
                 m.time_in_band_percent,
@@ -108,7 +106,7 @@ pub fn print_report(report: &SessionReport) {
         }
         DrillMetrics::QuietStance(m) => {
             let s = &m.sway;
-            println!(
+            out!(
                 "  sway: mean velocity {:.1} mm/s (ML {:.1}, AP {:.1}), 95 % ellipse {:.0} mm², \
                  RMS ML {:.1} mm, AP {:.1} mm, path {:.0} mm",
                 s.mean_velocity_mm_s,
@@ -122,16 +120,18 @@ pub fn print_report(report: &SessionReport) {
             let weight = m
                 .weight_kg
                 .map_or(String::new(), |kg| format!("{kg:.1} kg, "));
-            println!(
+            out!(
                 "  stood at x {:+.0} mm, y {:+.0} mm on the board ({weight}series at {:.0} Hz)",
-                s.mean_cop_x_mm, s.mean_cop_y_mm, m.analysis_rate_hz
+                s.mean_cop_x_mm,
+                s.mean_cop_y_mm,
+                m.analysis_rate_hz
             );
         }
         DrillMetrics::TandemWalk(m) => {
             let opt = |v: Option<f64>, unit: &str| {
                 v.map_or("–".to_string(), |v| format!("{v:.1}{unit}"))
             };
-            println!(
+            out!(
                 "  {} correct steps of {} ({} steps, {} missteps: {} lateral, {} slow; {} stops)",
                 m.correct_steps,
                 m.target_steps,
@@ -141,7 +141,7 @@ pub fn print_report(report: &SessionReport) {
                 m.slow_steps,
                 m.stops
             );
-            println!(
+            out!(
                 "  trunk side to side: RMS {}, largest {}; time {}, cadence {}, step time {} (variability {})",
                 opt(m.ml_sway_rms_deg, "°"),
                 opt(m.ml_sway_max_deg, "°"),
@@ -152,7 +152,7 @@ pub fn print_report(report: &SessionReport) {
             );
         }
     }
-    println!(
+    out!(
         "  data: {} samples, {} lost ({:.1} %), {} corrupted frames, longest gap {:.2} s",
         q.samples_received,
         q.frames_lost,
@@ -161,13 +161,15 @@ pub fn print_report(report: &SessionReport) {
         q.longest_gap_s
     );
     if q.disconnects > 0 {
-        println!(
+        out!(
             "  link: lost {} time(s), reconnected {} time(s), {:.1} s disconnected",
-            q.disconnects, q.reconnects, q.disconnected_s
+            q.disconnects,
+            q.reconnects,
+            q.disconnected_s
         );
     }
     if let Some(path) = &report.recording {
-        println!("recording: {path}");
-        println!("  replay it with: proprio replay {path}");
+        out!("recording: {path}");
+        out!("  replay it with: proprio replay {path}");
     }
 }

@@ -111,7 +111,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     report.recording = Some(recording.close()?.display().to_string());
     let json = serde_json::to_string(&report).context("cannot format the result")?;
     if args.json {
-        println!("{json}");
+        out!("{json}");
     } else {
         output::print_report(&report);
     }
@@ -369,7 +369,7 @@ pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
     let mut report = session.finish();
     report.recording = Some(path.display().to_string());
     if json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string(&report).context("cannot format the result")?
         );

@@ -8,20 +8,20 @@ use super::ble::{self, BleProfile};
 /// Prints the serial ports, then the Bluetooth devices seen in `scan_for`. No Bluetooth is not
 /// an error here: it is one sentence, and the serial ports are still listed.
 pub fn list_devices(scan_for: Duration) -> anyhow::Result<ExitCode> {
-    println!("Serial ports:");
+    out!("Serial ports:");
     match serialport::available_ports() {
-        Ok(ports) if ports.is_empty() => println!("  none found"),
+        Ok(ports) if ports.is_empty() => out!("  none found"),
         Ok(ports) => {
             for port in ports {
-                println!("  {}{}", port.port_name, describe_port(&port.port_type));
+                out!("  {}{}", port.port_name, describe_port(&port.port_type));
             }
         }
-        Err(e) => println!("  cannot list serial ports: {}", e.description),
+        Err(e) => out!("  cannot list serial ports: {}", e.description),
     }
-    println!();
-    println!("Bluetooth devices ({} s scan):", scan_for.as_secs_f64());
+    out!();
+    out!("Bluetooth devices ({} s scan):", scan_for.as_secs_f64());
     match ble::scan(scan_for) {
-        Ok(devices) if devices.is_empty() => println!("  none in range"),
+        Ok(devices) if devices.is_empty() => out!("  none in range"),
         Ok(devices) => {
             for device in devices {
                 let rssi = device
@@ -40,10 +40,10 @@ pub fn list_devices(scan_for: Duration) -> anyhow::Result<ExitCode> {
                 } else {
                     format!("  --source {source}{}", device.address)
                 };
-                println!("  {} {rssi}  {name:<20} {kind}{hint}", device.address);
+                out!("  {} {rssi}  {name:<20} {kind}{hint}", device.address);
             }
         }
-        Err(sentence) => println!("  {sentence}"),
+        Err(sentence) => out!("  {sentence}"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -64,7 +64,7 @@ pub fn serve_pty(
         .as_ref()
         .map_or_else(|| first.path.clone(), |l| l.display().to_string());
     let mut pty = Some(first);
-    println!("{shown}");
+    out!("{shown}");
     io::stdout().flush().context("cannot print the port path")?;
     let connect = match (config.device, config.output) {
         (SimDevice::BalanceBoard, SimOutput::Hx711Text) => {

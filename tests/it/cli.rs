@@ -395,3 +395,21 @@ fn a_silent_or_garbled_device_gets_one_sentence() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+/// A reader that goes away (`proprio drill … | head -1`) ends the program quietly: no panic.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = crate::cmd::proprio_command(dir.path())
+        .args(["drill", "rocker-hold", "--duration", "5", "--no-live"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run proprio");
+    // Closed long before the simulated drill has a result to print.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
