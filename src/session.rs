@@ -14,8 +14,8 @@ use crate::decode::SampleClock;
 use crate::devices::{DeviceFormat, FormatDecoder};
 use crate::drill::{
     DrillEvent, DrillKind, DrillMetrics, EndReason, QuietStance, QuietStanceConfig,
-    QuietStanceLive, RockerHold, RockerHoldConfig, RockerHoldLive, TandemWalk, TandemWalkConfig,
-    TandemWalkLive,
+    QuietStanceLive, RockerHold, RockerHoldConfig, RockerHoldLive, StanceTask, TandemWalk,
+    TandemWalkConfig, TandemWalkLive,
 };
 use crate::pipeline::{
     CopPipeline, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION, PIPELINE_VERSION,
@@ -55,6 +55,10 @@ pub enum DrillSetup {
     RockerHold(RockerHoldConfig),
     /// Quiet stance on a balance board.
     QuietStance(QuietStanceConfig),
+    /// Single-leg stance on a balance board.
+    SingleLeg(QuietStanceConfig),
+    /// Tandem stance on a balance board.
+    TandemStance(QuietStanceConfig),
     /// The heel-to-toe walk.
     TandemWalk(TandemWalkConfig),
 }
@@ -65,6 +69,8 @@ impl DrillSetup {
         match self {
             DrillSetup::RockerHold(_) => DrillKind::RockerHold,
             DrillSetup::QuietStance(_) => DrillKind::QuietStance,
+            DrillSetup::SingleLeg(_) => DrillKind::SingleLeg,
+            DrillSetup::TandemStance(_) => DrillKind::TandemStance,
             DrillSetup::TandemWalk(_) => DrillKind::TandemWalk,
         }
     }
@@ -73,7 +79,9 @@ impl DrillSetup {
     pub fn level(&self) -> u8 {
         match self {
             DrillSetup::RockerHold(c) => c.level,
-            DrillSetup::QuietStance(c) => c.level,
+            DrillSetup::QuietStance(c) | DrillSetup::SingleLeg(c) | DrillSetup::TandemStance(c) => {
+                c.level
+            }
             DrillSetup::TandemWalk(c) => c.level,
         }
     }
@@ -82,8 +90,19 @@ impl DrillSetup {
     pub fn duration_s(&self) -> f64 {
         match self {
             DrillSetup::RockerHold(c) => c.duration_s,
-            DrillSetup::QuietStance(c) => c.duration_s,
+            DrillSetup::QuietStance(c) | DrillSetup::SingleLeg(c) | DrillSetup::TandemStance(c) => {
+                c.duration_s
+            }
             DrillSetup::TandemWalk(c) => c.time_limit_s,
+        }
+    }
+
+    /// The setup of a standing drill on the balance board.
+    pub fn for_stance(config: QuietStanceConfig) -> Self {
+        match config.task {
+            StanceTask::Quiet => DrillSetup::QuietStance(config),
+            StanceTask::SingleLeg => DrillSetup::SingleLeg(config),
+            StanceTask::Tandem => DrillSetup::TandemStance(config),
         }
     }
 }
@@ -92,7 +111,9 @@ impl DrillSetup {
 pub fn pipeline_version(drill: DrillKind) -> &'static str {
     match drill {
         DrillKind::RockerHold => PIPELINE_VERSION,
-        DrillKind::QuietStance => COP_PIPELINE_VERSION,
+        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
+            COP_PIPELINE_VERSION
+        }
         DrillKind::TandemWalk => WALK_PIPELINE_VERSION,
     }
 }
@@ -291,9 +312,14 @@ impl Session {
                 pipeline: Box::new(Pipeline::new(meta.pipeline)),
                 drill: RockerHold::new(config),
             },
-            DrillSetup::QuietStance(config) => Chain::QuietStance {
+            DrillSetup::QuietStance(config)
+            | DrillSetup::SingleLeg(config)
+            | DrillSetup::TandemStance(config) => Chain::QuietStance {
                 pipeline: CopPipeline::new(meta.pipeline.cop),
-                drill: Box::new(QuietStance::new(config)),
+                drill: Box::new(QuietStance::new(QuietStanceConfig {
+                    task: meta.drill.kind().stance_task().unwrap_or_default(),
+                    ..config
+                })),
             },
             DrillSetup::TandemWalk(config) => Chain::TandemWalk {
                 // The trunk's lateral angle is the tilt about the sensor's forward (x) axis.

@@ -141,6 +141,10 @@ enum DrillName {
     RockerHold,
     /// Quiet stance: stand still on a balance board.
     QuietStance,
+    /// Single-leg stance on a balance board: time held, touch-downs.
+    SingleLeg,
+    /// Tandem stance (heel to toe) on a balance board.
+    TandemStance,
     /// Heel-to-toe walk with the wearable on the lower back.
     TandemWalk,
 }
@@ -150,6 +154,8 @@ impl From<DrillName> for DrillKind {
         match name {
             DrillName::RockerHold => DrillKind::RockerHold,
             DrillName::QuietStance => DrillKind::QuietStance,
+            DrillName::SingleLeg => DrillKind::SingleLeg,
+            DrillName::TandemStance => DrillKind::TandemStance,
             DrillName::TandemWalk => DrillKind::TandemWalk,
         }
     }
@@ -161,13 +167,14 @@ struct DrillArgs {
     #[arg(value_enum)]
     drill: DrillName,
     /// Where the data comes from: `sim` (simulated device: a wearable on a rocker board, a
-    /// balance board for quiet-stance, or a wearable on a walker's lower back for tandem-walk), `serial:PATH[@BAUD]` (a device speaking proprio's
+    /// balance board for the standing drills, or a wearable on a walker's lower back for tandem-walk), `serial:PATH[@BAUD]` (a device speaking proprio's
     /// protocol; default 115200 baud), or `hx711-text:PATH[@BAUD]` (a DIY HX711 balance board
     /// printing text lines; default 57600 baud; see the --hx711-* flags).
     #[arg(long, default_value = "sim", value_name = "SOURCE")]
     source: String,
     /// Level, 1 (easiest) to 5; sets the duration, and the target band (rocker-hold), the
-    /// stance and eyes open or closed (quiet-stance), or the steps (tandem-walk, levels 1–4).
+    /// stance, eyes and surface (quiet-stance; single-leg; tandem-stance, levels 1–4), or the
+    /// steps (tandem-walk, levels 1–4).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
     level: u8,
     /// Override the level's duration (a walk's time limit), in seconds.

@@ -1,6 +1,6 @@
 //! Human-readable output.
 
-use crate::drill::{DrillKind, DrillMetrics, EndReason, ROCKER_LEVELS, STANCE_LEVELS, WALK_LEVELS};
+use crate::drill::{DrillKind, DrillMetrics, EndReason, StanceTask, ROCKER_LEVELS, WALK_LEVELS};
 use crate::session::SessionReport;
 
 /// `proprio drills`.
@@ -24,10 +24,16 @@ pub fn print_drills() {
                     );
                 }
             }
-            DrillKind::QuietStance => {
-                for (i, level) in STANCE_LEVELS.iter().enumerate() {
+            DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
+                let task = drill.stance_task().unwrap_or_default();
+                let what = if task == StanceTask::SingleLeg {
+                    "hold on one leg"
+                } else {
+                    "stand still"
+                };
+                for (i, level) in task.levels().iter().enumerate() {
                     out!(
-                        "    {}: stand still for {:.0} s, {}",
+                        "    {}: {what} for {:.0} s, {}",
                         i + 1,
                         level.duration_s,
                         level.note
@@ -120,6 +126,17 @@ pub fn print_report(report: &SessionReport) {
             let weight = m
                 .weight_kg
                 .map_or(String::new(), |kg| format!("{kg:.1} kg, "));
+            if let Some(t) = m.touch_downs {
+                out!(
+                    "  held on one leg {:.1} s of {:.0} s; {} touch-down(s), foot down {:.1} s in all",
+                    m.time_held_s,
+                    report.target_duration_s,
+                    t.count,
+                    t.total_s
+                );
+            } else if report.end == EndReason::SteppedOff {
+                out!("  held {:.1} s before stepping off", m.time_held_s);
+            }
             out!(
                 "  stood at x {:+.0} mm, y {:+.0} mm on the board ({weight}series at {:.0} Hz)",
                 s.mean_cop_x_mm,

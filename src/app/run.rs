@@ -52,14 +52,20 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             }
             DrillSetup::RockerHold(config)
         }
-        DrillKind::QuietStance => {
-            let mut config = QuietStanceConfig::for_level(args.level).with_context(no_level)?;
+        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
+            let task = kind.stance_task().unwrap_or_default();
+            let mut config =
+                QuietStanceConfig::for_level(task, args.level).with_context(no_level)?;
             if let Some(duration_s) = args.duration {
                 config.duration_s = duration_s;
             }
             sim.device = SimDevice::BalanceBoard;
             sim.balance_board.geometry = args.board_geometry;
-            DrillSetup::QuietStance(config)
+            // The simulated person stands as the level says.
+            if let Some(level) = config.level_spec() {
+                sim.balance_board.condition = level.condition;
+            }
+            DrillSetup::for_stance(config)
         }
         DrillKind::TandemWalk => {
             let mut config = TandemWalkConfig::for_level(args.level).with_context(no_level)?;
@@ -79,7 +85,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         (source == Source::Sim).then_some(sim),
         created_utc,
     );
-    if kind == DrillKind::QuietStance {
+    if kind.needs_balance_board() {
         meta.pipeline.cop.geometry = args.board_geometry;
     }
     let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();

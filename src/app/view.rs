@@ -11,7 +11,7 @@ use crossterm::style::{Attribute, Color, Print, ResetColor, SetAttribute, SetFor
 use crossterm::{cursor, queue, terminal};
 
 use crate::drill::{
-    DrillEvent, QuietStanceLive, Side, StancePhase, WalkPhase, LATERAL_MISSTEP_DEG,
+    DrillEvent, QuietStanceLive, Side, StancePhase, StanceTask, WalkPhase, LATERAL_MISSTEP_DEG,
 };
 use crate::session::{DrillLive, LiveStatus};
 
@@ -101,6 +101,10 @@ impl LiveView {
                 DrillEvent::EdgeContact { .. } => self.note = "edge touched the floor".into(),
                 DrillEvent::Stabilised { .. } => self.note = "stable: keep it there".into(),
                 DrillEvent::SteppedOff { .. } => self.note = "stepped off the board".into(),
+                DrillEvent::TouchDown { .. } => {
+                    self.note = "foot down: lift it again when you are ready".into()
+                }
+                DrillEvent::FootUp { .. } => self.note = "back on one leg: hold it".into(),
                 // A walk's steps are judged when it ends; the live count is in the status line.
                 DrillEvent::Step { .. }
                 | DrillEvent::Misstep { .. }
@@ -163,17 +167,23 @@ impl LiveView {
                 line(
                     &mut out,
                     &format!(
-                        "proprio · quiet stance · level {} · q stop · p it hurts (stops at once)",
+                        "proprio · {} · level {} · q stop · p it hurts (stops at once)",
+                        stance_title(d.task),
                         live.level
                     ),
                 )?;
                 queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
                 draw_stance(&mut out, d, live.device_known)?;
                 queue!(out, Print("\r\n"))?;
+                let touch_downs = if d.task == StanceTask::SingleLeg {
+                    format!("   touch-downs {}", d.touch_downs)
+                } else {
+                    String::new()
+                };
                 line(
                     &mut out,
                     &format!(
-                        "time left {:4.0} s   sway {:5.1} mm/s   ellipse {:5.0} mm²   score {:3.0}",
+                        "time left {:4.0} s   sway {:5.1} mm/s   ellipse {:5.0} mm²{touch_downs}   score {:3.0}",
                         d.remaining_s, d.mean_velocity_mm_s, d.ellipse_area_95_mm2, d.score
                     ),
                 )?;
@@ -304,7 +314,16 @@ fn draw_gauge(
     Ok(())
 }
 
-/// Quiet stance's second line: what to do now, or the COP once the hold runs.
+/// A standing drill's name in the title line.
+fn stance_title(task: StanceTask) -> &'static str {
+    match task {
+        StanceTask::Quiet => "quiet stance",
+        StanceTask::Tandem => "tandem stance",
+        StanceTask::SingleLeg => "single-leg stance",
+    }
+}
+
+/// A standing drill's second line: what to do now, or the COP once the hold runs.
 fn draw_stance(out: &mut io::Stdout, d: &QuietStanceLive, device_known: bool) -> io::Result<()> {
     let load = d
         .load_kg
@@ -314,6 +333,9 @@ fn draw_stance(out: &mut io::Stdout, d: &QuietStanceLive, device_known: bool) ->
         StancePhase::Taring => Some("  stay off the board: taring…".to_string()),
         StancePhase::StepOn => Some("  step onto the board, feet as the level says".to_string()),
         StancePhase::Settling => Some(format!("  stand still…{load}")),
+        StancePhase::Holding if d.foot_down => {
+            Some("  foot down: lift it again when you are ready".to_string())
+        }
         StancePhase::Holding | StancePhase::Ended => None,
     };
     if let Some(prompt) = prompt {

@@ -6,10 +6,12 @@
 //! - [`RockerHold`] is the rocker-board hold: it consumes [`BoardTilt`](crate::pipeline::BoardTilt)
 //!   signals in device time, emits [`DrillEvent`]s as they happen, and ends with a
 //!   [`RockerHoldOutcome`]: metrics and a 0–100 score.
-//! - [`QuietStance`] is quiet stance on a balance board: it consumes
+//! - [`QuietStance`] runs the standing drills on a balance board (quiet stance, tandem stance,
+//!   single-leg stance: [`StanceTask`]): it consumes
 //!   [`CopSample`](crate::pipeline::CopSample)s, waits for the user to step on and stand
 //!   steady, measures the standard COP sway measures over the hold, and ends with a
-//!   [`QuietStanceOutcome`]; stepping off is its failure event.
+//!   [`QuietStanceOutcome`]; stepping off is its failure event, and on one leg the free foot's
+//!   touch-downs are counted.
 //! - [`TandemWalk`] is the heel-to-toe walk with the wearable on the lower back: it consumes
 //!   IMU samples, counts heel strikes, and ends with a [`TandemWalkOutcome`]: steps, missteps,
 //!   stops, lateral trunk sway.
@@ -27,10 +29,11 @@ pub use rocker_hold::{
 };
 
 pub use quiet_stance::{
-    ellipse_area_95_mm2, sway_measures, QuietStance, QuietStanceConfig, QuietStanceLive,
-    QuietStanceMetrics, QuietStanceOutcome, StanceLevel, StancePhase, SwayMeasures,
-    ANALYSIS_RATE_HZ, MIN_SCORED_S, STANCE_LEVELS, STEADY_S, STEADY_TOLERANCE, STEP_OFF_S,
-    STEP_OFF_SHARE,
+    ellipse_area_95_mm2, sway_measures, Feet, QuietStance, QuietStanceConfig, QuietStanceLive,
+    QuietStanceMetrics, QuietStanceOutcome, StanceCondition, StanceLevel, StancePhase, StanceTask,
+    SwayMeasures, TouchDowns, ANALYSIS_RATE_HZ, FOOT_UP_SHARE, MIN_SCORED_S, SINGLE_LEG_LEVELS,
+    SINGLE_LEG_STEP_OFF_SHARE, STANCE_LEVELS, STEADY_S, STEADY_TOLERANCE, STEP_OFF_S,
+    STEP_OFF_SHARE, TANDEM_STANCE_LEVELS, TOUCH_DOWN_S, TOUCH_DOWN_SHARE,
 };
 
 pub use tandem_walk::{
@@ -51,16 +54,22 @@ pub enum DrillKind {
     RockerHold,
     /// Stand still on a balance board (Romberg-type quiet stance).
     QuietStance,
+    /// Stand on one leg on a balance board.
+    SingleLeg,
+    /// Stand heel to toe on a balance board.
+    TandemStance,
     /// Walk heel to toe with the wearable on the lower back.
     TandemWalk,
 }
 
 impl DrillKind {
     /// All drills, in the order they are listed.
-    pub const ALL: [DrillKind; 3] = [
-        DrillKind::RockerHold,
+    pub const ALL: [DrillKind; 5] = [
         DrillKind::QuietStance,
+        DrillKind::SingleLeg,
+        DrillKind::TandemStance,
         DrillKind::TandemWalk,
+        DrillKind::RockerHold,
     ];
 
     /// The command-line name.
@@ -68,6 +77,8 @@ impl DrillKind {
         match self {
             DrillKind::RockerHold => "rocker-hold",
             DrillKind::QuietStance => "quiet-stance",
+            DrillKind::SingleLeg => "single-leg",
+            DrillKind::TandemStance => "tandem-stance",
             DrillKind::TandemWalk => "tandem-walk",
         }
     }
@@ -76,7 +87,17 @@ impl DrillKind {
     pub fn needs_balance_board(self) -> bool {
         match self {
             DrillKind::RockerHold | DrillKind::TandemWalk => false,
-            DrillKind::QuietStance => true,
+            DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => true,
+        }
+    }
+
+    /// The standing drill on the balance board this is, if it is one.
+    pub fn stance_task(self) -> Option<StanceTask> {
+        match self {
+            DrillKind::QuietStance => Some(StanceTask::Quiet),
+            DrillKind::SingleLeg => Some(StanceTask::SingleLeg),
+            DrillKind::TandemStance => Some(StanceTask::Tandem),
+            DrillKind::RockerHold | DrillKind::TandemWalk => None,
         }
     }
 
@@ -93,6 +114,15 @@ impl DrillKind {
             }
             DrillKind::QuietStance => {
                 "Step onto the balance board when told, then stand as still as you can."
+            }
+            DrillKind::SingleLeg => {
+                "Step onto the middle of the balance board, lift one foot, and stand on the other \
+                 leg as still as you can. If you need to, put the free foot down on the floor \
+                 beside the board, then lift it again."
+            }
+            DrillKind::TandemStance => {
+                "Step onto the balance board with one foot directly in front of the other, heel \
+                 touching toes, and stand as still as you can."
             }
             DrillKind::TandemWalk => {
                 "Stand still with one foot in front of the other, then walk heel to toe in a \
@@ -115,6 +145,16 @@ impl DrillKind {
                  often sway more and stiffen the trunk; a calmer, smaller sway means the \
                  stabilising muscles are doing their job again."
             }
+            DrillKind::SingleLeg => {
+                "Trains the hip and deep trunk muscles that keep the pelvis level over one leg, \
+                 as in every step you take. Back pain weakens that control; holding longer with \
+                 fewer touch-downs shows it returning."
+            }
+            DrillKind::TandemStance => {
+                "Trains side-to-side balance on a narrow base, which the hips and trunk muscles \
+                 must supply when the feet cannot. That sideways control is often poor after \
+                 back pain, and it is what keeps you steady on stairs and uneven ground."
+            }
             DrillKind::TandemWalk => {
                 "Trains balance on a narrow base while moving: the hips and the deep trunk \
                  muscles must hold the pelvis level over one foot at a time. Back pain makes \
@@ -136,6 +176,10 @@ impl DrillKind {
                  closed, have someone within reach. Step off whenever you need to, and stop at \
                  once if it hurts."
             }
+            DrillKind::SingleLeg | DrillKind::TandemStance => {
+                "Put the board on a firm floor next to a wall or a sturdy chair you can hold. Put \
+                 a foot down whenever you need to, and stop at once if it hurts."
+            }
             DrillKind::TandemWalk => {
                 "Walk along a wall or a kitchen counter on a clear, non-slip floor, in flat \
                  shoes or barefoot. Step out of the line whenever you need to, and stop at once \
@@ -148,7 +192,9 @@ impl DrillKind {
     pub fn sensor(self) -> &'static str {
         match self {
             DrillKind::RockerHold => "IMU strapped to the board, x axis along the rocker",
-            DrillKind::QuietStance => "balance board with four load cells (e.g. four HX711s)",
+            DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
+                "balance board with four load cells (e.g. four HX711s)"
+            }
             DrillKind::TandemWalk => "IMU wearable on the lower back, x forward, z up",
         }
     }
@@ -285,6 +331,16 @@ pub enum DrillEvent {
     /// The user stepped off the balance board (a foot went to the floor).
     SteppedOff {
         /// Seconds from the start, when the load first dropped.
+        t_s: f64,
+    },
+    /// Single-leg stance: the free foot touched down on the floor (bears weight).
+    TouchDown {
+        /// Seconds from the start, when the load first dropped.
+        t_s: f64,
+    },
+    /// Single-leg stance: the free foot is lifted again after a touch-down.
+    FootUp {
+        /// Seconds from the start.
         t_s: f64,
     },
     /// A heel strike (a walk's step).

@@ -1,5 +1,5 @@
-//! Quiet stance on a balance board (Romberg-type): stand still, feet placed as the level says,
-//! for the level's duration.
+//! Standing drills on a balance board: quiet stance (Romberg-type), tandem stance and single-leg
+//! stance. Stand still, feet placed as the drill and level say, for the level's duration.
 //!
 //! # How a trial runs
 //! 1. The board tares while nobody is on it (the pipeline's rule: its first second).
@@ -9,9 +9,16 @@
 //!    step-on and settling) are not measured.
 //! 3. The hold's clock runs only while data arrives (intervals over [`MAX_HELD_S`] count for
 //!    nothing) and the hold ends once the target duration has been measured.
-//! 4. **Step-off** (the failure event): the total stays below [`STEP_OFF_SHARE`] of the
-//!    standing load (a foot went to the floor) or the board is empty, for [`STEP_OFF_S`]. It
-//!    ends the trial as `stepped-off`. Samples below that share never enter the measures.
+//! 4. **Step-off** (the failure event; a step-out of tandem stance): the total stays below
+//!    [`STEP_OFF_SHARE`] of the standing load (a foot went to the floor; for single-leg stance
+//!    [`SINGLE_LEG_STEP_OFF_SHARE`]: the standing foot left the board too) or the board is
+//!    empty, for [`STEP_OFF_S`]. It ends the trial as `stepped-off`. Samples below that share
+//!    never enter the measures.
+//! 5. **Touch-down** (single-leg stance): the total stays below [`TOUCH_DOWN_SHARE`] of the
+//!    standing load for [`TOUCH_DOWN_S`]: the free foot is bearing weight on the floor beside
+//!    the board. The trial goes on; the touch-down lasts until the load is back above
+//!    [`FOOT_UP_SHARE`], and its samples never enter the measures. The **time held** is the
+//!    measured time before the first touch-down (or step-off), at most the target.
 //!
 //! # Measures (posturography, Prieto et al. 1996)
 //! The COP samples of the hold are averaged in fixed windows of `1/analysis_rate_hz` s
@@ -27,14 +34,14 @@
 //!   (ν/2)·(0.05^(−2/ν) − 1).
 //!
 //! # Score (provisional; issue 5 validates scores against people)
-//! `100 · completion · ½ · (s_v + s_a)`, where completion is the share of the target duration
-//! held, `s_v = ln(4·v_ref / v) / ln 4` for the mean velocity v and `s_a = ln(10·a_ref / a) /
+//! `100 · completion · ½ · (s_v + s_a) · 0.9^(touch-downs after the first)`, where completion
+//! is the share of the target duration held, `s_v = ln(4·v_ref / v) / ln 4` for the mean velocity v and `s_a = ln(10·a_ref / a) /
 //! ln 10` for the ellipse area a, each clamped to 0–1: 1 at a healthy reference or better
 //! (v_ref = 10 mm/s, a_ref = 200 mm² for eyes open, feet apart, firm surface), 0 at four times
 //! that velocity or ten times that area, log-linear between (sway measures are
-//! multiplicative). Harder levels allow more sway: both references are multiplied by the
-//! level's `sway_allowance` (the area by its square). A hold shorter than [`MIN_SCORED_S`]
-//! (or than the target, if that is shorter) or with fewer than 3 points scores 0.
+//! multiplicative). Harder levels and stances allow more sway: both references are multiplied
+//! by the level's `sway_allowance` (the area by its square). Less than [`MIN_SCORED_S`] of
+//! measured standing (or than the target, if that is shorter) or fewer than 3 points score 0.
 
 use std::collections::VecDeque;
 
@@ -52,6 +59,17 @@ pub const STEADY_S: f64 = 1.0;
 pub const STEADY_TOLERANCE: f64 = 0.10;
 /// Below this share of the standing load a foot has left the board.
 pub const STEP_OFF_SHARE: f64 = 0.7;
+/// On one leg, below this share the standing foot has left the board too.
+pub const SINGLE_LEG_STEP_OFF_SHARE: f64 = 0.3;
+/// On one leg, below this share of the standing load the free foot is bearing weight on the
+/// floor (a touch-down; a light touch takes 10–15 %, well above the load's noise)…
+pub const TOUCH_DOWN_SHARE: f64 = 0.85;
+/// …for at least this long, s (a bounce is shorter).
+pub const TOUCH_DOWN_S: f64 = 0.1;
+/// A touch-down ends once the load is back above this share (hysteresis against chatter).
+pub const FOOT_UP_SHARE: f64 = 0.9;
+/// Each touch-down after the first multiplies the single-leg score by this.
+const TOUCH_DOWN_FACTOR: f64 = 0.9;
 /// …for at least this long, s (a quick dip from a bounce is not a step).
 pub const STEP_OFF_S: f64 = 0.25;
 /// Longest interval between samples that is still data, not a gap, s.
@@ -69,71 +87,216 @@ const VELOCITY_SPAN: f64 = 4.0;
 /// Area at which `s_a` reaches 0, in multiples of the reference.
 const AREA_SPAN: f64 = 10.0;
 
-/// One level of the drill.
+/// Which standing drill runs on the board.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StanceTask {
+    /// Quiet stance / Romberg: feet apart or together.
+    #[default]
+    Quiet,
+    /// Tandem stance: one foot directly in front of the other.
+    Tandem,
+    /// Single-leg stance.
+    SingleLeg,
+}
+
+impl StanceTask {
+    /// The task's levels, 1 first.
+    pub fn levels(self) -> &'static [StanceLevel] {
+        match self {
+            StanceTask::Quiet => &STANCE_LEVELS,
+            StanceTask::Tandem => &TANDEM_STANCE_LEVELS,
+            StanceTask::SingleLeg => &SINGLE_LEG_LEVELS,
+        }
+    }
+
+    /// Below this share of the standing load the user has stepped off.
+    pub fn step_off_share(self) -> f64 {
+        match self {
+            StanceTask::SingleLeg => SINGLE_LEG_STEP_OFF_SHARE,
+            StanceTask::Quiet | StanceTask::Tandem => STEP_OFF_SHARE,
+        }
+    }
+}
+
+/// How the feet are placed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feet {
+    /// Hip-width apart.
+    #[default]
+    Apart,
+    /// Side by side, touching.
+    Together,
+    /// One directly in front of the other, heel to toe.
+    Tandem,
+    /// On one leg, the other foot lifted.
+    SingleLeg,
+}
+
+/// A level's condition: the feet, the eyes, the surface.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StanceCondition {
+    /// How the feet are placed.
+    pub feet: Feet,
+    /// Eyes closed.
+    pub eyes_closed: bool,
+    /// On a foam pad on the board.
+    pub foam: bool,
+}
+
+/// One level of a standing drill.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StanceLevel {
-    /// Duration, s.
+    /// Duration (single-leg: the time to hold), s.
     pub duration_s: f64,
     /// How to stand, eyes open or closed.
     pub note: &'static str,
-    /// How much more sway than the healthy eyes-open reference is still a full score.
+    /// Feet, eyes and surface.
+    pub condition: StanceCondition,
+    /// How much more sway than the healthy eyes-open, feet-apart reference is still a full
+    /// score.
     pub sway_allowance: f64,
 }
 
-/// Levels 1..=5.
+const fn condition(feet: Feet, eyes_closed: bool, foam: bool) -> StanceCondition {
+    StanceCondition {
+        feet,
+        eyes_closed,
+        foam,
+    }
+}
+
+/// Quiet stance, levels 1..=5.
 pub const STANCE_LEVELS: [StanceLevel; 5] = [
     StanceLevel {
         duration_s: 30.0,
         note: "eyes open, feet hip-width apart, arms by your sides",
+        condition: condition(Feet::Apart, false, false),
         sway_allowance: 1.0,
     },
     StanceLevel {
         duration_s: 30.0,
         note: "eyes open, feet together",
+        condition: condition(Feet::Together, false, false),
         sway_allowance: 1.2,
     },
     StanceLevel {
         duration_s: 30.0,
         note: "eyes closed, feet hip-width apart, someone within reach",
+        condition: condition(Feet::Apart, true, false),
         sway_allowance: 1.4,
     },
     StanceLevel {
         duration_s: 45.0,
         note: "eyes closed, feet together, someone within reach",
+        condition: condition(Feet::Together, true, false),
         sway_allowance: 1.7,
     },
     StanceLevel {
         duration_s: 60.0,
         note: "eyes closed, feet together on a foam pad on the board, someone within reach",
+        condition: condition(Feet::Together, true, true),
         sway_allowance: 2.0,
     },
 ];
 
-/// How a quiet-stance trial is set up.
+/// Tandem stance, levels 1..=4 (the sway allowances follow the larger medio-lateral sway of
+/// a narrow base).
+pub const TANDEM_STANCE_LEVELS: [StanceLevel; 4] = [
+    StanceLevel {
+        duration_s: 20.0,
+        note: "eyes open, one foot directly in front of the other, heel touching toes",
+        condition: condition(Feet::Tandem, false, false),
+        sway_allowance: 1.8,
+    },
+    StanceLevel {
+        duration_s: 30.0,
+        note: "eyes open, heel to toe, arms crossed on your chest",
+        condition: condition(Feet::Tandem, false, false),
+        sway_allowance: 1.8,
+    },
+    StanceLevel {
+        duration_s: 30.0,
+        note: "eyes closed, heel to toe, someone within reach",
+        condition: condition(Feet::Tandem, true, false),
+        sway_allowance: 2.6,
+    },
+    StanceLevel {
+        duration_s: 30.0,
+        note: "eyes open, heel to toe on a foam pad on the board, someone within reach",
+        condition: condition(Feet::Tandem, false, true),
+        sway_allowance: 2.8,
+    },
+];
+
+/// Single-leg stance, levels 1..=5: the time to hold on one leg.
+pub const SINGLE_LEG_LEVELS: [StanceLevel; 5] = [
+    StanceLevel {
+        duration_s: 15.0,
+        note: "eyes open, on your stronger leg, the other foot lifted beside the ankle",
+        condition: condition(Feet::SingleLeg, false, false),
+        sway_allowance: 2.5,
+    },
+    StanceLevel {
+        duration_s: 30.0,
+        note: "eyes open, the other foot lifted beside the ankle",
+        condition: condition(Feet::SingleLeg, false, false),
+        sway_allowance: 2.5,
+    },
+    StanceLevel {
+        duration_s: 45.0,
+        note: "eyes open, the other foot lifted, arms crossed on your chest",
+        condition: condition(Feet::SingleLeg, false, false),
+        sway_allowance: 2.5,
+    },
+    StanceLevel {
+        duration_s: 15.0,
+        note: "eyes closed, the other foot lifted, someone within reach",
+        condition: condition(Feet::SingleLeg, true, false),
+        sway_allowance: 4.0,
+    },
+    StanceLevel {
+        duration_s: 30.0,
+        note: "eyes closed, the other foot lifted, someone within reach",
+        condition: condition(Feet::SingleLeg, true, false),
+        sway_allowance: 4.0,
+    },
+];
+
+/// How a standing trial is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct QuietStanceConfig {
-    /// Level, 1..=5.
+    /// Which standing drill.
+    #[serde(default)]
+    pub task: StanceTask,
+    /// Level, 1.. (see [`StanceTask::levels`]).
     pub level: u8,
     /// Target duration of the hold, s.
     pub duration_s: f64,
 }
 
 impl QuietStanceConfig {
-    /// The setup of `level` (1..=5); `None` for a level that does not exist.
-    pub fn for_level(level: u8) -> Option<Self> {
-        let l = STANCE_LEVELS.get(usize::from(level).checked_sub(1)?)?;
+    /// The setup of `task` at `level`; `None` for a level that does not exist.
+    pub fn for_level(task: StanceTask, level: u8) -> Option<Self> {
+        let l = task.levels().get(usize::from(level).checked_sub(1)?)?;
         Some(QuietStanceConfig {
+            task,
             level,
             duration_s: l.duration_s,
         })
     }
 
+    /// The level, if it exists.
+    pub fn level_spec(&self) -> Option<&'static StanceLevel> {
+        self.task
+            .levels()
+            .get(usize::from(self.level).checked_sub(1)?)
+    }
+
     /// The level's sway allowance (1 for a level that does not exist).
     pub fn sway_allowance(&self) -> f64 {
-        usize::from(self.level)
-            .checked_sub(1)
-            .and_then(|i| STANCE_LEVELS.get(i))
-            .map_or(1.0, |l| l.sway_allowance)
+        self.level_spec().map_or(1.0, |l| l.sway_allowance)
     }
 }
 
@@ -271,6 +434,22 @@ pub struct QuietStanceMetrics {
     pub measured_s: f64,
     /// Board samples during the hold.
     pub samples: u64,
+    /// Measured time before the first touch-down or step-off (or the whole hold), at most
+    /// the target, s.
+    #[serde(default)]
+    pub time_held_s: f64,
+    /// Single-leg stance: the free foot's touch-downs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touch_downs: Option<TouchDowns>,
+}
+
+/// The touch-downs of a single-leg stance.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct TouchDowns {
+    /// How many.
+    pub count: u32,
+    /// Time with the free foot down, s.
+    pub total_s: f64,
 }
 
 /// Where the user is in the trial.
@@ -292,6 +471,12 @@ pub enum StancePhase {
 /// What the live view shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QuietStanceLive {
+    /// Which standing drill.
+    pub task: StanceTask,
+    /// Single-leg stance: touch-downs so far.
+    pub touch_downs: u32,
+    /// Single-leg stance: the free foot is down now.
+    pub foot_down: bool,
     /// Where the user is in the trial.
     pub phase: StancePhase,
     /// Latest COP `[x ML, y AP]`, mm in the board's frame.
@@ -382,7 +567,15 @@ pub struct QuietStance {
     prev_t_us: Option<u64>,
     last_t_s: f64,
     measured_s: f64,
-    low_since_us: Option<u64>,
+    /// Since when (µs, and the measured time then) the load has been below the step-off share.
+    off_since: Option<(u64, f64)>,
+    /// Since when the load has been below the touch-down share (single-leg stance).
+    low_since: Option<(u64, f64)>,
+    /// The free foot is down (a confirmed touch-down that has not ended).
+    foot_down: bool,
+    touch_downs: TouchDowns,
+    /// Measured time before the first touch-down or step-off, s.
+    held_s: Option<f64>,
     resampler: Option<WindowResampler>,
     series: Vec<Option<[f64; 2]>>,
     running: RunningSway,
@@ -407,7 +600,11 @@ impl QuietStance {
             prev_t_us: None,
             last_t_s: 0.0,
             measured_s: 0.0,
-            low_since_us: None,
+            off_since: None,
+            low_since: None,
+            foot_down: false,
+            touch_downs: TouchDowns::default(),
+            held_s: None,
             resampler: None,
             series: Vec::new(),
             running: RunningSway::default(),
@@ -531,18 +728,23 @@ impl QuietStance {
         self.last_t_s = t_s;
         self.samples += 1;
 
-        let low = sample.phase != BoardPhase::OnBoard
-            || sample.total_counts < STEP_OFF_SHARE * self.standing_counts;
-        if low {
-            let since_us = *self.low_since_us.get_or_insert(t_us);
+        let share = sample.total_counts / self.standing_counts;
+        let off = sample.phase != BoardPhase::OnBoard || share < self.config.task.step_off_share();
+        if off {
+            let (since_us, held_s) = *self.off_since.get_or_insert((t_us, self.measured_s));
             if t_us.saturating_sub(since_us) as f64 * 1e-6 >= STEP_OFF_S {
+                self.held_s.get_or_insert(held_s);
                 let off_s = since_us.saturating_sub(t0_us) as f64 * 1e-6;
                 self.emit(DrillEvent::SteppedOff { t_s: off_s }, out);
                 self.end_at(EndReason::SteppedOff, t_s, out);
                 return;
             }
         } else {
-            self.low_since_us = None;
+            self.off_since = None;
+        }
+        let foot_down =
+            self.config.task == StanceTask::SingleLeg && self.touch_down(t_us, t0_us, share, out);
+        if !off && !foot_down {
             if let (Some(cop), Some(resampler)) = (sample.cop_mm, self.resampler.as_mut()) {
                 let before = self.series.len();
                 resampler.push(t_us, cop, &mut self.series);
@@ -554,6 +756,34 @@ impl QuietStance {
         if self.measured_s >= self.config.duration_s {
             self.end_at(EndReason::Completed, t_s, out);
         }
+    }
+
+    /// Single-leg stance: follows the free foot at load `share`; true while it is down or may
+    /// be (those samples are not the one-leg stance).
+    fn touch_down(&mut self, t_us: u64, t0_us: u64, share: f64, out: &mut Vec<DrillEvent>) -> bool {
+        if share < TOUCH_DOWN_SHARE {
+            let (since_us, held_s) = *self.low_since.get_or_insert((t_us, self.measured_s));
+            if !self.foot_down && t_us.saturating_sub(since_us) as f64 * 1e-6 >= TOUCH_DOWN_S {
+                self.foot_down = true;
+                self.touch_downs.count += 1;
+                self.held_s.get_or_insert(held_s);
+                let t_s = since_us.saturating_sub(t0_us) as f64 * 1e-6;
+                self.emit(DrillEvent::TouchDown { t_s }, out);
+            }
+            return true;
+        }
+        if share < FOOT_UP_SHARE && self.foot_down {
+            return true;
+        }
+        if let Some((since_us, _)) = self.low_since.take() {
+            if self.foot_down {
+                self.foot_down = false;
+                self.touch_downs.total_s += t_us.saturating_sub(since_us) as f64 * 1e-6;
+                let t_s = t_us.saturating_sub(t0_us) as f64 * 1e-6;
+                self.emit(DrillEvent::FootUp { t_s }, out);
+            }
+        }
+        false
     }
 
     /// Ends the trial now (user stop, pain stop, link lost).
@@ -568,10 +798,17 @@ impl QuietStance {
         self.emit(DrillEvent::Ended { t_s, reason }, out);
     }
 
-    /// The score for sway `velocity_mm_s` and `area_mm2` with `done_s` of the hold measured
-    /// (see the module docs).
-    pub fn score(&self, velocity_mm_s: f64, area_mm2: f64, done_s: f64) -> f64 {
-        if done_s < MIN_SCORED_S.min(self.config.duration_s) {
+    /// The score for sway `velocity_mm_s` and `area_mm2`, with `measured_s` of standing
+    /// measured, `held_s` of the target held and `touch_downs` (see the module docs).
+    pub fn score(
+        &self,
+        velocity_mm_s: f64,
+        area_mm2: f64,
+        measured_s: f64,
+        held_s: f64,
+        touch_downs: u32,
+    ) -> f64 {
+        if measured_s < MIN_SCORED_S.min(self.config.duration_s) {
             return 0.0;
         }
         let allowance = self.config.sway_allowance();
@@ -580,8 +817,16 @@ impl QuietStance {
         let s_v = ((VELOCITY_SPAN * v_ref / velocity_mm_s.max(1e-9)).ln() / VELOCITY_SPAN.ln())
             .clamp(0.0, 1.0);
         let s_a = ((AREA_SPAN * a_ref / area_mm2.max(1e-9)).ln() / AREA_SPAN.ln()).clamp(0.0, 1.0);
-        let completion = (done_s / self.config.duration_s).clamp(0.0, 1.0);
-        (100.0 * completion * 0.5 * (s_v + s_a)).clamp(0.0, 100.0)
+        let completion = (held_s / self.config.duration_s).clamp(0.0, 1.0);
+        let touch_downs = TOUCH_DOWN_FACTOR.powi(touch_downs.saturating_sub(1) as i32);
+        (100.0 * completion * 0.5 * (s_v + s_a) * touch_downs).clamp(0.0, 100.0)
+    }
+
+    /// Measured time before the first touch-down or step-off, at most the target, s.
+    fn time_held_s(&self) -> f64 {
+        self.held_s
+            .unwrap_or(self.measured_s)
+            .min(self.config.duration_s)
     }
 
     fn phase(&self) -> StancePhase {
@@ -605,6 +850,9 @@ impl QuietStance {
         let area = self.running.ellipse_area_95_mm2();
         let origin = self.running.origin;
         QuietStanceLive {
+            task: self.config.task,
+            touch_downs: self.touch_downs.count,
+            foot_down: self.foot_down,
             phase: self.phase(),
             cop_mm,
             cop_offset_mm: cop_mm.zip(origin).map(|(c, o)| [c[0] - o[0], c[1] - o[1]]),
@@ -616,7 +864,9 @@ impl QuietStance {
             score: if self.running.n < 3 {
                 0.0 // nothing measured yet
             } else {
-                self.score(velocity, area, self.config.duration_s.max(self.measured_s))
+                let done_s = self.config.duration_s.max(self.measured_s);
+                let held_s = self.held_s.unwrap_or(done_s);
+                self.score(velocity, area, done_s, held_s, self.touch_downs.count)
             },
         }
     }
@@ -629,6 +879,12 @@ impl QuietStance {
             resampler.flush(&mut self.series);
         }
         let (end, duration_s) = self.end.unwrap_or((EndReason::DataEnded, 0.0));
+        if let (true, Some((since_us, _)), Some(last)) =
+            (self.foot_down, self.low_since, self.prev_t_us)
+        {
+            // Still down when the trial ended.
+            self.touch_downs.total_s += last.saturating_sub(since_us) as f64 * 1e-6;
+        }
         let sway = sway_measures(&self.series, self.analysis_rate_hz);
         let metrics = QuietStanceMetrics {
             sway,
@@ -636,6 +892,8 @@ impl QuietStance {
             analysis_rate_hz: self.analysis_rate_hz,
             measured_s: self.measured_s,
             samples: self.samples,
+            time_held_s: self.time_held_s(),
+            touch_downs: (self.config.task == StanceTask::SingleLeg).then_some(self.touch_downs),
         };
         QuietStanceOutcome {
             // Fewer than 3 points have no ellipse: nothing to score.
@@ -646,6 +904,8 @@ impl QuietStance {
                     sway.mean_velocity_mm_s,
                     sway.ellipse_area_95_mm2,
                     self.measured_s,
+                    self.time_held_s(),
+                    self.touch_downs.count,
                 )
             },
             start_s: self.t0_us.unwrap_or(0) as f64 * 1e-6,
@@ -757,6 +1017,7 @@ mod tests {
 
     fn config(duration_s: f64) -> QuietStanceConfig {
         QuietStanceConfig {
+            task: StanceTask::Quiet,
             level: 1,
             duration_s,
         }
@@ -834,6 +1095,50 @@ mod tests {
     }
 
     #[test]
+    fn on_one_leg_a_touch_down_is_counted_and_a_bounce_is_not() {
+        let mut drill = QuietStance::new(QuietStanceConfig {
+            task: StanceTask::SingleLeg,
+            level: 1,
+            duration_s: 10.0,
+        });
+        let mut events = Vec::new();
+        let mut t_us = 0;
+        let mut push = |drill: &mut QuietStance, total: f64, n: u32| {
+            for _ in 0..n {
+                drill.update(&sample(t_us, total, Some([0.0, 0.0])), &mut events);
+                t_us += 12_500;
+            }
+        };
+        push(&mut drill, 700.0, 160); // steady: the hold starts at 1 s
+        push(&mut drill, 560.0, 4); // a 50 ms dip: a bounce
+        push(&mut drill, 700.0, 80); // 2 s held
+        push(&mut drill, 420.0, 40); // the free foot down for 0.5 s (40 % off; no step-off)
+        push(&mut drill, 610.0, 8); // lifting: still down between 85 % and 90 %
+        push(&mut drill, 700.0, 800);
+        let out = drill.finish();
+        assert_eq!(out.end, EndReason::Completed);
+        let td = out.metrics.touch_downs.unwrap();
+        assert_eq!(td.count, 1);
+        // Down from the first low sample to the first one above 90 %: 48 samples.
+        assert!((td.total_s - 48.0 * 0.0125).abs() < 1e-9, "{}", td.total_s);
+        // Held from the start (sample 80) to the touch-down (sample 244): 164 intervals.
+        assert!((out.metrics.time_held_s - 164.0 * 0.0125).abs() < 1e-9);
+        let kinds: Vec<_> = out
+            .events
+            .iter()
+            .map(|e| match e {
+                DrillEvent::TouchDown { t_s } => ("down", *t_s),
+                DrillEvent::FootUp { t_s } => ("up", *t_s),
+                DrillEvent::Ended { t_s, .. } => ("end", *t_s),
+                _ => ("other", 0.0),
+            })
+            .collect();
+        assert_eq!(kinds[0].0, "down");
+        assert!((kinds[0].1 - 164.0 * 0.0125).abs() < 1e-9);
+        assert_eq!((kinds[1].0, kinds[2].0), ("up", "end"));
+    }
+
+    #[test]
     fn a_trial_nobody_stands_on_ends_as_not_started() {
         let mut drill = QuietStance::new(config(30.0));
         let mut events = Vec::new();
@@ -869,16 +1174,21 @@ mod tests {
     #[test]
     fn a_steadier_stance_scores_higher() {
         let d = QuietStance::new(config(30.0));
-        assert_eq!(d.score(10.0, 200.0, 30.0), 100.0);
-        assert_eq!(d.score(40.0, 2000.0, 30.0), 0.0);
+        assert_eq!(d.score(10.0, 200.0, 30.0, 30.0, 0), 100.0);
+        assert_eq!(d.score(40.0, 2000.0, 30.0, 30.0, 0), 0.0);
         // Halfway on both log scales.
-        assert!((d.score(20.0, 200.0 * 10f64.sqrt(), 30.0) - 50.0).abs() < 1e-9);
+        assert!((d.score(20.0, 200.0 * 10f64.sqrt(), 30.0, 30.0, 0) - 50.0).abs() < 1e-9);
         assert!(
-            (d.score(10.0, 200.0, 15.0) - 50.0).abs() < 1e-9,
+            (d.score(10.0, 200.0, 15.0, 15.0, 0) - 50.0).abs() < 1e-9,
             "half done"
         );
-        assert_eq!(d.score(10.0, 200.0, 4.0), 0.0, "too short to score");
-        let eyes_closed = QuietStance::new(QuietStanceConfig::for_level(5).unwrap());
-        assert_eq!(eyes_closed.score(20.0, 800.0, 60.0), 100.0);
+        assert_eq!(d.score(10.0, 200.0, 4.0, 4.0, 0), 0.0, "too short to score");
+        let eyes_closed =
+            QuietStance::new(QuietStanceConfig::for_level(StanceTask::Quiet, 5).unwrap());
+        assert_eq!(eyes_closed.score(20.0, 800.0, 60.0, 60.0, 0), 100.0);
+        // One leg: held half the target, then two more touch-downs.
+        let one_leg =
+            QuietStance::new(QuietStanceConfig::for_level(StanceTask::SingleLeg, 2).unwrap());
+        assert!((one_leg.score(25.0, 1250.0, 28.0, 15.0, 3) - 50.0 * 0.81).abs() < 1e-9);
     }
 }

@@ -45,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use super::rng::SimRng;
 use super::{stream, EdgeContacts, SampleTruth, SimConfig, SimOutput, STEP_US};
 use crate::devices::hx711::{format_line, Hx711Format, LoadUnit};
+use crate::drill::{Feet, StanceCondition};
 use crate::pipeline::BoardGeometry;
 
 const STEP_S: f64 = STEP_US as f64 * 1e-6;
@@ -68,6 +69,9 @@ pub struct BalanceBoardSim {
     pub step_off_s: Option<f64>,
     /// The load cells' errors.
     pub cells: LoadCellErrors,
+    /// How the person stands: feet, eyes, surface.
+    #[serde(default)]
+    pub condition: StanceCondition,
 }
 
 impl Default for BalanceBoardSim {
@@ -78,6 +82,7 @@ impl Default for BalanceBoardSim {
             step_on_s: 2.0,
             step_off_s: None,
             cells: LoadCellErrors::default(),
+            condition: StanceCondition::default(),
         }
     }
 }
@@ -149,12 +154,51 @@ pub struct StandingPerson {
     pub stance_mm: [f64; 2],
     /// Half the distance between their feet, mm.
     pub foot_half_width_mm: f64,
+    /// How far the COP can go from the ankles' centre, medio-lateral and antero-posterior, m
+    /// (the base of support the feet make).
+    pub base_of_support_m: [f64; 2],
+    /// The passive (immediate) stiffness and damping per axis, medio-lateral and
+    /// antero-posterior, as multiples of `passive_stiffness` and `passive_damping_s` (a
+    /// narrow base is held by co-contraction: stiffer, with no delay to destabilise it).
+    pub passive_gain: [f64; 2],
 }
 
 impl StandingPerson {
-    /// A person of the given skill (0 = very unsteady, 1 = a steady young adult), their build
-    /// and stance drawn from `rng`.
-    pub fn with_skill(skill: f64, rng: &mut SimRng) -> Self {
+    /// A person of the given skill (0 = very unsteady, 1 = a steady young adult) standing as
+    /// `condition` says, their build and stance drawn from `rng`.
+    ///
+    /// The condition changes the control, not the physics: a narrower base of support (feet
+    /// together, heel to toe, one leg) limits the COP and is held by co-contraction (more
+    /// passive stiffness medio-laterally, which adds no delay), with more motor noise on one
+    /// leg; closed eyes leave slower, noisier feedback; foam absorbs the ankles' passive
+    /// stiffness and blurs the feet's sense of the ground. Mean COP velocity relative to feet
+    /// apart, eyes open, at skill 0.5 (`cargo test --lib sim::board`, four seeds): eyes closed
+    /// about 1.5×, foam 1.4×, tandem 1.5×, one leg 1.8×, the direction of healthy adults'
+    /// ratios (eyes closed 1.2–1.6×, one leg 2–3×) if on the gentle side.
+    pub fn with_skill(skill: f64, condition: StanceCondition, rng: &mut SimRng) -> Self {
+        let mut person = Self::feet_apart(skill, rng);
+        let (ml_share, noise, base, gain) = match condition.feet {
+            Feet::Apart => (0.7, 1.0, [0.08, 0.08], [1.0, 1.0]),
+            Feet::Together => (1.0, 1.05, [0.05, 0.08], [1.5, 1.0]),
+            Feet::Tandem => (1.2, 1.2, [0.035, 0.12], [4.0, 1.0]),
+            Feet::SingleLeg => (1.3, 1.4, [0.035, 0.08], [5.0, 2.0]),
+        };
+        person.ml_noise_share = ml_share;
+        person.motor_noise_m *= noise;
+        person.base_of_support_m = base;
+        person.passive_gain = gain;
+        if condition.eyes_closed {
+            person.motor_noise_m *= 1.35;
+            person.delay_s += 0.02;
+        }
+        if condition.foam {
+            person.motor_noise_m *= 1.4;
+            person.passive_stiffness = 0.1;
+        }
+        person
+    }
+
+    fn feet_apart(skill: f64, rng: &mut SimRng) -> Self {
         let s = skill.clamp(0.0, 1.0);
         StandingPerson {
             mass_kg: rng.range(60.0, 90.0),
@@ -169,6 +213,8 @@ impl StandingPerson {
             ml_noise_share: 0.7,
             stance_mm: [rng.range(-15.0, 15.0), rng.range(-25.0, 25.0)],
             foot_half_width_mm: rng.range(80.0, 110.0),
+            base_of_support_m: [0.08, 0.08],
+            passive_gain: [1.0, 1.0],
         }
     }
 }
@@ -182,17 +228,24 @@ struct SwayAxis {
     noise_ou_m: f64,
     noise_m: f64,
     noise_sigma_m: f64,
+    /// The COP cannot leave the feet: ± this from the ankles, m.
+    base_m: f64,
+    /// The passive stiffness and damping's gain on this axis.
+    gain: f64,
 }
 
 /// Motor noise is smoothed with this time constant, s (muscles do not twitch in 1 ms).
 const NOISE_SMOOTHING_S: f64 = 0.1;
-/// The COP cannot leave the feet: ± this from the ankles, m.
-const BASE_OF_SUPPORT_M: f64 = 0.08;
 /// A COM further than this from the ankles would be a fall; the person catches it, m.
 const COM_CATCH_M: f64 = 0.15;
 
 impl SwayAxis {
-    fn new(person: &StandingPerson, noise_sigma_m: f64, rng: &mut SimRng) -> Self {
+    fn new(
+        person: &StandingPerson,
+        noise_sigma_m: f64,
+        [base_m, gain]: [f64; 2],
+        rng: &mut SimRng,
+    ) -> Self {
         let com_m = rng.range(-0.003, 0.003);
         let delay_steps = ((person.delay_s / STEP_S).round() as usize).max(1);
         SwayAxis {
@@ -202,6 +255,8 @@ impl SwayAxis {
             noise_ou_m: 0.0,
             noise_m: 0.0,
             noise_sigma_m,
+            base_m,
+            gain,
         }
     }
 
@@ -214,12 +269,12 @@ impl SwayAxis {
         self.noise_ou_m = self.noise_ou_m * decay
             + self.noise_sigma_m * (1.0 - decay * decay).sqrt() * rng.normal();
         self.noise_m += (self.noise_ou_m - self.noise_m) * (STEP_S / NOISE_SMOOTHING_S);
-        let cop_m = (person.passive_stiffness * self.com_m
-            + person.passive_damping_s * self.com_m_s
+        let cop_m = (self.gain
+            * (person.passive_stiffness * self.com_m + person.passive_damping_s * self.com_m_s)
             + person.kp * felt_m
             + person.kd_s * felt_m_s
             + self.noise_m)
-            .clamp(-BASE_OF_SUPPORT_M, BASE_OF_SUPPORT_M);
+            .clamp(-self.base_m, self.base_m);
         let accel = omega2 * (self.com_m - cop_m);
         self.com_m_s += accel * STEP_S;
         self.com_m += self.com_m_s * STEP_S;
@@ -253,8 +308,27 @@ pub struct BalanceWorld {
     last_foot: f64,
     t_us: u64,
     stream_start_us: Option<u64>,
+    touch_downs: Vec<TouchDownTruth>,
     rng: SimRng,
 }
+
+/// A touch-down of the free foot in single-leg stance: the script's truth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TouchDownTruth {
+    /// When the foot touched the floor, s after the board started streaming.
+    pub start_s: f64,
+    /// When it was lifted again (it leaves the floor over [`TOUCH_DOWN_RAMP_S`] from then), s.
+    pub end_s: f64,
+    /// The share of the weight it took off the board.
+    pub share: f64,
+}
+
+/// The free foot loads and unloads over this long, s.
+pub const TOUCH_DOWN_RAMP_S: f64 = 0.08;
+/// No touch-down before this long after the step-on (the hold has started by then), s.
+const FIRST_TOUCH_DOWN_AFTER_S: f64 = 3.5;
+/// Touch-downs are scripted over this long after the first possible one, s.
+const TOUCH_DOWN_HORIZON_S: f64 = 180.0;
 
 /// Vertical force fluctuation while standing (breathing, heartbeat), N (1σ)…
 const VERTICAL_NOISE_N: f64 = 2.0;
@@ -273,16 +347,30 @@ fn lerp(a: [f64; 2], b: [f64; 2], s: f64) -> [f64; 2] {
 impl BalanceWorld {
     /// A person of `skill` next to the board, drawn from `rng`.
     pub fn new(skill: f64, setup: BalanceBoardSim, mut rng: SimRng) -> Self {
-        let person = StandingPerson::with_skill(skill, &mut rng);
-        let ap = SwayAxis::new(&person, person.motor_noise_m, &mut rng);
+        let mut person = StandingPerson::with_skill(skill, setup.condition, &mut rng);
+        let [base_ml_m, base_ap_m] = person.base_of_support_m;
+        let [gain_ml, gain_ap] = person.passive_gain;
+        let ap = SwayAxis::new(
+            &person,
+            person.motor_noise_m,
+            [base_ap_m, gain_ap],
+            &mut rng,
+        );
         let ml = SwayAxis::new(
             &person,
             person.motor_noise_m * person.ml_noise_share,
+            [base_ml_m, gain_ml],
             &mut rng,
         );
         let side = |rng: &mut SimRng| if rng.uniform() < 0.5 { -1.0 } else { 1.0 };
         let first_foot = side(&mut rng);
         let last_foot = side(&mut rng);
+        let mut touch_downs = Vec::new();
+        if setup.condition.feet == Feet::SingleLeg {
+            // They stand on the foot they stepped on with.
+            person.stance_mm[0] = person.first_foot_mm(first_foot);
+            touch_downs = touch_down_script(skill, setup.step_on_s, &mut rng);
+        }
         BalanceWorld {
             person,
             setup,
@@ -293,8 +381,14 @@ impl BalanceWorld {
             last_foot,
             t_us: 0,
             stream_start_us: None,
+            touch_downs,
             rng,
         }
+    }
+
+    /// The free foot's touch-downs (single-leg stance; none otherwise).
+    pub fn touch_downs(&self) -> &[TouchDownTruth] {
+        &self.touch_downs
     }
 
     /// The world a simulated board of `config` runs: the same person, the same sway, step
@@ -348,6 +442,15 @@ impl BalanceWorld {
             let b = smoothstep((on - 0.5) / 0.7);
             (0.45 + 0.55 * b, lerp(first, standing, b))
         };
+        if let Some(td) = self
+            .touch_downs
+            .iter()
+            .find(|td| t_s >= td.start_s && t_s < td.end_s + TOUCH_DOWN_RAMP_S)
+        {
+            let on = smoothstep((t_s - td.start_s) / TOUCH_DOWN_RAMP_S);
+            let off = smoothstep((t_s - td.end_s) / TOUCH_DOWN_RAMP_S);
+            share *= 1.0 - td.share * on * (1.0 - off);
+        }
         if let Some(off_s) = self.setup.step_off_s {
             let off = t_s - off_s;
             let last = [p.first_foot_mm(self.last_foot), p.stance_mm[1]];
@@ -364,6 +467,29 @@ impl BalanceWorld {
             total_n: share * (p.mass_kg * G_M_S2 + self.vertical_ou_n),
             cop_mm,
         }
+    }
+}
+
+/// Touch-downs of a person of `skill` on one leg: a Poisson process (about 2 in 30 s at skill
+/// 0.2, one in 5 minutes at 1), each 0.6–1.6 s long and taking 25–50 % of the weight, at least
+/// 2.5 s apart.
+fn touch_down_script(skill: f64, step_on_s: f64, rng: &mut SimRng) -> Vec<TouchDownTruth> {
+    let rate_per_s = 0.1 * (1.0 - skill.clamp(0.0, 1.0)).powf(1.5) + 0.003;
+    let first_s = step_on_s + FIRST_TOUCH_DOWN_AFTER_S;
+    let mut script = Vec::new();
+    let mut t_s = first_s;
+    loop {
+        t_s += -(1.0 - rng.uniform()).ln() / rate_per_s;
+        if t_s > first_s + TOUCH_DOWN_HORIZON_S {
+            return script;
+        }
+        let duration_s = rng.range(0.6, 1.6);
+        script.push(TouchDownTruth {
+            start_s: t_s,
+            end_s: t_s + duration_s,
+            share: rng.range(0.25, 0.5),
+        });
+        t_s += duration_s + 2.5;
     }
 }
 
@@ -721,6 +847,68 @@ impl VirtualBoard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Mean COP velocity (mm/s) and RMS per axis (mm) of 30 s of standing, over four seeds.
+    fn sway_of(condition: StanceCondition, skill: f64) -> (f64, [f64; 2]) {
+        let (mut velocity, mut rms) = (0.0, [0.0; 2]);
+        for seed in 0..4 {
+            let setup = BalanceBoardSim {
+                condition,
+                step_on_s: 0.0,
+                ..BalanceBoardSim::default()
+            };
+            let mut world = BalanceWorld::new(skill, setup, SimRng::new(seed, 1));
+            world.start_script();
+            // 25 Hz points after 10 s of settling.
+            let points: Vec<[f64; 2]> = (0..40_000)
+                .map(|_| world.step().cop_mm)
+                .skip(10_000)
+                .step_by(40)
+                .collect();
+            let n = points.len() as f64;
+            for (axis, sum) in rms.iter_mut().enumerate() {
+                let mean = points.iter().map(|p| p[axis]).sum::<f64>() / n;
+                let ss = points.iter().map(|p| (p[axis] - mean).powi(2)).sum::<f64>();
+                *sum += (ss / n).sqrt() / 4.0;
+            }
+            let path: f64 = points
+                .windows(2)
+                .map(|w| (w[1][0] - w[0][0]).hypot(w[1][1] - w[0][1]))
+                .sum();
+            velocity += path / 30.0 / 4.0;
+        }
+        (velocity, rms)
+    }
+
+    #[test]
+    fn harder_stances_sway_more_and_nobody_falls_against_the_edge_of_the_feet() {
+        let apart = StanceCondition::default();
+        let with = |feet, eyes_closed, foam| StanceCondition {
+            feet,
+            eyes_closed,
+            foam,
+        };
+        let (base, _) = sway_of(apart, 0.5);
+        let mut ratios = Vec::new();
+        for condition in [
+            with(Feet::Apart, true, false),
+            with(Feet::Apart, false, true),
+            with(Feet::Tandem, false, false),
+            with(Feet::SingleLeg, false, false),
+        ] {
+            let (velocity, rms) = sway_of(condition, 0.5);
+            ratios.push(velocity / base);
+            // A person pinned at the edge of the base of support (a fall the model catches)
+            // would have next to no sway on that axis.
+            assert!(rms.iter().all(|&r| r > 2.0), "{condition:?}: RMS {rms:?}");
+            // A beginner sways more than an expert in every condition.
+            assert!(sway_of(condition, 0.1).0 > sway_of(condition, 0.9).0);
+        }
+        println!(
+            "velocity / feet apart, eyes open (closed eyes, foam, tandem, one leg): {ratios:.2?}"
+        );
+        assert!(ratios.iter().all(|&r| r > 1.2), "{ratios:?}");
+    }
 
     #[test]
     fn the_person_steps_on_after_the_board_starts_and_weighs_what_they_weigh() {

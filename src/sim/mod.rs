@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use board::{
     BalanceBoardSim, BalanceWorld, BoardLoad, BoardTruth, LoadCellErrors, StandingPerson,
-    VirtualBoard, LATE_PROB, MISSED_PROB,
+    TouchDownTruth, VirtualBoard, LATE_PROB, MISSED_PROB, TOUCH_DOWN_RAMP_S,
 };
 pub use imu::{SensorErrors, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
 pub use rng::SimRng;

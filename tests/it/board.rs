@@ -10,7 +10,7 @@ use proprio::decode::{SampleClock, StreamDecoder};
 use proprio::devices::{DeviceFormat, Hx711Format, LoadUnit};
 use proprio::drill::{
     sway_measures, DrillEvent, EndReason, QuietStance, QuietStanceConfig, QuietStanceMetrics,
-    SwayMeasures,
+    StanceTask, SwayMeasures,
 };
 use proprio::pipeline::{
     BoardPhase, CopConfig, CopPipeline, CopSample, WindowResampler, COP_PIPELINE_VERSION,
@@ -30,7 +30,7 @@ use crate::common::send;
 // Helpers --------------------------------------------------------------------------------------
 
 /// A simulated balance board with a person of `skill`.
-fn board(seed: u64, skill: f64) -> SimConfig {
+pub(crate) fn board(seed: u64, skill: f64) -> SimConfig {
     let mut sim = SimConfig::new(seed);
     sim.skill = skill;
     sim.device = SimDevice::BalanceBoard;
@@ -39,10 +39,19 @@ fn board(seed: u64, skill: f64) -> SimConfig {
 
 /// A quiet-stance session header.
 fn quiet_meta(sim: SimConfig, format: DeviceFormat, duration_s: f64) -> SessionMeta {
-    let mut config = QuietStanceConfig::for_level(1).unwrap();
+    stance_meta(sim, format, quiet_setup(duration_s))
+}
+
+fn quiet_setup(duration_s: f64) -> DrillSetup {
+    let mut config = QuietStanceConfig::for_level(StanceTask::Quiet, 1).unwrap();
     config.duration_s = duration_s;
+    DrillSetup::QuietStance(config)
+}
+
+/// A standing drill's session header.
+pub(crate) fn stance_meta(sim: SimConfig, format: DeviceFormat, setup: DrillSetup) -> SessionMeta {
     SessionMeta::new(
-        DrillSetup::QuietStance(config),
+        setup,
         "sim".into(),
         format,
         Some(sim),
@@ -57,6 +66,16 @@ fn run_board(
     hx711: Option<Hx711Format>,
     duration_s: f64,
 ) -> (SessionReport, Vec<Record>, Vec<SampleTruth>) {
+    run_stance(sim, hx711, quiet_setup(duration_s))
+}
+
+/// Runs a standing drill's session on the simulated board in process, as the app does;
+/// returns the report, the records fed and the truth.
+pub(crate) fn run_stance(
+    sim: SimConfig,
+    hx711: Option<Hx711Format>,
+    setup: DrillSetup,
+) -> (SessionReport, Vec<Record>, Vec<SampleTruth>) {
     let mut transport = SimTransport::new(sim);
     let format = match &hx711 {
         Some(f) => {
@@ -69,7 +88,7 @@ fn run_board(
             DeviceFormat::Proprio
         }
     };
-    let mut session = Session::new(quiet_meta(sim, format, duration_s));
+    let mut session = Session::new(stance_meta(sim, format, setup));
     let (mut records, mut truth, mut events) = (Vec::new(), Vec::new(), Vec::new());
     while !session.is_done() {
         for d in transport.next_deliveries(Some(&mut truth)) {
@@ -85,13 +104,13 @@ fn run_board(
     (session.finish(), records, truth)
 }
 
-fn quiet(report: &SessionReport) -> QuietStanceMetrics {
+pub(crate) fn quiet(report: &SessionReport) -> QuietStanceMetrics {
     *report.metrics.quiet_stance().expect("quiet-stance metrics")
 }
 
 /// The truth's COP of each sample the board took, over a hold of `duration_s` from `start_s`
 /// (device time since the first sample), through the same 25 Hz windows as the drill.
-fn truth_sway(truth: &[SampleTruth], start_s: f64, duration_s: f64) -> SwayMeasures {
+pub(crate) fn truth_sway(truth: &[SampleTruth], start_s: f64, duration_s: f64) -> SwayMeasures {
     let first = truth[0].t_device_us;
     let start_us = (start_s * 1e6).round() as u64;
     let end_us = ((start_s + duration_s) * 1e6).round() as u64;
@@ -108,7 +127,7 @@ fn truth_sway(truth: &[SampleTruth], start_s: f64, duration_s: f64) -> SwayMeasu
     sway_measures(&series, 25.0)
 }
 
-fn relative_error(measured: f64, truth: f64) -> f64 {
+pub(crate) fn relative_error(measured: f64, truth: f64) -> f64 {
     (measured - truth).abs() / truth.abs()
 }
 
@@ -321,6 +340,7 @@ fn irregular_sampling_is_handled() {
         );
 
         let mut drill = QuietStance::new(QuietStanceConfig {
+            task: StanceTask::Quiet,
             level: 1,
             duration_s: 30.0,
         });
@@ -428,6 +448,7 @@ fn hx711_text_boards_give_the_same_measures() {
 #[test]
 fn measures_of_an_irregularly_sampled_circle() {
     let mut drill = QuietStance::new(QuietStanceConfig {
+        task: StanceTask::Quiet,
         level: 1,
         duration_s: 20.0,
     });
@@ -506,7 +527,7 @@ fn a_steadier_person_scores_higher() {
 
 // Replay ---------------------------------------------------------------------------------------
 
-fn replay(bytes: &[u8]) -> SessionReport {
+pub(crate) fn replay(bytes: &[u8]) -> SessionReport {
     let mut reader = RecordingReader::new(bytes).unwrap();
     let mut session = Session::new(reader.meta().clone());
     let mut events = Vec::new();
@@ -549,7 +570,12 @@ fn quiet_stance_replays_to_the_bit_even_with_faults() {
 
 /// `proprio drill quiet-stance ARGS… --no-live --json`, then its replay, which must match.
 fn drill_and_replay(data_dir: &Path, args: &[&str]) -> Value {
-    let args = [&["drill", "quiet-stance"], args, &["--no-live", "--json"]].concat();
+    stance_and_replay(data_dir, "quiet-stance", args)
+}
+
+/// `proprio drill DRILL ARGS… --no-live --json`, then its replay, which must match.
+pub(crate) fn stance_and_replay(data_dir: &Path, drill: &str, args: &[&str]) -> Value {
+    let args = [&["drill", drill], args, &["--no-live", "--json"]].concat();
     let live = json(&proprio(data_dir, &args));
     let recording = live["recording"].as_str().expect("names its recording");
     let replayed = json(&proprio(data_dir, &["replay", recording, "--json"]));

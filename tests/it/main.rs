@@ -12,4 +12,5 @@ mod measures;
 mod orientation;
 mod recording;
 mod sim_truth;
+mod stance;
 mod walk;
