@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::decode::SampleClock;
 use crate::devices::{DeviceFormat, FormatDecoder};
 use crate::drill::{
-    DrillEvent, DrillKind, DrillMetrics, EndReason, QuietStance, QuietStanceConfig,
-    QuietStanceLive, RockerHold, RockerHoldConfig, RockerHoldLive, StanceTask, TandemWalk,
-    TandemWalkConfig, TandemWalkLive,
+    DrillEvent, DrillKind, DrillMetrics, EndReason, NeutralSpine, NeutralSpineConfig,
+    NeutralSpineLive, QuietStance, QuietStanceConfig, QuietStanceLive, RockerHold,
+    RockerHoldConfig, RockerHoldLive, StanceTask, TandemWalk, TandemWalkConfig, TandemWalkLive,
 };
 use crate::pipeline::{
     CopPipeline, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION, PIPELINE_VERSION,
@@ -61,6 +61,8 @@ pub enum DrillSetup {
     TandemStance(QuietStanceConfig),
     /// The heel-to-toe walk.
     TandemWalk(TandemWalkConfig),
+    /// The neutral-spine hold.
+    NeutralSpine(NeutralSpineConfig),
 }
 
 impl DrillSetup {
@@ -72,6 +74,7 @@ impl DrillSetup {
             DrillSetup::SingleLeg(_) => DrillKind::SingleLeg,
             DrillSetup::TandemStance(_) => DrillKind::TandemStance,
             DrillSetup::TandemWalk(_) => DrillKind::TandemWalk,
+            DrillSetup::NeutralSpine(_) => DrillKind::NeutralSpine,
         }
     }
 
@@ -83,6 +86,7 @@ impl DrillSetup {
                 c.level
             }
             DrillSetup::TandemWalk(c) => c.level,
+            DrillSetup::NeutralSpine(c) => c.level,
         }
     }
 
@@ -94,6 +98,7 @@ impl DrillSetup {
                 c.duration_s
             }
             DrillSetup::TandemWalk(c) => c.time_limit_s,
+            DrillSetup::NeutralSpine(c) => c.duration_s,
         }
     }
 
@@ -110,7 +115,7 @@ impl DrillSetup {
 /// The version of the signal chain a drill uses.
 pub fn pipeline_version(drill: DrillKind) -> &'static str {
     match drill {
-        DrillKind::RockerHold => PIPELINE_VERSION,
+        DrillKind::RockerHold | DrillKind::NeutralSpine => PIPELINE_VERSION,
         DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
             COP_PIPELINE_VERSION
         }
@@ -229,6 +234,13 @@ pub enum DrillLive {
     QuietStance(QuietStanceLive),
     /// The tandem walk.
     TandemWalk(TandemWalkLive),
+    /// The neutral-spine hold.
+    NeutralSpine {
+        /// The drill's state.
+        live: NeutralSpineLive,
+        /// Band, ± degrees.
+        band_deg: f64,
+    },
 }
 
 /// What the live view shows.
@@ -271,6 +283,11 @@ enum Chain {
         pipeline: Box<Pipeline>,
         drill: Box<TandemWalk>,
     },
+    /// IMU samples (and the live estimate's up) → neutral-spine hold.
+    NeutralSpine {
+        pipeline: Box<Pipeline>,
+        drill: Box<NeutralSpine>,
+    },
 }
 
 impl Chain {
@@ -279,6 +296,7 @@ impl Chain {
             Chain::RockerHold { drill, .. } => drill.is_done(),
             Chain::QuietStance { drill, .. } => drill.is_done(),
             Chain::TandemWalk { drill, .. } => drill.is_done(),
+            Chain::NeutralSpine { drill, .. } => drill.is_done(),
         }
     }
 
@@ -287,6 +305,7 @@ impl Chain {
             Chain::RockerHold { drill, .. } => drill.stop(reason, events),
             Chain::QuietStance { drill, .. } => drill.stop(reason, events),
             Chain::TandemWalk { drill, .. } => drill.stop(reason, events),
+            Chain::NeutralSpine { drill, .. } => drill.stop(reason, events),
         }
     }
 }
@@ -328,6 +347,10 @@ impl Session {
                     ..meta.pipeline
                 })),
                 drill: Box::new(TandemWalk::new(config)),
+            },
+            DrillSetup::NeutralSpine(config) => Chain::NeutralSpine {
+                pipeline: Box::new(Pipeline::new(meta.pipeline)),
+                drill: Box::new(NeutralSpine::new(config)),
             },
         };
         let mut quality = DataQuality::default();
@@ -444,6 +467,7 @@ impl Session {
                         pipeline.set_device_info(info);
                         drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
                     }
+                    Chain::NeutralSpine { pipeline, .. } => pipeline.set_device_info(info),
                 }
             }
             DeviceMessage::Imu(sample) => self.on_imu(&sample, events),
@@ -465,7 +489,9 @@ impl Session {
 
     fn on_imu(&mut self, sample: &ImuSample, events: &mut Vec<DrillEvent>) {
         let pipeline = match &mut self.chain {
-            Chain::RockerHold { pipeline, .. } | Chain::TandemWalk { pipeline, .. } => pipeline,
+            Chain::RockerHold { pipeline, .. }
+            | Chain::TandemWalk { pipeline, .. }
+            | Chain::NeutralSpine { pipeline, .. } => pipeline,
             Chain::QuietStance { .. } => return, // not this drill's sensor
         };
         let Some(timed) = self
@@ -487,6 +513,7 @@ impl Session {
         match &mut self.chain {
             Chain::RockerHold { drill, .. } => drill.update(&tilt, events),
             Chain::TandemWalk { drill, .. } => drill.update(&si, &tilt, events),
+            Chain::NeutralSpine { drill, .. } => drill.update(&si, &tilt, events),
             Chain::QuietStance { .. } => {}
         }
     }
@@ -520,6 +547,10 @@ impl Session {
             },
             Chain::QuietStance { drill, .. } => DrillLive::QuietStance(drill.live()),
             Chain::TandemWalk { drill, .. } => DrillLive::TandemWalk(drill.live()),
+            Chain::NeutralSpine { drill, .. } => DrillLive::NeutralSpine {
+                live: drill.live(),
+                band_deg: drill.config().band_deg,
+            },
         };
         LiveStatus {
             drill,
@@ -545,6 +576,9 @@ impl Session {
                 drill.finish().map_metrics(DrillMetrics::QuietStance)
             }
             Chain::TandemWalk { drill, .. } => drill.finish().map_metrics(DrillMetrics::TandemWalk),
+            Chain::NeutralSpine { drill, .. } => {
+                drill.finish().map_metrics(DrillMetrics::NeutralSpine)
+            }
         };
         SessionReport {
             drill,

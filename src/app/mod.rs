@@ -147,6 +147,8 @@ enum DrillName {
     TandemStance,
     /// Heel-to-toe walk with the wearable on the lower back.
     TandemWalk,
+    /// Neutral-spine hold with the wearable on the lower back.
+    NeutralSpine,
 }
 
 impl From<DrillName> for DrillKind {
@@ -157,6 +159,7 @@ impl From<DrillName> for DrillKind {
             DrillName::SingleLeg => DrillKind::SingleLeg,
             DrillName::TandemStance => DrillKind::TandemStance,
             DrillName::TandemWalk => DrillKind::TandemWalk,
+            DrillName::NeutralSpine => DrillKind::NeutralSpine,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Human-readable output.
 
-use crate::drill::{DrillKind, DrillMetrics, EndReason, StanceTask, ROCKER_LEVELS, WALK_LEVELS};
+use crate::drill::{
+    DrillKind, DrillMetrics, EndReason, StanceTask, NEUTRAL_SPINE_LEVELS, ROCKER_LEVELS,
+    WALK_LEVELS,
+};
 use crate::session::SessionReport;
 
 /// `proprio drills`.
@@ -35,6 +38,17 @@ pub fn print_drills() {
                     out!(
                         "    {}: {what} for {:.0} s, {}",
                         i + 1,
+                        level.duration_s,
+                        level.note
+                    );
+                }
+            }
+            DrillKind::NeutralSpine => {
+                for (i, level) in NEUTRAL_SPINE_LEVELS.iter().enumerate() {
+                    out!(
+                        "    {}: hold within ±{:.0}° of your neutral for {:.0} s, {}",
+                        i + 1,
+                        level.band_deg,
                         level.duration_s,
                         level.note
                     );
@@ -142,6 +156,25 @@ pub fn print_report(report: &SessionReport) {
                 s.mean_cop_x_mm,
                 s.mean_cop_y_mm,
                 m.analysis_rate_hz
+            );
+        }
+        DrillMetrics::NeutralSpine(m) => {
+            let correct = m
+                .mean_time_to_correct_s
+                .map_or(String::new(), |t| format!(", {t:.1} s out each time"));
+            out!(
+                "  deviation from neutral: RMS {:.1}° (forward–back {:.1}°, side {:.1}°), largest {:.1}°, mean forward {:+.1}°",
+                m.rms_deviation_deg,
+                m.rms_flexion_deg,
+                m.rms_lateral_deg,
+                m.max_deviation_deg,
+                m.mean_flexion_deg
+            );
+            out!(
+                "  in band {:.0} % of the time; left it {} time(s){correct}; hold broken {} time(s)",
+                m.time_in_band_percent,
+                m.band_exits,
+                m.holds_broken
             );
         }
         DrillMetrics::TandemWalk(m) => {

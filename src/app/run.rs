@@ -17,7 +17,10 @@ use super::view::{Key, LiveView};
 use super::{DrillArgs, EXIT_INCOMPLETE};
 use crate::cues::HapticCues;
 use crate::devices::{witmotion, DeviceFormat};
-use crate::drill::{DrillEvent, DrillKind, QuietStanceConfig, RockerHoldConfig, TandemWalkConfig};
+use crate::drill::{
+    DrillEvent, DrillKind, NeutralSpineConfig, QuietStanceConfig, RockerHoldConfig,
+    TandemWalkConfig,
+};
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
 use crate::session::{DrillSetup, LiveStatus, Session, SessionMeta, SessionReport};
 use crate::sim::SimDevice;
@@ -75,6 +78,15 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             sim.device = SimDevice::LumbarWearable;
             sim.walk.steps = config.steps;
             DrillSetup::TandemWalk(config)
+        }
+        DrillKind::NeutralSpine => {
+            let mut config = NeutralSpineConfig::for_level(args.level).with_context(no_level)?;
+            if let Some(duration_s) = args.duration {
+                config.duration_s = duration_s;
+            }
+            sim.device = SimDevice::PostureWearable;
+            sim.posture.band_deg = config.band_deg;
+            DrillSetup::NeutralSpine(config)
         }
     };
     let (created_utc, stamp) = store::utc_now();

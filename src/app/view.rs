@@ -105,6 +105,9 @@ impl LiveView {
                     self.note = "foot down: lift it again when you are ready".into()
                 }
                 DrillEvent::FootUp { .. } => self.note = "back on one leg: hold it".into(),
+                DrillEvent::HoldBroken { .. } => {
+                    self.note = "hold broken: ease back to your neutral".into()
+                }
                 // A walk's steps are judged when it ends; the live count is in the status line.
                 DrillEvent::Step { .. }
                 | DrillEvent::Misstep { .. }
@@ -223,6 +226,41 @@ impl LiveView {
                     &format!(
                         "steps {:2} of {}   time left {:4.0} s",
                         d.steps, d.target_steps, d.remaining_s
+                    ),
+                )?;
+            }
+            DrillLive::NeutralSpine { live: d, band_deg } => {
+                line(
+                    &mut out,
+                    &format!(
+                        "proprio · neutral-spine hold · band ±{band_deg:.0}° · q stop · p it hurts (stops at once)"
+                    ),
+                )?;
+                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
+                match d.deviation_deg {
+                    _ if !live.device_known => queue!(out, Print("  waiting for the sensor…"))?,
+                    Some([flexion, lateral]) if !d.capturing => {
+                        // Forward–back on the gauge: the drift the drill is about.
+                        draw_gauge(&mut out, flexion, *band_deg, WALK_GAUGE_LIMIT_DEG)?;
+                        let colour = if d.in_band { Color::Green } else { Color::Red };
+                        queue!(
+                            out,
+                            SetForegroundColor(colour),
+                            Print(format!("  forward {flexion:+5.1}°  side {lateral:+5.1}°")),
+                            ResetColor
+                        )?;
+                    }
+                    _ => queue!(
+                        out,
+                        Print("  find your neutral and stand still: capturing it…")
+                    )?,
+                }
+                queue!(out, Print("\r\n"))?;
+                line(
+                    &mut out,
+                    &format!(
+                        "time left {:4.0} s   in band {:3.0} %   score {:3.0}",
+                        d.remaining_s, d.time_in_band_percent, d.score
                     ),
                 )?;
             }

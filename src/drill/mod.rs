@@ -15,8 +15,12 @@
 //! - [`TandemWalk`] is the heel-to-toe walk with the wearable on the lower back: it consumes
 //!   IMU samples, counts heel strikes, and ends with a [`TandemWalkOutcome`]: steps, missteps,
 //!   stops, lateral trunk sway.
+//! - [`NeutralSpine`] is the neutral-spine hold with the wearable on the lower back: it
+//!   captures the user's neutral posture, then follows the trunk's deviation from it, and ends
+//!   with a [`NeutralSpineOutcome`]: RMS deviation, time in band, holds broken.
 //! - [`DrillMetrics`] holds any drill's measures, as results carry them.
 
+mod neutral_spine;
 mod quiet_stance;
 mod rocker_hold;
 mod tandem_walk;
@@ -26,6 +30,12 @@ use serde::{Deserialize, Serialize};
 pub use rocker_hold::{
     impact_speed_threshold_deg_s, RockerHold, RockerHoldConfig, RockerHoldLive, RockerHoldMetrics,
     RockerHoldOutcome, RockerLevel, EDGE_RELEASE_DEG, ROCKER_LEVELS, STABLE_S,
+};
+
+pub use neutral_spine::{
+    deviation_deg, NeutralSpine, NeutralSpineConfig, NeutralSpineLevel, NeutralSpineLive,
+    NeutralSpineMetrics, NeutralSpineOutcome, BAND_HYSTERESIS_DEG, HOLD_BROKEN_S, NEUTRAL_S,
+    NEUTRAL_SPINE_LEVELS,
 };
 
 pub use quiet_stance::{
@@ -60,16 +70,19 @@ pub enum DrillKind {
     TandemStance,
     /// Walk heel to toe with the wearable on the lower back.
     TandemWalk,
+    /// Hold a neutral spine with the wearable on the lower back.
+    NeutralSpine,
 }
 
 impl DrillKind {
     /// All drills, in the order they are listed.
-    pub const ALL: [DrillKind; 5] = [
+    pub const ALL: [DrillKind; 6] = [
         DrillKind::QuietStance,
         DrillKind::SingleLeg,
         DrillKind::TandemStance,
         DrillKind::TandemWalk,
         DrillKind::RockerHold,
+        DrillKind::NeutralSpine,
     ];
 
     /// The command-line name.
@@ -80,13 +93,14 @@ impl DrillKind {
             DrillKind::SingleLeg => "single-leg",
             DrillKind::TandemStance => "tandem-stance",
             DrillKind::TandemWalk => "tandem-walk",
+            DrillKind::NeutralSpine => "neutral-spine",
         }
     }
 
     /// True when the drill needs a balance board; false when it needs an IMU.
     pub fn needs_balance_board(self) -> bool {
         match self {
-            DrillKind::RockerHold | DrillKind::TandemWalk => false,
+            DrillKind::RockerHold | DrillKind::TandemWalk | DrillKind::NeutralSpine => false,
             DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => true,
         }
     }
@@ -97,7 +111,7 @@ impl DrillKind {
             DrillKind::QuietStance => Some(StanceTask::Quiet),
             DrillKind::SingleLeg => Some(StanceTask::SingleLeg),
             DrillKind::TandemStance => Some(StanceTask::Tandem),
-            DrillKind::RockerHold | DrillKind::TandemWalk => None,
+            DrillKind::RockerHold | DrillKind::TandemWalk | DrillKind::NeutralSpine => None,
         }
     }
 
@@ -127,6 +141,11 @@ impl DrillKind {
             DrillKind::TandemWalk => {
                 "Stand still with one foot in front of the other, then walk heel to toe in a \
                  straight line, the heel of each step touching the toes of the other foot."
+            }
+            DrillKind::NeutralSpine => {
+                "Find your comfortable neutral spine (the gentle hollow of your lower back, \
+                 neither arched nor flattened) and stand still while it is captured, then hold \
+                 it as the level says."
             }
         }
     }
@@ -161,6 +180,12 @@ impl DrillKind {
                  the trunk stiff or wobbly when walking; a steady, upright trunk over neat \
                  steps shows that control coming back."
             }
+            DrillKind::NeutralSpine => {
+                "Trains the deep trunk muscles to hold the lower back in its neutral, \
+                 least-loaded position without thinking about it. That is lumbar stabilisation: \
+                 the basis of every other exercise, and of sitting, standing and lifting \
+                 without strain."
+            }
         }
     }
 
@@ -185,6 +210,10 @@ impl DrillKind {
                  shoes or barefoot. Step out of the line whenever you need to, and stop at once \
                  if it hurts."
             }
+            DrillKind::NeutralSpine => {
+                "Neutral is where it feels comfortable, not where it looks straight. Keep \
+                 breathing, and stop at once if it hurts."
+            }
         }
     }
 
@@ -195,7 +224,9 @@ impl DrillKind {
             DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
                 "balance board with four load cells (e.g. four HX711s)"
             }
-            DrillKind::TandemWalk => "IMU wearable on the lower back, x forward, z up",
+            DrillKind::TandemWalk | DrillKind::NeutralSpine => {
+                "IMU wearable on the lower back, x forward, z up"
+            }
         }
     }
 }
@@ -343,6 +374,11 @@ pub enum DrillEvent {
         /// Seconds from the start.
         t_s: f64,
     },
+    /// Neutral-spine hold: out of the band for longer than [`HOLD_BROKEN_S`].
+    HoldBroken {
+        /// Seconds from the start.
+        t_s: f64,
+    },
     /// A heel strike (a walk's step).
     Step {
         /// Seconds from the start.
@@ -380,6 +416,8 @@ pub enum DrillMetrics {
     QuietStance(QuietStanceMetrics),
     /// The tandem walk's.
     TandemWalk(TandemWalkMetrics),
+    /// The neutral-spine hold's.
+    NeutralSpine(NeutralSpineMetrics),
 }
 
 impl DrillMetrics {
@@ -389,6 +427,7 @@ impl DrillMetrics {
             DrillMetrics::RockerHold(m) => m.measured_s,
             DrillMetrics::QuietStance(m) => m.measured_s,
             DrillMetrics::TandemWalk(m) => m.measured_s,
+            DrillMetrics::NeutralSpine(m) => m.measured_s,
         }
     }
 
@@ -404,6 +443,14 @@ impl DrillMetrics {
     pub fn quiet_stance(&self) -> Option<&QuietStanceMetrics> {
         match self {
             DrillMetrics::QuietStance(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The neutral-spine hold's measures, if these are.
+    pub fn neutral_spine(&self) -> Option<&NeutralSpineMetrics> {
+        match self {
+            DrillMetrics::NeutralSpine(m) => Some(m),
             _ => None,
         }
     }

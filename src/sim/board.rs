@@ -776,6 +776,7 @@ impl VirtualBoard {
                 edge_contacts: EdgeContacts::default(),
                 lost,
                 walk: None,
+                posture_deg: None,
                 board: Some(BoardTruth {
                     total_n,
                     cop_mm: (total_n >= 1.0)

@@ -16,6 +16,7 @@
 
 mod board;
 mod imu;
+mod posture;
 mod rng;
 mod rocker;
 mod walker;
@@ -31,6 +32,7 @@ pub use board::{
     TouchDownTruth, VirtualBoard, LATE_PROB, MISSED_PROB, TOUCH_DOWN_RAMP_S,
 };
 pub use imu::{SensorErrors, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
+pub use posture::{Drift, DriftKind, PostureScript, PostureSim, PostureWorld, SENSOR_ABOVE_HIPS_M};
 pub use rng::SimRng;
 pub use rocker::{
     speed_margin_deg_s, BoardGeometry, BoardState, EdgeContactCounter, EdgeContacts, Person,
@@ -106,6 +108,9 @@ pub struct SimConfig {
     /// The walk, when `device` is [`SimDevice::LumbarWearable`].
     #[serde(default)]
     pub walk: WalkSim,
+    /// The posture hold, when `device` is [`SimDevice::PostureWearable`].
+    #[serde(default)]
+    pub posture: PostureSim,
 }
 
 /// Which device the simulator is.
@@ -119,6 +124,9 @@ pub enum SimDevice {
     BalanceBoard,
     /// An IMU wearable on the lower back of a person who walks heel to toe.
     LumbarWearable,
+    /// An IMU wearable on the lower back of a person holding a neutral spine, drifting into
+    /// flexion now and then.
+    PostureWearable,
 }
 
 /// What the virtual device speaks.
@@ -162,6 +170,7 @@ impl SimConfig {
             device: SimDevice::RockerWearable,
             balance_board: BalanceBoardSim::default(),
             walk: WalkSim::default(),
+            posture: PostureSim::default(),
             output: SimOutput::Proprio,
         }
     }
@@ -186,6 +195,9 @@ pub struct SampleTruth {
     pub board: Option<BoardTruth>,
     /// The walker's truth, for a lumbar wearable (tilt is then the trunk's roll).
     pub walk: Option<WalkTruth>,
+    /// The trunk's deviation from neutral `[flexion, lateral]`, degrees, for a posture hold
+    /// (tilt is then the flexion).
+    pub posture_deg: Option<[f64; 2]>,
 }
 
 /// Sub-streams of the seed, so that one part's randomness does not shift another's.
@@ -208,6 +220,8 @@ enum Motion {
     },
     /// A person walking heel to toe, the sensor on the lower back.
     Walker(WalkWorld),
+    /// A person holding their posture, the sensor on the lower back.
+    Posture(PostureWorld),
 }
 
 /// The virtual device: a wearable IMU (on a rocker board or a person's lower back), running
@@ -244,6 +258,8 @@ impl VirtualDevice {
         let device_id = device_rng.next_u64() as u32;
         let motion = if config.device == SimDevice::LumbarWearable {
             Motion::Walker(WalkWorld::for_config(&config))
+        } else if config.device == SimDevice::PostureWearable {
+            Motion::Posture(PostureWorld::for_config(&config))
         } else {
             Motion::Rocker {
                 world: RockerWorld::new(
@@ -377,9 +393,11 @@ impl VirtualDevice {
         }
         while self.t_true_us + STEP_US <= t_true_us {
             self.t_true_us += STEP_US;
-            if let (true, Motion::Walker(world)) = (self.streaming, &mut self.motion) {
-                // The walk's script runs from the moment the wearable streams.
-                world.start_script();
+            // A person's script runs from the moment the wearable streams.
+            match (self.streaming, &mut self.motion) {
+                (true, Motion::Walker(world)) => world.start_script(),
+                (true, Motion::Posture(world)) => world.start_script(),
+                _ => {}
             }
             let (force, rate) = match &mut self.motion {
                 Motion::Rocker {
@@ -392,6 +410,10 @@ impl VirtualDevice {
                     self.imu.true_signals(&world.state())
                 }
                 Motion::Walker(world) => {
+                    world.step(STEP_US);
+                    world.signals()
+                }
+                Motion::Posture(world) => {
                     world.step(STEP_US);
                     world.signals()
                 }
@@ -408,6 +430,7 @@ impl VirtualDevice {
                 let sample = self.take_sample(device_us as u32);
                 let lost = self.stalled() || self.fault_rng.chance(self.config.faults.drop_prob);
                 if let Some(t) = truth.as_deref_mut() {
+                    let mut posture_deg = None;
                     let (tilt_deg, edge_contacts, walk) = match &self.motion {
                         Motion::Rocker {
                             world,
@@ -421,6 +444,11 @@ impl VirtualDevice {
                             let truth = world.truth();
                             (truth.roll_deg, EdgeContacts::default(), Some(truth))
                         }
+                        Motion::Posture(world) => {
+                            let deviation = world.deviation_deg();
+                            posture_deg = Some(deviation);
+                            (deviation[0], EdgeContacts::default(), None)
+                        }
                     };
                     t.push(SampleTruth {
                         seq: sample.seq,
@@ -431,6 +459,7 @@ impl VirtualDevice {
                         lost,
                         board: None,
                         walk,
+                        posture_deg,
                     });
                 }
                 if !lost {
@@ -453,6 +482,7 @@ impl VirtualDevice {
         let world_from_imu = match &self.motion {
             Motion::Rocker { world, .. } => VirtualImu::board_orientation(world.state().tilt_rad),
             Motion::Walker(world) => world.world_from_imu(),
+            Motion::Posture(world) => world.world_from_imu(),
         };
         let raw = self
             .imu

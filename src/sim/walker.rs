@@ -184,13 +184,13 @@ pub struct WalkTruth {
 
 /// Slow standing sway: a sum of sinusoids per axis.
 #[derive(Debug, Clone, Copy)]
-struct Sway {
+pub(super) struct Sway {
     /// (amplitude rad, frequency Hz, phase rad) for roll then pitch.
     parts: [[(f64, f64, f64); 3]; 2],
 }
 
 impl Sway {
-    fn draw(skill: f64, rng: &mut SimRng) -> Self {
+    pub(super) fn draw(skill: f64, rng: &mut SimRng) -> Self {
         let amplitude = (0.15 + 0.3 * (1.0 - skill)).to_radians();
         let mut part = |_| {
             (
@@ -204,7 +204,7 @@ impl Sway {
         }
     }
 
-    fn at(&self, axis: usize, t_s: f64) -> f64 {
+    pub(super) fn at(&self, axis: usize, t_s: f64) -> f64 {
         self.parts[axis]
             .iter()
             .map(|(a, f, p)| a * (std::f64::consts::TAU * f * t_s + p).sin())
@@ -223,9 +223,25 @@ pub struct WalkWorld {
 }
 
 /// The sensor's pose at one instant.
-struct Pose {
-    position_m: Vector3<f64>,
-    world_from_imu: Rotation3<f64>,
+pub(super) struct Pose {
+    pub(super) position_m: Vector3<f64>,
+    pub(super) world_from_imu: Rotation3<f64>,
+}
+
+/// Specific force (m/s²) and angular rate (rad/s) in the sensor frame at `t`, from exact
+/// kinematics of the sensor's `pose` (central differences at [`DIFF_S`]).
+pub(super) fn kinematic_signals(
+    pose: impl Fn(f64) -> Pose,
+    t: f64,
+) -> (Vector3<f64>, Vector3<f64>) {
+    let (before, now, after) = (pose(t - DIFF_S), pose(t), pose(t + DIFF_S));
+    let acc_world =
+        (after.position_m - 2.0 * now.position_m + before.position_m) / (DIFF_S * DIFF_S);
+    let imu_from_world = now.world_from_imu.inverse();
+    let specific_force = imu_from_world * (acc_world + Vector3::new(0.0, 0.0, G_M_S2));
+    let turn = before.world_from_imu.inverse() * after.world_from_imu;
+    let rate = turn.scaled_axis() / (2.0 * DIFF_S);
+    (specific_force, rate)
 }
 
 impl WalkWorld {
@@ -273,15 +289,7 @@ impl WalkWorld {
 
     /// Specific force (m/s²) and angular rate (rad/s) in the sensor frame now.
     pub fn signals(&self) -> (Vector3<f64>, Vector3<f64>) {
-        let t = self.script_t_s().unwrap_or(0.0);
-        let (before, now, after) = (self.pose(t - DIFF_S), self.pose(t), self.pose(t + DIFF_S));
-        let acc_world =
-            (after.position_m - 2.0 * now.position_m + before.position_m) / (DIFF_S * DIFF_S);
-        let imu_from_world = now.world_from_imu.inverse();
-        let specific_force = imu_from_world * (acc_world + Vector3::new(0.0, 0.0, G_M_S2));
-        let turn = before.world_from_imu.inverse() * after.world_from_imu;
-        let rate = turn.scaled_axis() / (2.0 * DIFF_S);
-        (specific_force, rate)
+        kinematic_signals(|t| self.pose(t), self.script_t_s().unwrap_or(0.0))
     }
 
     /// The truth now.

@@ -12,5 +12,6 @@ mod measures;
 mod orientation;
 mod recording;
 mod sim_truth;
+mod spine;
 mod stance;
 mod walk;

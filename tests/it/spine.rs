@@ -1,0 +1,229 @@
+//! The neutral-spine hold on the simulated wearable (a person holding their neutral posture,
+//! drifting into flexion now and then): the drifts out of the band and the broken holds
+//! counted as scripted, the deviation and time in band against the truth, a better person
+//! scoring better, and the command line's result replayed to the bit.
+
+use proprio::devices::DeviceFormat;
+use proprio::drill::{DrillEvent, EndReason, NeutralSpineConfig, NeutralSpineMetrics, NEUTRAL_S};
+use proprio::recording::Record;
+use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
+use proprio::sim::{DriftKind, PostureWorld, SampleTruth, SimConfig, SimDevice, SimTransport};
+use proprio_protocol::HostMessage;
+
+use crate::cmd::{json, proprio};
+use crate::common::send;
+
+/// Runs a hold of `level` in process, as the app does: the report, the truth, the sim.
+fn run_hold(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<SampleTruth>, SimConfig) {
+    let config = NeutralSpineConfig::for_level(level).unwrap();
+    let mut sim = SimConfig::new(seed);
+    sim.skill = skill;
+    sim.device = SimDevice::PostureWearable;
+    sim.posture.band_deg = config.band_deg;
+    let meta = SessionMeta::new(
+        DrillSetup::NeutralSpine(config),
+        "sim".into(),
+        DeviceFormat::Proprio,
+        Some(sim),
+        "2026-11-22T00:00:00Z".into(),
+    );
+    let mut transport = SimTransport::new(sim);
+    send(&mut transport, HostMessage::GetInfo);
+    send(&mut transport, HostMessage::Start { rate_hz: 100 });
+    let mut session = Session::new(meta);
+    let (mut truth, mut events) = (Vec::new(), Vec::new());
+    while !session.is_done() {
+        for d in transport.next_deliveries(Some(&mut truth)) {
+            let record = Record::Received {
+                t_host_us: d.t_host_us,
+                bytes: d.bytes,
+            };
+            session.handle(&record, &mut events);
+        }
+        assert!(transport.now_us() < 600_000_000, "the hold never ended");
+    }
+    (session.finish(), truth, sim)
+}
+
+fn spine(report: &SessionReport) -> NeutralSpineMetrics {
+    *report
+        .metrics
+        .neutral_spine()
+        .expect("neutral-spine metrics")
+}
+
+/// The RMS deviation must be the true trunk's within this, °. The drill measures with the live
+/// orientation estimate, which reads slow drifts about 10 % short (seed 1, skill 0.1: 2.85°
+/// for 3.19°); measuring the result on the offline estimate is the next step.
+const RMS_TOLERANCE_DEG: f64 = 0.6;
+/// Time in band within this many points of the truth's (that shortfall, the band's hysteresis
+/// and the estimate's lag at each crossing).
+const IN_BAND_TOLERANCE_PERCENT: f64 = 6.0;
+
+/// Drifts whose band crossing is this close to the hold's start or end may fall either side, s.
+const EDGE_S: f64 = 1.0;
+
+/// Over 15 holds (skills 0.1, 0.5, 0.9): each scripted drift out of the band is one exit and
+/// each broken hold (out 1.5–3 s) is counted, brief wobbles (out under 0.6 s) are not broken,
+/// with at most one miss per hold and nine in ten right over all; the RMS deviation is the
+/// true trunk's within 0.6° and the time in band within 6 points.
+#[test]
+fn drifts_and_broken_holds_are_counted_as_scripted() {
+    let (mut exits_total, mut broken_total, mut worst_rms_deg) = (0, 0, 0.0f64);
+    let (mut misses, mut worst_in_band) = (0, 0.0f64);
+    for skill in [0.1, 0.5, 0.9] {
+        for seed in 1..=5 {
+            let (report, truth, sim) = run_hold(seed, skill, 2);
+            assert_eq!(report.end, EndReason::Completed);
+            let m = spine(&report);
+            let t0_s = truth[0].t_true_us as f64 * 1e-6;
+            let hold = (
+                t0_s + report.start_s,
+                t0_s + report.start_s + report.duration_s,
+            );
+            let script = PostureWorld::for_config(&sim).script().clone();
+            let inside = |t: f64| t > hold.0 + EDGE_S && t < hold.1 - EDGE_S;
+            let near_edge = |t: f64| (t - hold.0).abs() < EDGE_S || (t - hold.1).abs() < EDGE_S;
+            let out_drifts: Vec<_> = script
+                .drifts
+                .iter()
+                .filter(|d| d.kind != DriftKind::Inside)
+                .collect();
+            // A drift crosses the band late in its rise; one crossing near the hold's start or
+            // end may count or not.
+            let crossing = |d: &&&proprio::sim::Drift| d.start_s + d.rise_s;
+            let count = |broken_only: bool, at: &dyn Fn(f64) -> bool| {
+                out_drifts
+                    .iter()
+                    .filter(|d| !broken_only || d.kind == DriftKind::Broken)
+                    .filter(|d| at(crossing(d)))
+                    .count()
+            };
+            let (exits, exits_maybe) = (count(false, &inside), count(false, &near_edge));
+            let (broken, broken_maybe) = (count(true, &inside), count(true, &near_edge));
+            let within = |n: u32, at_least: usize, maybe: usize| {
+                (at_least..=at_least + maybe).contains(&(n as usize))
+            };
+            // The live estimate sometimes misses a quick wobble or shortens a drift near the
+            // band by a fraction of a degree: one per hold at most, and few over all.
+            let off_by = |n: u32, at_least: usize, maybe: usize| {
+                let n = n as usize;
+                if n < at_least {
+                    at_least - n
+                } else {
+                    n.saturating_sub(at_least + maybe)
+                }
+            };
+            let exit_misses = off_by(m.band_exits, exits, exits_maybe);
+            let broken_misses = off_by(m.holds_broken, broken, broken_maybe);
+            assert!(
+                exit_misses <= 1 && broken_misses <= 1,
+                "seed {seed} skill {skill}: {} exits for {exits} (+{exits_maybe}) scripted, {} broken for {broken} (+{broken_maybe})",
+                m.band_exits,
+                m.holds_broken
+            );
+            misses += exit_misses + broken_misses;
+            let broken_events = report
+                .events
+                .iter()
+                .filter(|e| matches!(e, DrillEvent::HoldBroken { .. }))
+                .count();
+            assert_eq!(broken_events, m.holds_broken as usize);
+            // The true trunk over the hold's samples, from where it was while the neutral was
+            // captured (the still seconds before the start: sway and all).
+            let first = truth[0].t_device_us;
+            let between = |from_s: f64, to_s: f64| -> Vec<[f64; 2]> {
+                truth
+                    .iter()
+                    .filter(|t| {
+                        let t_s = f64::from(t.t_device_us.wrapping_sub(first)) * 1e-6;
+                        t_s >= from_s && t_s <= to_s
+                    })
+                    .map(|t| t.posture_deg.expect("posture truth"))
+                    .collect()
+            };
+            let capture = between(report.start_s - NEUTRAL_S, report.start_s);
+            let neutral =
+                [0, 1].map(|i| capture.iter().map(|d| d[i]).sum::<f64>() / capture.len() as f64);
+            let in_hold: Vec<[f64; 2]> =
+                between(report.start_s, report.start_s + report.duration_s)
+                    .into_iter()
+                    .map(|d| [d[0] - neutral[0], d[1] - neutral[1]])
+                    .collect();
+            let n = in_hold.len() as f64;
+            let rms_deg = (in_hold
+                .iter()
+                .map(|d| d[0] * d[0] + d[1] * d[1])
+                .sum::<f64>()
+                / n)
+                .sqrt();
+            let in_band =
+                in_hold.iter().filter(|d| d[0].hypot(d[1]) <= 5.0).count() as f64 / n * 100.0;
+            worst_rms_deg = worst_rms_deg.max((m.rms_deviation_deg - rms_deg).abs());
+            worst_in_band = worst_in_band.max((m.time_in_band_percent - in_band).abs());
+            assert!(
+                (m.rms_deviation_deg - rms_deg).abs() < RMS_TOLERANCE_DEG,
+                "seed {seed} skill {skill}: RMS {:.2}° vs true {rms_deg:.2}°",
+                m.rms_deviation_deg
+            );
+            assert!(
+                (m.time_in_band_percent - in_band).abs() < IN_BAND_TOLERANCE_PERCENT,
+                "seed {seed} skill {skill}: in band {:.1} % vs true {in_band:.1} %",
+                m.time_in_band_percent
+            );
+            exits_total += exits;
+            broken_total += broken;
+        }
+    }
+    eprintln!(
+        "{exits_total} scripted exits and {broken_total} broken holds, {misses} missed or extra; \
+         RMS deviation within {worst_rms_deg:.2}°, time in band within {worst_in_band:.1} points"
+    );
+    assert!(broken_total >= 5 && exits_total > broken_total);
+    assert!(
+        misses * 10 <= exits_total + broken_total,
+        "{misses} of {} counted wrongly",
+        exits_total + broken_total
+    );
+}
+
+/// A steadier person scores higher (means of three seeds).
+#[test]
+fn a_steadier_trunk_scores_higher() {
+    let scores: Vec<f64> = [0.1, 0.5, 0.9]
+        .into_iter()
+        .map(|skill| {
+            (1..=3)
+                .map(|seed| run_hold(seed, skill, 1).0.score)
+                .sum::<f64>()
+                / 3.0
+        })
+        .collect();
+    eprintln!("neutral-spine level 1, mean scores at skill 0.1 / 0.5 / 0.9: {scores:.0?}");
+    assert!(scores.windows(2).all(|p| p[1] > p[0]), "{scores:?}");
+}
+
+/// The command line's result equals its replay's.
+#[test]
+fn neutral_spine_on_the_command_line_then_its_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "drill",
+        "neutral-spine",
+        "--source",
+        "sim",
+        "--seed",
+        "4",
+        "--level",
+        "1",
+        "--no-live",
+        "--json",
+    ];
+    let live = json(&proprio(dir.path(), &args));
+    assert_eq!(live["drill"], "neutral-spine");
+    assert_eq!(live["end"], "completed");
+    assert!(live["metrics"]["rms_deviation_deg"].is_number());
+    let recording = live["recording"].as_str().unwrap();
+    let replayed = json(&proprio(dir.path(), &["replay", recording, "--json"]));
+    assert_eq!(live, replayed);
+}
