@@ -425,7 +425,7 @@ impl NeutralSpine {
 pub fn deviation_deg(neutral: &Vector3<f64>, up: &Vector3<f64>) -> [f64; 2] {
     let axis = neutral.cross(up);
     let sin = axis.norm();
-    if !(sin > 1e-12) {
+    if sin.is_nan() || sin <= 1e-12 {
         return [0.0; 2];
     }
     let angle_deg = sin.atan2(neutral.dot(up)).to_degrees();
