@@ -64,7 +64,22 @@ pub struct InitialContact {
 /// Steps per minute: 60 over the median step time between consecutive `contacts_s` (the
 /// median, so that one missed or extra contact does not move it); `None` for fewer than two.
 pub fn cadence_steps_per_min(contacts_s: &[f64]) -> Option<f64> {
-    let mut steps: Vec<f64> = contacts_s.windows(2).map(|w| w[1] - w[0]).collect();
+    cadence_of_steps(contacts_s.windows(2).map(|w| w[1] - w[0]).collect())
+}
+
+/// [`cadence_steps_per_min`] over the steps within each bout (never across the gap between
+/// two bouts).
+pub fn bouts_cadence_steps_per_min(bouts: &[WalkingBout]) -> Option<f64> {
+    cadence_of_steps(
+        bouts
+            .iter()
+            .flat_map(|b| b.contacts.windows(2).map(|w| w[1].t_s - w[0].t_s))
+            .collect(),
+    )
+}
+
+/// 60 over the median of `steps` (step times, s).
+fn cadence_of_steps(mut steps: Vec<f64>) -> Option<f64> {
     if steps.is_empty() {
         return None;
     }
