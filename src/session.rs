@@ -18,7 +18,8 @@ use crate::drill::{
     RockerHoldConfig, RockerHoldLive, StanceTask, TandemWalk, TandemWalkConfig, TandemWalkLive,
 };
 use crate::pipeline::{
-    CopPipeline, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION, PIPELINE_VERSION,
+    CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION,
+    PIPELINE_VERSION,
 };
 use crate::quality::{DataQuality, TimestampSource};
 use crate::recording::{Control, LinkEventKind, Record};
@@ -310,8 +311,20 @@ impl Chain {
     }
 }
 
+/// The samples a session's chain used, as it saw them (decoded, timed by the sample clock, in SI
+/// units or as COP): what `proprio measure` measures a recording on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DecodedSamples {
+    /// IMU samples: device time (µs since the stream's first sample) and the calibrated sample.
+    pub imu: Vec<(u64, ImuSi)>,
+    /// Balance-board samples (with the COP while someone is on the board).
+    pub cop: Vec<CopSample>,
+}
+
 /// The running session.
 pub struct Session {
+    /// The samples kept for [`Session::finish_with_samples`], when asked for.
+    kept: Option<DecodedSamples>,
     meta: SessionMeta,
     decoder: FormatDecoder,
     clock: SampleClock,
@@ -358,6 +371,7 @@ impl Session {
             quality.timestamps = TimestampSource::Host;
         }
         Session {
+            kept: None,
             decoder: FormatDecoder::new(&meta.format),
             clock: SampleClock::new(),
             chain,
@@ -368,6 +382,17 @@ impl Session {
             link_down_since_us: None,
             meta,
         }
+    }
+
+    /// Keeps every sample the chain uses from now on (memory grows with the recording).
+    pub fn keep_samples(&mut self) {
+        self.kept.get_or_insert_with(DecodedSamples::default);
+    }
+
+    /// [`Session::finish`], and the samples kept since [`Session::keep_samples`].
+    pub fn finish_with_samples(mut self) -> (SessionReport, DecodedSamples) {
+        let kept = self.kept.take().unwrap_or_default();
+        (self.finish(), kept)
     }
 
     /// True once the drill has ended; later records change nothing.
@@ -505,6 +530,9 @@ impl Session {
             return;
         };
         let tilt = pipeline.push_si(&si, timed.t_us, timed.dt_us);
+        if let Some(kept) = self.kept.as_mut() {
+            kept.imu.push((timed.t_us, si));
+        }
         let q = &mut self.quality;
         q.samples_received += 1;
         q.acc_rejected_samples += u64::from(tilt.acc_rejected);
@@ -531,6 +559,9 @@ impl Session {
         match pipeline.push(sample, timed.t_us) {
             Some(cop) => {
                 self.quality.samples_received += 1;
+                if let Some(kept) = self.kept.as_mut() {
+                    kept.cop.push(cop);
+                }
                 drill.update(&cop, events);
             }
             None => self.quality.samples_before_info += 1,

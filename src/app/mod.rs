@@ -9,6 +9,8 @@
 //! - `store`: the data directory and recording files (readable by the user only).
 //! - `run`: a live drill: link → recording → session → live view → result.
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
+//! - `measure`: `proprio measure`, the measures of a recording or another tool's CSV
+//!   (`measure_csv`).
 
 /// `println!` for the command's output. When the reader has gone (`proprio drills | head -3`)
 /// the program ends quietly, as command-line tools do, instead of panicking.
@@ -24,6 +26,8 @@ macro_rules! out {
 mod ble;
 mod board_args;
 mod link;
+mod measure;
+mod measure_csv;
 mod output;
 mod run;
 mod scan;
@@ -89,6 +93,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compute the posturography or gait measures of a proprio recording or of another tool's
+    /// CSV (COP, or a lumbar IMU); see docs/measures.md.
+    Measure(measure::MeasureArgs),
     /// Run the simulator as a device in real time: on a pseudo-terminal, so that
     /// `proprio drill … --source serial:PATH` can connect to it (prints the port's path), or on
     /// standard input and output (for a fake Bluetooth stack to carry).
@@ -349,6 +356,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices { scan } => scan::list_devices(std::time::Duration::from_secs_f64(scan)),
         Command::Drill(args) => run::drill(data_dir, &args),
         Command::Replay { file, json } => run::replay(&file, json),
+        Command::Measure(args) => measure::measure(&args),
         Command::SimDevice {
             serial: _,
             stdio,

@@ -15,7 +15,10 @@
 //!    reference implementation reports it.
 //!
 //! Like the reference, [`initial_contacts`] has no threshold: it is meant for a stretch known to
-//! be walking. The comparison with the reference's results is in `tests/it/gait.rs`
+//! be walking. For a recording that also holds standing, sitting or stillness,
+//! [`walking_bouts`] keeps only stretches of regular steps (at least [`MIN_BOUT_STEPS`] steps
+//! of [`MIN_BOUT_STRENGTH_M_S3`] or more, none longer than [`MAX_BOUT_STEP_TIME_S`]); a still
+//! recording gives none. The comparison with the reference's results is in `tests/it/gait.rs`
 //! (../shared/data/gait-lowback).
 
 use nalgebra::UnitQuaternion;
@@ -61,7 +64,22 @@ pub struct InitialContact {
 /// Steps per minute: 60 over the median step time between consecutive `contacts_s` (the
 /// median, so that one missed or extra contact does not move it); `None` for fewer than two.
 pub fn cadence_steps_per_min(contacts_s: &[f64]) -> Option<f64> {
-    let mut steps: Vec<f64> = contacts_s.windows(2).map(|w| w[1] - w[0]).collect();
+    cadence_of_steps(contacts_s.windows(2).map(|w| w[1] - w[0]).collect())
+}
+
+/// [`cadence_steps_per_min`] over the steps within each bout (never across the gap between
+/// two bouts).
+pub fn bouts_cadence_steps_per_min(bouts: &[WalkingBout]) -> Option<f64> {
+    cadence_of_steps(
+        bouts
+            .iter()
+            .flat_map(|b| b.contacts.windows(2).map(|w| w[1].t_s - w[0].t_s))
+            .collect(),
+    )
+}
+
+/// 60 over the median of `steps` (step times, s).
+fn cadence_of_steps(mut steps: Vec<f64>) -> Option<f64> {
     if steps.is_empty() {
         return None;
     }
@@ -188,6 +206,83 @@ pub fn heel_strikes(lobes: &[InitialContact]) -> Vec<InitialContact> {
     kept
 }
 
+/// A heel strike weaker than this never starts or continues a walking bout, m/s³: on the
+/// gait-lowback recordings, lobes while standing or sitting stay under 1 and steps of straight
+/// walks reach 2–10.
+pub const MIN_BOUT_STRENGTH_M_S3: f64 = 1.0;
+
+/// Longest time between two heel strikes of one bout, s (a cadence of 40 steps/min; slow
+/// heel-to-toe steps take about 1 s).
+pub const MAX_BOUT_STEP_TIME_S: f64 = 1.5;
+
+/// Fewest steps (intervals between heel strikes) in a bout: two strides, the smallest walking
+/// bout of Mobilise-D's consensus definition (Kluge et al. 2021).
+pub const MIN_BOUT_STEPS: usize = 4;
+
+/// A stretch of regular steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalkingBout {
+    /// Its heel strikes, in time order (at least [`MIN_BOUT_STEPS`] + 1).
+    pub contacts: Vec<InitialContact>,
+}
+
+impl WalkingBout {
+    /// Time of the first heel strike, s.
+    pub fn start_s(&self) -> f64 {
+        self.contacts.first().map_or(0.0, |c| c.t_s)
+    }
+
+    /// Time of the last heel strike, s.
+    pub fn end_s(&self) -> f64 {
+        self.contacts.last().map_or(0.0, |c| c.t_s)
+    }
+
+    /// Steps: intervals between its heel strikes.
+    pub fn steps(&self) -> usize {
+        self.contacts.len().saturating_sub(1)
+    }
+}
+
+/// The walking bouts among the lobes of [`initial_contacts`] over a whole recording: the
+/// [`heel_strikes`] of at least [`MIN_BOUT_STRENGTH_M_S3`], split wherever two are more than
+/// [`MAX_BOUT_STEP_TIME_S`] apart, and the runs of at least [`MIN_BOUT_STEPS`] steps kept.
+/// Standing, sitting and stillness make only weak lobes: no bout.
+pub fn walking_bouts(lobes: &[InitialContact]) -> Vec<WalkingBout> {
+    let mut bouts = Vec::new();
+    let mut run: Vec<InitialContact> = Vec::new();
+    let mut close = |run: &mut Vec<InitialContact>| {
+        if run.len() > MIN_BOUT_STEPS {
+            bouts.push(WalkingBout {
+                contacts: std::mem::take(run),
+            });
+        }
+        run.clear();
+    };
+    for strike in heel_strikes(lobes)
+        .into_iter()
+        .filter(|c| c.strength_m_s3 >= MIN_BOUT_STRENGTH_M_S3)
+    {
+        if run
+            .last()
+            .is_some_and(|last| strike.t_s - last.t_s > MAX_BOUT_STEP_TIME_S)
+        {
+            close(&mut run);
+        }
+        run.push(strike);
+    }
+    close(&mut run);
+    bouts
+}
+
+/// The walking bouts of a lumbar IMU recording sampled at `rate_hz`: [`vertical_acceleration`],
+/// [`initial_contacts`] over all of it, then [`walking_bouts`].
+pub fn walking_bouts_of(samples: &[ImuSi], rate_hz: f64) -> Vec<WalkingBout> {
+    walking_bouts(&initial_contacts(
+        &vertical_acceleration(samples, rate_hz),
+        rate_hz,
+    ))
+}
+
 /// Minus the derivative of the Gaussian-smoothed signal (σ = [`WAVELET_SIGMA_S`]), per second,
 /// by direct convolution over ±5 σ·√2 (the reference wavelet's support); the ends use the
 /// nearest sample.
@@ -258,5 +353,23 @@ mod tests {
         let kept: Vec<f64> = heel_strikes(&lobes).iter().map(|c| c.t_s).collect();
         assert_eq!(kept, [1.0, 2.0, 3.0, 4.0]);
         assert!(heel_strikes(&[lobe(1.0, 0.05)]).is_empty());
+    }
+
+    #[test]
+    fn bouts_need_regular_strong_steps() {
+        let lobe = |t_s, strength_m_s3| InitialContact { t_s, strength_m_s3 };
+        // Standing: weak lobes only. Then 6 steps 0.6 s apart, a 3 s pause, 3 steps (too few).
+        let mut lobes: Vec<InitialContact> = (0..10).map(|i| lobe(i as f64 * 0.7, 0.3)).collect();
+        lobes.extend((0..6).map(|i| lobe(8.0 + i as f64 * 0.6, 4.0)));
+        lobes.extend((0..3).map(|i| lobe(14.0 + i as f64 * 0.6, 4.0)));
+        let bouts = walking_bouts(&lobes);
+        assert_eq!(bouts.len(), 1, "{bouts:?}");
+        assert_eq!(bouts[0].steps(), 5);
+        assert!(
+            (bouts[0].start_s() - 8.0).abs() < 1e-12 && (bouts[0].end_s() - 11.0).abs() < 1e-12
+        );
+        // Still: nothing at all.
+        assert!(walking_bouts(&lobes[..10]).is_empty());
+        assert!(walking_bouts(&initial_contacts(&vec![0.0; 3000], 100.0)).is_empty());
     }
 }

@@ -10,6 +10,8 @@
 //! - [`preprocess`]: [`PREPROCESSING_VERSION`]: resampling to a fixed rate by sliding-window
 //!   averaging, then a zero-phase low-pass.
 //! - [`gait`]: initial contacts and walking bouts from a lumbar IMU, for walking drills.
+//! - [`imu_sway`]: a lumbar IMU in quiet stance (ISway): tilt-corrected horizontal
+//!   acceleration and trunk angles, the kernels on them, JERK and trunk-angle RMS.
 //!
 //! The definitions are those of Quijoux et al. 2021 ("A review of center of pressure (COP)
 //! variables to quantify standing balance in elderly people", Physiological Reports), whose
@@ -19,6 +21,7 @@
 
 mod filter;
 pub mod gait;
+pub mod imu_sway;
 mod preprocess;
 mod spectrum;
 

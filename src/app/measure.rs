@@ -1,0 +1,536 @@
+//! `proprio measure FILE`: the measures of a proprio recording or of another tool's CSV, so that
+//! a clinic or lab can check proprio against its own numbers. The measure names, formulas and
+//! units are in docs/measures.md.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use nalgebra::Vector3;
+use serde_json::{json, Map, Value};
+
+use super::measure_csv::{self, Table};
+use crate::drill::DrillKind;
+use crate::measures::gait::{
+    bouts_cadence_steps_per_min, walking_bouts_of, STEP_DETECTION_VERSION,
+};
+use crate::measures::imu_sway::{imu_sway_measures, imu_sway_signals, ImuMounting, ImuSwaySignals};
+use crate::measures::{
+    preprocess, spectral_measures, sway_measures, Preprocessing, SpectralMeasures, SwayMeasures,
+    PREPROCESSING_VERSION,
+};
+use crate::pipeline::ImuSi;
+use crate::recording::{RecordingError, RecordingReader, MAGIC};
+use crate::session::Session;
+
+/// Fewest samples a file must hold to be measured.
+pub const MIN_SAMPLES: usize = 10;
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MeasureKind {
+    /// Centre-of-pressure sway (a balance board or force plate).
+    Cop,
+    /// Trunk sway in quiet stance from a lumbar IMU (ISway).
+    Sway,
+    /// Steps of a walk from a lumbar IMU.
+    Walk,
+}
+
+/// `proprio measure`'s flags.
+#[derive(Debug, Args)]
+pub struct MeasureArgs {
+    /// A proprio recording (`.prec`) or a CSV file with a header line.
+    file: PathBuf,
+    /// What to measure [default: a recording's drill says (cop for quiet stance, walk for a
+    /// tandem walk, sway otherwise); a CSV's columns say (cop with ML and AP columns, else sway)].
+    #[arg(long, value_enum)]
+    kind: Option<MeasureKind>,
+    /// Apply the measures to the signal as given, without the canonical preprocessing
+    /// (resampling to 25 Hz by window averaging, zero-phase 10 Hz low-pass).
+    #[arg(long)]
+    no_preprocess: bool,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    csv: measure_csv::CsvArgs,
+    /// Lumbar IMU: the sensor axis pointing forward when upright (x, -x, y, -y, z or -z).
+    #[arg(long, default_value = "x", value_name = "AXIS", value_parser = parse_axis)]
+    forward_axis: Vector3<f64>,
+    /// Lumbar IMU: the sensor axis pointing up when upright (x, -x, y, -y, z or -z).
+    #[arg(long, default_value = "z", value_name = "AXIS", value_parser = parse_axis)]
+    up_axis: Vector3<f64>,
+}
+
+fn parse_axis(s: &str) -> Result<Vector3<f64>, String> {
+    let (sign, name) = match s.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let axis = match name {
+        "x" => Vector3::x(),
+        "y" => Vector3::y(),
+        "z" => Vector3::z(),
+        _ => {
+            return Err(format!(
+                "'{s}' is not a sensor axis (x, -x, y, -y, z or -z)"
+            ))
+        }
+    };
+    Ok(axis * sign)
+}
+
+/// The samples of the file, whatever it was.
+enum Input {
+    /// COP, mm, at times t_s.
+    Cop {
+        t_s: Vec<f64>,
+        ml_mm: Vec<f64>,
+        ap_mm: Vec<f64>,
+    },
+    /// A lumbar IMU at times t_s.
+    Imu { t_s: Vec<f64>, samples: Vec<ImuSi> },
+}
+
+/// `proprio measure FILE`.
+pub fn measure(args: &MeasureArgs) -> Result<ExitCode> {
+    let path = &args.file;
+    let (input, default_kind, source) = if is_recording(path)? {
+        let (input, kind) = read_recording(path)?;
+        (input, kind, "recording")
+    } else {
+        let table = measure_csv::read(path, &args.csv, args.kind.map(|k| k != MeasureKind::Cop))?;
+        let kind = match table {
+            Table::Cop { .. } => MeasureKind::Cop,
+            Table::Imu { .. } => MeasureKind::Sway,
+        };
+        let input = match table {
+            Table::Cop { t_s, ml_mm, ap_mm } => Input::Cop { t_s, ml_mm, ap_mm },
+            Table::Imu { t_s, samples } => Input::Imu { t_s, samples },
+        };
+        (input, kind, "csv")
+    };
+    let kind = args.kind.unwrap_or(default_kind);
+    let t_s = match &input {
+        Input::Cop { t_s, .. } | Input::Imu { t_s, .. } => t_s,
+    };
+    if t_s.len() < MIN_SAMPLES {
+        bail!(
+            "{} holds {} samples; measuring needs at least {MIN_SAMPLES}",
+            path.display(),
+            t_s.len()
+        );
+    }
+    let span_s = t_s[t_s.len() - 1] - t_s[0];
+    let mut result = Map::new();
+    result.insert("file".into(), json!(path.display().to_string()));
+    result.insert("source".into(), json!(source));
+    result.insert("kind".into(), json!(kind_name(kind)));
+    result.insert("samples".into(), json!(t_s.len()));
+    result.insert("duration_s".into(), json!(span_s));
+    let preprocessing = (!args.no_preprocess).then_some(Preprocessing::CANONICAL);
+    match (kind, &input) {
+        (MeasureKind::Cop, Input::Cop { t_s, ml_mm, ap_mm }) => {
+            let (ml, ap, rate_hz) = prepare(t_s, ml_mm, ap_mm, preprocessing.as_ref());
+            let mut measures = Map::new();
+            put_sway(
+                &mut measures,
+                "",
+                &COP_UNITS,
+                &sway_measures(&ml, &ap, rate_hz),
+                &[
+                    spectral_measures(&ml, rate_hz),
+                    spectral_measures(&ap, rate_hz),
+                ],
+            );
+            put_series(&mut result, preprocessing.is_some(), rate_hz, measures);
+        }
+        (MeasureKind::Sway, Input::Imu { t_s, samples }) => {
+            let measures = imu_sway(t_s, samples, args, preprocessing.as_ref())?;
+            let rate_hz = preprocessing.map_or(mean_rate_hz(t_s), |p| p.rate_hz);
+            put_series(&mut result, preprocessing.is_some(), rate_hz, measures);
+        }
+        (MeasureKind::Walk, Input::Imu { t_s, samples }) => {
+            // The step detection has its own filters: it takes the samples as they are.
+            let rate_hz = mean_rate_hz(t_s);
+            let bouts = walking_bouts_of(samples, rate_hz);
+            let contacts: Vec<f64> = bouts
+                .iter()
+                .flat_map(|b| b.contacts.iter().map(|c| t_s[0] + c.t_s))
+                .collect();
+            result.insert("step_detection".into(), json!(STEP_DETECTION_VERSION));
+            result.insert("rate_hz".into(), json!(rate_hz));
+            result.insert(
+                "steps".into(),
+                json!(bouts.iter().map(|b| b.steps()).sum::<usize>()),
+            );
+            result.insert(
+                "cadence_steps_per_min".into(),
+                json!(bouts_cadence_steps_per_min(&bouts)),
+            );
+            result.insert("initial_contacts_s".into(), json!(contacts));
+            let listed: Vec<Value> = bouts
+                .iter()
+                .map(|b| {
+                    json!({
+                        "start_s": t_s[0] + b.start_s(),
+                        "end_s": t_s[0] + b.end_s(),
+                        "steps": b.steps(),
+                    })
+                })
+                .collect();
+            result.insert("bouts".into(), Value::Array(listed));
+        }
+        (MeasureKind::Cop, Input::Imu { .. }) => bail!(
+            "{} holds IMU samples, not a centre of pressure; use --kind sway or --kind walk",
+            path.display()
+        ),
+        (_, Input::Cop { .. }) => bail!(
+            "{} holds a centre of pressure, not IMU samples; use --kind cop",
+            path.display()
+        ),
+    }
+    let result = Value::Object(result);
+    if args.json {
+        out!(
+            "{}",
+            serde_json::to_string(&result).context("cannot format the result")?
+        );
+    } else {
+        print_human(&result);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn kind_name(kind: MeasureKind) -> &'static str {
+    match kind {
+        MeasureKind::Cop => "cop",
+        MeasureKind::Sway => "sway",
+        MeasureKind::Walk => "walk",
+    }
+}
+
+/// True when the file starts with a recording's signature.
+fn is_recording(path: &Path) -> Result<bool> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut start = [0u8; MAGIC.len()];
+    let mut read = 0;
+    while read < start.len() {
+        match file.read(&mut start[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+    Ok(read == start.len() && &start == MAGIC)
+}
+
+/// A recording's samples, decoded by the same session code as its drill and replay: the
+/// drill's own span for a quiet stance (COP) or a rocker hold (IMU), the whole walk for a
+/// tandem walk.
+fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = RecordingReader::new(BufReader::new(file))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let drill = reader.meta().drill.kind();
+    let mut session = Session::new(reader.meta().clone());
+    session.keep_samples();
+    let mut events = Vec::new();
+    loop {
+        match reader.next_record() {
+            Ok(Some(record)) => {
+                session.handle(&record, &mut events);
+                events.clear();
+            }
+            Ok(None) => break,
+            Err(error @ RecordingError::Truncated { .. }) => {
+                eprintln!("proprio: note: {error}; measuring the complete records before it");
+                break;
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot read {}", path.display()))
+            }
+        }
+    }
+    let (report, samples) = session.finish_with_samples();
+    let (from_s, to_s) = (report.start_s, report.start_s + report.duration_s);
+    let in_span = |t_s: f64| t_s >= from_s - 1e-9 && t_s <= to_s + 1e-9;
+    let input = match drill {
+        DrillKind::QuietStance => {
+            let (mut t_s, mut ml_mm, mut ap_mm) = (Vec::new(), Vec::new(), Vec::new());
+            for s in &samples.cop {
+                let t = s.t_us as f64 * 1e-6;
+                if let (Some([ml, ap]), true) = (s.cop_mm, in_span(t)) {
+                    t_s.push(t);
+                    ml_mm.push(ml);
+                    ap_mm.push(ap);
+                }
+            }
+            Input::Cop { t_s, ml_mm, ap_mm }
+        }
+        DrillKind::RockerHold | DrillKind::TandemWalk => {
+            let walk = drill == DrillKind::TandemWalk;
+            let (t_s, samples): (Vec<f64>, Vec<ImuSi>) = samples
+                .imu
+                .iter()
+                .map(|(t_us, s)| (*t_us as f64 * 1e-6, *s))
+                .filter(|(t, _)| walk || in_span(*t))
+                .unzip();
+            Input::Imu { t_s, samples }
+        }
+    };
+    let kind = match drill {
+        DrillKind::QuietStance => MeasureKind::Cop,
+        DrillKind::TandemWalk => MeasureKind::Walk,
+        DrillKind::RockerHold => MeasureKind::Sway,
+    };
+    Ok((input, kind))
+}
+
+/// Samples per second over the series (its mean rate).
+fn mean_rate_hz(t_s: &[f64]) -> f64 {
+    (t_s.len() - 1) as f64 / (t_s[t_s.len() - 1] - t_s[0])
+}
+
+/// A two-axis series ready for the kernels: preprocessed (at its rate), or centred as given
+/// (at the mean rate).
+fn prepare(
+    t_s: &[f64],
+    ml: &[f64],
+    ap: &[f64],
+    preprocessing: Option<&Preprocessing>,
+) -> (Vec<f64>, Vec<f64>, f64) {
+    match preprocessing {
+        Some(p) => {
+            let (ml, ap) = preprocess(t_s, ml, ap, p);
+            (ml, ap, p.rate_hz)
+        }
+        None => {
+            let centre = |v: &[f64]| {
+                let mean = v.iter().sum::<f64>() / v.len() as f64;
+                v.iter().map(|x| x - mean).collect::<Vec<f64>>()
+            };
+            (centre(ml), centre(ap), mean_rate_hz(t_s))
+        }
+    }
+}
+
+/// The ISway measures of a lumbar IMU's samples.
+fn imu_sway(
+    t_s: &[f64],
+    samples: &[ImuSi],
+    args: &MeasureArgs,
+    preprocessing: Option<&Preprocessing>,
+) -> Result<Map<String, Value>> {
+    let mounting = ImuMounting {
+        forward: args.forward_axis,
+        up: args.up_axis,
+    };
+    let signals = imu_sway_signals(samples, 1.0 / mean_rate_hz(t_s), &mounting)
+        .with_context(|| format!("cannot measure the sway of {}", args.file.display()))?;
+    let (acc_ml, acc_ap, rate_hz) = prepare(
+        t_s,
+        &signals.acc_ml_m_s2,
+        &signals.acc_ap_m_s2,
+        preprocessing,
+    );
+    let (trunk_ml, trunk_ap, _) = prepare(
+        t_s,
+        &signals.trunk_ml_deg,
+        &signals.trunk_ap_deg,
+        preprocessing,
+    );
+    let prepared = ImuSwaySignals {
+        acc_ap_m_s2: acc_ap,
+        acc_ml_m_s2: acc_ml,
+        trunk_ap_deg: trunk_ap,
+        trunk_ml_deg: trunk_ml,
+    };
+    let m = imu_sway_measures(&prepared, rate_hz);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let mut measures = Map::new();
+    measures.insert("jerk_m2_s5".into(), json!(m.jerk_m2_s5));
+    // The mean angles from the signal before centring: the posture.
+    measures.insert(
+        "trunk_mean_ml_deg".into(),
+        json!(mean(&signals.trunk_ml_deg)),
+    );
+    measures.insert(
+        "trunk_mean_ap_deg".into(),
+        json!(mean(&signals.trunk_ap_deg)),
+    );
+    put_sway(&mut measures, "acc_", &ACC_UNITS, &m.acc, &m.acc_spectral);
+    put_sway(
+        &mut measures,
+        "trunk_",
+        &ANGLE_UNITS,
+        &m.trunk,
+        &m.trunk_spectral,
+    );
+    Ok(measures)
+}
+
+/// Unit suffixes of a series' measures.
+struct Units {
+    /// The series' own unit (distances, ranges, path).
+    value: &'static str,
+    /// Per second (mean velocity).
+    per_s: &'static str,
+    /// Squared (ellipse area).
+    squared: &'static str,
+    /// Squared per second (sway area per second).
+    squared_per_s: &'static str,
+    /// Squared per hertz (spectral density; total power is the sum of its bins).
+    squared_per_hz: &'static str,
+}
+
+const COP_UNITS: Units = Units {
+    value: "mm",
+    per_s: "mm_s",
+    squared: "mm2",
+    squared_per_s: "mm2_s",
+    squared_per_hz: "mm2_hz",
+};
+const ACC_UNITS: Units = Units {
+    value: "m_s2",
+    per_s: "m_s3",
+    squared: "m2_s4",
+    squared_per_s: "m2_s5",
+    squared_per_hz: "m2_s4_hz",
+};
+const ANGLE_UNITS: Units = Units {
+    value: "deg",
+    per_s: "deg_s",
+    squared: "deg2",
+    squared_per_s: "deg2_s",
+    squared_per_hz: "deg2_hz",
+};
+
+/// Adds a series' sway and spectral measures (ML then AP spectra) under docs/measures.md's names.
+fn put_sway(
+    out: &mut Map<String, Value>,
+    prefix: &str,
+    u: &Units,
+    m: &SwayMeasures,
+    spectra: &[SpectralMeasures; 2],
+) {
+    let mut put = |name: String, value: f64| {
+        out.insert(format!("{prefix}{name}"), json!(value));
+    };
+    for (i, axis) in ["", "_ml", "_ap"].into_iter().enumerate() {
+        let dist = if i == 0 { "_distance" } else { "" };
+        put(
+            format!("mean_distance{axis}_{}", u.value),
+            m.mean_distance[i],
+        );
+        put(format!("rms{dist}{axis}_{}", u.value), m.rms[i]);
+        put(format!("max_distance{axis}_{}", u.value), m.max_distance[i]);
+        put(format!("range{axis}_{}", u.value), m.range[i]);
+        put(format!("path{axis}_{}", u.value), m.path[i]);
+        put(
+            format!("mean_velocity{axis}_{}", u.per_s),
+            m.mean_velocity[i],
+        );
+        put(format!("mean_frequency{axis}_hz"), m.mean_frequency_hz[i]);
+    }
+    put(format!("ellipse_area_95_{}", u.squared), m.ellipse_area_95);
+    put(
+        format!("ellipse_semi_major_95_{}", u.value),
+        m.ellipse_semi_axes_95[0],
+    );
+    put(
+        format!("ellipse_semi_minor_95_{}", u.value),
+        m.ellipse_semi_axes_95[1],
+    );
+    put(
+        format!("sway_area_per_s_{}", u.squared_per_s),
+        m.sway_area_per_s,
+    );
+    for (s, axis) in spectra.iter().zip(["ml", "ap"]) {
+        put(
+            format!("total_power_{axis}_{}", u.squared_per_hz),
+            s.total_power,
+        );
+        put(
+            format!("power_frequency_50_{axis}_hz"),
+            s.power_frequency_50_hz,
+        );
+        put(
+            format!("power_frequency_95_{axis}_hz"),
+            s.power_frequency_95_hz,
+        );
+        put(
+            format!("centroid_frequency_{axis}_hz"),
+            s.centroid_frequency_hz,
+        );
+        put(
+            format!("frequency_dispersion_{axis}"),
+            s.frequency_dispersion,
+        );
+        put(format!("frequency_mode_{axis}_hz"), s.frequency_mode_hz);
+    }
+    put("spectrum_bin_hz".into(), spectra[0].bin_hz);
+}
+
+/// Adds a measured series' preprocessing, rate and measures to the result.
+fn put_series(
+    result: &mut Map<String, Value>,
+    preprocessed: bool,
+    rate_hz: f64,
+    measures: Map<String, Value>,
+) {
+    let preprocessing = if preprocessed {
+        PREPROCESSING_VERSION
+    } else {
+        "none"
+    };
+    result.insert("preprocessing".into(), json!(preprocessing));
+    result.insert("rate_hz".into(), json!(rate_hz));
+    result.insert("measures".into(), Value::Object(measures));
+}
+
+/// The result for people: one `name value` line each.
+fn print_human(result: &Value) {
+    let Value::Object(fields) = result else {
+        return;
+    };
+    for (name, value) in fields {
+        match value {
+            Value::Object(measures) => {
+                out!("{name}:");
+                for (m, v) in measures {
+                    out!("  {m:<36} {}", number(v));
+                }
+            }
+            Value::Array(items) if name == "initial_contacts_s" => {
+                let times: Vec<String> = items.iter().map(number).collect();
+                out!("{name}: {}", times.join(" "));
+            }
+            Value::Array(items) => {
+                out!("{name}:");
+                for item in items {
+                    out!("  {item}");
+                }
+            }
+            _ => out!("{name}: {}", number(value)),
+        }
+    }
+}
+
+/// A JSON value for people: numbers with 4 significant decimals, strings bare.
+fn number(value: &Value) -> String {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if n.is_f64() => format!("{x:.4}"),
+            _ => n.to_string(),
+        },
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
