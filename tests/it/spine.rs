@@ -101,9 +101,6 @@ fn drifts_and_broken_holds_are_counted_as_scripted() {
             };
             let (exits, exits_maybe) = (count(false, &inside), count(false, &near_edge));
             let (broken, broken_maybe) = (count(true, &inside), count(true, &near_edge));
-            let within = |n: u32, at_least: usize, maybe: usize| {
-                (at_least..=at_least + maybe).contains(&(n as usize))
-            };
             // The live estimate sometimes misses a quick wobble or shortens a drift near the
             // band by a fraction of a degree: one per hold at most, and few over all.
             let off_by = |n: u32, at_least: usize, maybe: usize| {
