@@ -42,18 +42,21 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     if let Some(device_kind) = format.device_kind() {
         refuse_wrong_device(kind, device_kind, &format!("'{}'", args.source))?;
     }
-    let no_level = || format!("level {} does not exist", args.level);
+    let data_dir = store::data_dir(data_dir)?;
+    let next = super::plan::next_session(&data_dir, kind, args.level);
+    let level = next.level;
+    let no_level = || format!("level {level} does not exist");
     let setup = match kind {
         DrillKind::RockerHold => {
             let mut config =
-                RockerHoldConfig::for_level(args.level, args.board_limit).with_context(no_level)?;
+                RockerHoldConfig::for_level(level, args.board_limit).with_context(no_level)?;
             if let Some(duration_s) = args.duration {
                 config.duration_s = duration_s;
             }
             DrillSetup::RockerHold(config)
         }
         DrillKind::QuietStance => {
-            let mut config = QuietStanceConfig::for_level(args.level).with_context(no_level)?;
+            let mut config = QuietStanceConfig::for_level(level).with_context(no_level)?;
             if let Some(duration_s) = args.duration {
                 config.duration_s = duration_s;
             }
@@ -62,7 +65,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             DrillSetup::QuietStance(config)
         }
         DrillKind::TandemWalk => {
-            let mut config = TandemWalkConfig::for_level(args.level).with_context(no_level)?;
+            let mut config = TandemWalkConfig::for_level(level).with_context(no_level)?;
             if let Some(time_limit_s) = args.duration {
                 config.time_limit_s = time_limit_s;
             }
@@ -82,8 +85,8 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     if kind == DrillKind::QuietStance {
         meta.pipeline.cop.geometry = args.board_geometry;
     }
+    meta.baseline = next.baseline;
     let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
-    let data_dir = store::data_dir(data_dir)?;
     let mut link = Link::open(&source, sim, live)?;
     let mut recording = RecordingFile::create(&data_dir, &stamp, &meta)?;
 
@@ -114,6 +117,16 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         out!("{json}");
     } else {
         output::print_report(&report);
+        if report.progress.is_none() && report.refused.is_none() {
+            let trial = next.baseline_trials + 1;
+            if trial <= crate::scoring::BASELINE_TRIALS {
+                out!(
+                    "  baseline trial {trial} of {} at this level: progress is scored against \
+                     your first {0} scored trials",
+                    crate::scoring::BASELINE_TRIALS
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
