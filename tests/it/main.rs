@@ -10,6 +10,7 @@ mod drill;
 mod gait;
 mod measures;
 mod orientation;
+mod plan;
 mod recording;
 mod sim_truth;
 mod walk;
