@@ -200,7 +200,8 @@ pub static DRILLS: &[DrillScoring] = &[
                 name: "time_out_of_band_percent",
                 label: "time out of the band",
                 unit: "%",
-                value: |r| Some(100.0 - r.metrics.rocker_hold()?.time_in_band_percent),
+                // Never below 0 from rounding.
+                value: |r| Some((100.0 - r.metrics.rocker_hold()?.time_in_band_percent).max(0.0)),
                 offset: 1.0,
                 // Provisional: a healthy adult hardly leaves the band.
                 reference: |_| 1.0,
