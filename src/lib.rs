@@ -14,6 +14,9 @@
 //! - [`drill`]: drills, their measures, events and scores.
 //! - [`measures`]: the standard posturography measures and their canonical preprocessing.
 //! - [`session`]: records in, a [`session::SessionReport`] out; the same code live and in replay.
+//! - [`scoring`]: quality gates, the personal baseline and its minimal detectable change, the
+//!   0–100 progress score and the verdict.
+//! - [`plan`]: the progression ladder of each drill, from past results.
 //! - [`recording`]: the recording file format.
 //! - [`quality`]: the data-quality record that goes with every result.
 //! - [`cues`]: when to buzz the wearable.
@@ -31,8 +34,10 @@ pub mod drill;
 pub mod eval;
 pub mod measures;
 pub mod pipeline;
+pub mod plan;
 pub mod quality;
 pub mod recording;
+pub mod scoring;
 pub mod session;
 pub mod sim;
 

@@ -23,6 +23,7 @@ use crate::pipeline::{
 };
 use crate::quality::{DataQuality, TimestampSource};
 use crate::recording::{Control, LinkEventKind, Record};
+use crate::scoring::{self, Baseline, Progress};
 use crate::sim::SimConfig;
 
 impl SessionMeta {
@@ -44,6 +45,7 @@ impl SessionMeta {
             pipeline_version: pipeline_version(drill.kind()).to_string(),
             proprio_version: env!("CARGO_PKG_VERSION").to_string(),
             created_utc,
+            baseline: None,
         }
     }
 }
@@ -148,6 +150,10 @@ pub struct SessionMeta {
     pub proprio_version: String,
     /// When the session started, UTC, RFC 3339.
     pub created_utc: String,
+    /// The user's baseline for this drill and level when the session started (from earlier
+    /// sessions), against which the result is scored; absent until there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
 }
 
 /// The device as it introduced itself.
@@ -201,8 +207,15 @@ pub struct SessionReport {
     pub target_duration_s: f64,
     /// Why it ended.
     pub end: EndReason,
-    /// 0–100.
+    /// 0–100: the drill's own task score (provisional; the trusted score is `progress`).
     pub score: f64,
+    /// Why the quality gates refused to score the trial, in one sentence; absent when scored.
+    #[serde(default)]
+    pub refused: Option<String>,
+    /// The trusted score against the user's baseline (see [`crate::scoring`]); absent while
+    /// there is no baseline for this drill and level, or when the trial was refused.
+    #[serde(default)]
+    pub progress: Option<Progress>,
     /// The measures (the drill's own).
     pub metrics: DrillMetrics,
     /// Events, in order (the first 1000).
@@ -611,15 +624,17 @@ impl Session {
                 drill.finish().map_metrics(DrillMetrics::NeutralSpine)
             }
         };
-        SessionReport {
+        let mut report = SessionReport {
             drill,
             level: self.meta.drill.level(),
-            source: self.meta.source,
+            source: self.meta.source.clone(),
             start_s: outcome.start_s,
             duration_s: outcome.duration_s,
             target_duration_s: self.meta.drill.duration_s(),
             end: outcome.end,
             score: outcome.score,
+            refused: None,
+            progress: None,
             metrics: outcome.metrics,
             events: outcome.events,
             events_total: outcome.events_total,
@@ -627,6 +642,15 @@ impl Session {
             device: self.device,
             recording: None,
             pipeline_version: pipeline_version(drill).to_string(),
+        };
+        report.refused = scoring::gate(&self.meta, &report);
+        if report.refused.is_none() {
+            report.progress = self
+                .meta
+                .baseline
+                .as_ref()
+                .and_then(|baseline| scoring::assess(&report, baseline));
         }
+        report
     }
 }

@@ -261,7 +261,7 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     let (from_s, to_s) = (report.start_s, report.start_s + report.duration_s);
     let in_span = |t_s: f64| t_s >= from_s - 1e-9 && t_s <= to_s + 1e-9;
     let input = match drill {
-        DrillKind::QuietStance => {
+        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
             let (mut t_s, mut ml_mm, mut ap_mm) = (Vec::new(), Vec::new(), Vec::new());
             for s in &samples.cop {
                 let t = s.t_us as f64 * 1e-6;
@@ -273,7 +273,7 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
             }
             Input::Cop { t_s, ml_mm, ap_mm }
         }
-        DrillKind::RockerHold | DrillKind::TandemWalk => {
+        DrillKind::RockerHold | DrillKind::TandemWalk | DrillKind::NeutralSpine => {
             let walk = drill == DrillKind::TandemWalk;
             let (t_s, samples): (Vec<f64>, Vec<ImuSi>) = samples
                 .imu
@@ -285,9 +285,9 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
         }
     };
     let kind = match drill {
-        DrillKind::QuietStance => MeasureKind::Cop,
+        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => MeasureKind::Cop,
         DrillKind::TandemWalk => MeasureKind::Walk,
-        DrillKind::RockerHold => MeasureKind::Sway,
+        DrillKind::RockerHold | DrillKind::NeutralSpine => MeasureKind::Sway,
     };
     Ok((input, kind))
 }

@@ -8,6 +8,7 @@
 //! - `scan`: `proprio devices`, what is plugged in and in range.
 //! - `store`: the data directory and recording files (readable by the user only).
 //! - `run`: a live drill: link → recording → session → live view → result.
+//! - `plan`: `proprio plan`, and the plan's level and baseline for a new session.
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 //! - `measure`: `proprio measure`, the measures of a recording or another tool's CSV
 //!   (`measure_csv`).
@@ -29,6 +30,7 @@ mod link;
 mod measure;
 mod measure_csv;
 mod output;
+mod plan;
 mod run;
 mod scan;
 mod sim_device;
@@ -84,6 +86,13 @@ enum Command {
     },
     /// Run a drill.
     Drill(DrillArgs),
+    /// Where you stand on each drill: level, baseline and its minimal detectable change, last
+    /// score and verdict, and what is next and why.
+    Plan {
+        /// Print the plan as one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run a recording through decoding, the pipeline and the drill; prints the same result
     /// as the live run. Exits with 3 if the recording was cut off (the result covers what it held).
     Replay {
@@ -183,10 +192,11 @@ struct DrillArgs {
     #[arg(long, default_value = "sim", value_name = "SOURCE")]
     source: String,
     /// Level, 1 (easiest) to 5; sets the duration, and the target band (rocker-hold), the
-    /// stance, eyes and surface (quiet-stance; single-leg; tandem-stance, levels 1–4), or the
-    /// steps (tandem-walk, levels 1–4).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
-    level: u8,
+    /// stance, eyes and surface (quiet-stance; single-leg; tandem-stance, levels 1–4), the band
+    /// (neutral-spine, levels 1–4), or the steps (tandem-walk, levels 1–4) [default: the plan's
+    /// level for the drill, see `proprio plan`; 1 to start with].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+    level: Option<u8>,
     /// Override the level's duration (a walk's time limit), in seconds.
     #[arg(long, value_name = "S", value_parser = parse_duration_s)]
     duration: Option<f64>,
@@ -337,7 +347,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let args = DrillArgs {
                 drill: DrillName::RockerHold,
                 source: "sim".into(),
-                level: 1,
+                level: Some(1),
                 duration: None,
                 json: false,
                 no_live,
@@ -355,6 +365,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Devices { scan } => scan::list_devices(std::time::Duration::from_secs_f64(scan)),
         Command::Drill(args) => run::drill(data_dir, &args),
+        Command::Plan { json } => plan::show(data_dir, json),
         Command::Replay { file, json } => run::replay(&file, json),
         Command::Measure(args) => measure::measure(&args),
         Command::SimDevice {

@@ -4,6 +4,7 @@ use crate::drill::{
     DrillKind, DrillMetrics, EndReason, StanceTask, NEUTRAL_SPINE_LEVELS, ROCKER_LEVELS,
     WALK_LEVELS,
 };
+use crate::scoring::ScoreMode;
 use crate::session::SessionReport;
 
 /// `proprio drills`.
@@ -99,11 +100,14 @@ pub fn print_report(report: &SessionReport) {
     } else {
         String::new()
     };
+    let score = match report.refused {
+        Some(_) => "not scored".to_string(),
+        None => format!("score {:.0} / 100", report.score),
+    };
     out!(
-        "{} level {}: score {:.0} / 100 ({}, {:.1} of {:.0} s measured{pauses})",
+        "{} level {}: {score} ({}, {:.1} of {:.0} s measured{pauses})",
         report.drill.name(),
         report.level,
-        report.score,
         end_words(report.end),
         measured_s,
         report.target_duration_s
@@ -202,6 +206,7 @@ pub fn print_report(report: &SessionReport) {
             );
         }
     }
+    print_progress(report);
     out!(
         "  data: {} samples, {} lost ({:.1} %), {} corrupted frames, longest gap {:.2} s",
         q.samples_received,
@@ -221,5 +226,36 @@ pub fn print_report(report: &SessionReport) {
     if let Some(path) = &report.recording {
         out!("recording: {path}");
         out!("  replay it with: proprio replay {path}");
+    }
+}
+
+/// The gates' refusal, or the progress score and verdict against the baseline.
+fn print_progress(report: &SessionReport) {
+    if let Some(why) = &report.refused {
+        out!("  not scored (the recording is kept): {why}");
+        return;
+    }
+    let Some(p) = &report.progress else {
+        return;
+    };
+    let mode = match p.mode {
+        ScoreMode::Progress => "progress from your baseline to the healthy reference",
+        ScoreMode::Maintenance => "maintenance: your baseline was already at the reference",
+    };
+    out!(
+        "  progress {:.0} / 100 ({mode}); against your baseline: {}",
+        p.score,
+        p.verdict.words()
+    );
+    for m in &p.measures {
+        out!(
+            "    {}: {:.2} (baseline {:.2}, healthy {:.2}, a real change is ×{:.2}), sub-score {:.0}",
+            m.name,
+            m.value,
+            m.baseline,
+            m.reference,
+            m.mdc_ratio,
+            m.sub_score
+        );
     }
 }

@@ -45,11 +45,14 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     if let Some(device_kind) = format.device_kind() {
         refuse_wrong_device(kind, device_kind, &format!("'{}'", args.source))?;
     }
-    let no_level = || format!("level {} does not exist", args.level);
+    let data_dir = store::data_dir(data_dir)?;
+    let next = super::plan::next_session(&data_dir, kind, args.level);
+    let level = next.level;
+    let no_level = || format!("level {level} does not exist");
     let setup = match kind {
         DrillKind::RockerHold => {
             let mut config =
-                RockerHoldConfig::for_level(args.level, args.board_limit).with_context(no_level)?;
+                RockerHoldConfig::for_level(level, args.board_limit).with_context(no_level)?;
             if let Some(duration_s) = args.duration {
                 config.duration_s = duration_s;
             }
@@ -57,8 +60,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         }
         DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
             let task = kind.stance_task().unwrap_or_default();
-            let mut config =
-                QuietStanceConfig::for_level(task, args.level).with_context(no_level)?;
+            let mut config = QuietStanceConfig::for_level(task, level).with_context(no_level)?;
             if let Some(duration_s) = args.duration {
                 config.duration_s = duration_s;
             }
@@ -71,7 +73,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             DrillSetup::for_stance(config)
         }
         DrillKind::TandemWalk => {
-            let mut config = TandemWalkConfig::for_level(args.level).with_context(no_level)?;
+            let mut config = TandemWalkConfig::for_level(level).with_context(no_level)?;
             if let Some(time_limit_s) = args.duration {
                 config.time_limit_s = time_limit_s;
             }
@@ -80,7 +82,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             DrillSetup::TandemWalk(config)
         }
         DrillKind::NeutralSpine => {
-            let mut config = NeutralSpineConfig::for_level(args.level).with_context(no_level)?;
+            let mut config = NeutralSpineConfig::for_level(level).with_context(no_level)?;
             if let Some(duration_s) = args.duration {
                 config.duration_s = duration_s;
             }
@@ -100,8 +102,8 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     if kind.needs_balance_board() {
         meta.pipeline.cop.geometry = args.board_geometry;
     }
+    meta.baseline = next.baseline;
     let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
-    let data_dir = store::data_dir(data_dir)?;
     let mut link = Link::open(&source, sim, live)?;
     let mut recording = RecordingFile::create(&data_dir, &stamp, &meta)?;
 
@@ -132,6 +134,16 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         out!("{json}");
     } else {
         output::print_report(&report);
+        if report.progress.is_none() && report.refused.is_none() {
+            let trial = next.baseline_trials + 1;
+            if trial <= crate::scoring::BASELINE_TRIALS {
+                out!(
+                    "  baseline trial {trial} of {} at this level: progress is scored against \
+                     your first {0} scored trials",
+                    crate::scoring::BASELINE_TRIALS
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

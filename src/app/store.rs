@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-use crate::recording::{Record, RecordingWriter};
-use crate::session::SessionMeta;
+use crate::recording::{Record, RecordingReader, RecordingWriter};
+use crate::session::{SessionMeta, SessionReport};
 
 /// The data directory: `--data-dir` / `PROPRIO_DATA_DIR` if given, else the platform's.
 pub fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
@@ -141,6 +141,73 @@ impl RecordingFile {
     }
 }
 
+/// The results of past sessions, oldest first: the result record of each recording in
+/// `<data>/recordings`, each with its path. A file that cannot be read (corrupt, cut off, from a
+/// newer proprio) is skipped with one warning line; a session that ended without a result (it
+/// failed to start) is skipped quietly. The history's one source until a database replaces it.
+pub fn past_results(data_dir: &Path) -> Vec<SessionReport> {
+    let Ok(entries) = fs::read_dir(data_dir.join("recordings")) else {
+        return Vec::new(); // no sessions yet
+    };
+    let mut found: Vec<((String, String, u32), SessionReport)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "prec"))
+        .filter_map(|path| match read_result(&path) {
+            Ok(Some((meta, mut report))) => {
+                report.recording = Some(path.display().to_string());
+                Some((
+                    (
+                        meta.created_utc,
+                        stem_and_attempt(&path).0,
+                        stem_and_attempt(&path).1,
+                    ),
+                    report,
+                ))
+            }
+            Ok(None) => None,
+            Err(error) => {
+                eprintln!("proprio: warning: skipped {}: {error:#}", path.display());
+                None
+            }
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.into_iter().map(|(_, report)| report).collect()
+}
+
+/// A recording's name without its collision number, and that number (`…-rocker-hold-3.prec`:
+/// 3; none: 0): sessions started within the same second are numbered in order.
+fn stem_and_attempt(path: &Path) -> (String, u32) {
+    let stem = path
+        .file_stem()
+        .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+    match stem.rsplit_once('-') {
+        Some((rest, n))
+            if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && rest.len() > 16 =>
+        {
+            (rest.to_string(), n.parse().unwrap_or(u32::MAX))
+        }
+        _ => (stem, 0),
+    }
+}
+
+/// The header and the result of a recording (`None` when it has no result).
+fn read_result(path: &Path) -> Result<Option<(SessionMeta, SessionReport)>> {
+    let file = File::open(path).context("cannot open it")?;
+    let mut reader = RecordingReader::new(std::io::BufReader::new(file))?;
+    let mut result = None;
+    while let Some(record) = reader.next_record()? {
+        if let Record::Result(json) = record {
+            result = Some(json);
+        }
+    }
+    let Some(json) = result else {
+        return Ok(None);
+    };
+    let report: SessionReport = serde_json::from_str(&json).context("its result cannot be read")?;
+    Ok(Some((reader.meta().clone(), report)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +217,19 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(20_778), (2026, 11, 21));
+    }
+
+    #[test]
+    fn collision_numbers_order_sessions_of_the_same_second() {
+        let n = |name: &str| stem_and_attempt(Path::new(name));
+        assert_eq!(
+            n("20261121-101010-rocker-hold.prec"),
+            ("20261121-101010-rocker-hold".into(), 0)
+        );
+        assert_eq!(
+            n("20261121-101010-rocker-hold-12.prec"),
+            ("20261121-101010-rocker-hold".into(), 12)
+        );
+        assert_eq!(n("20261121-101010-tandem-walk-2.prec").1, 2);
     }
 }

@@ -298,6 +298,19 @@ impl QuietStanceConfig {
     pub fn sway_allowance(&self) -> f64 {
         self.level_spec().map_or(1.0, |l| l.sway_allowance)
     }
+
+    /// The healthy reference mean velocity at this level, mm/s: the eyes-open, feet-apart,
+    /// firm-surface reference times the level's sway allowance.
+    pub fn reference_velocity_mm_s(&self) -> f64 {
+        REFERENCE_VELOCITY_MM_S * self.sway_allowance()
+    }
+
+    /// The healthy reference 95 % ellipse area at this level, mm² (an area: the allowance
+    /// squared).
+    pub fn reference_area_mm2(&self) -> f64 {
+        let allowance = self.sway_allowance();
+        REFERENCE_AREA_MM2 * allowance * allowance
+    }
 }
 
 /// The standard COP sway measures of a series (see the module docs). All zero for an empty
@@ -811,9 +824,8 @@ impl QuietStance {
         if measured_s < MIN_SCORED_S.min(self.config.duration_s) {
             return 0.0;
         }
-        let allowance = self.config.sway_allowance();
-        let v_ref = REFERENCE_VELOCITY_MM_S * allowance;
-        let a_ref = REFERENCE_AREA_MM2 * allowance * allowance;
+        let v_ref = self.config.reference_velocity_mm_s();
+        let a_ref = self.config.reference_area_mm2();
         let s_v = ((VELOCITY_SPAN * v_ref / velocity_mm_s.max(1e-9)).ln() / VELOCITY_SPAN.ln())
             .clamp(0.0, 1.0);
         let s_a = ((AREA_SPAN * a_ref / area_mm2.max(1e-9)).ln() / AREA_SPAN.ln()).clamp(0.0, 1.0);

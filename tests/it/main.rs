@@ -11,6 +11,7 @@ mod gait;
 mod measure;
 mod measures;
 mod orientation;
+mod plan;
 mod recording;
 mod sim_truth;
 mod spine;

@@ -1,0 +1,108 @@
+//! `proprio plan`, and the plan's level and baseline for a new session.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::store;
+use crate::drill::DrillKind;
+use crate::plan::{self, Change, DrillPlan};
+use crate::scoring::Baseline;
+use crate::session::SessionReport;
+
+/// `proprio plan [--json]`: where the user stands on each drill, and what is next.
+pub fn show(data_dir: Option<PathBuf>, json: bool) -> Result<ExitCode> {
+    let history = store::past_results(&store::data_dir(data_dir)?);
+    let plans: Vec<DrillPlan> = DrillKind::ALL
+        .into_iter()
+        .map(|drill| plan::plan(drill, &history))
+        .collect();
+    if json {
+        out!(
+            "{}",
+            serde_json::to_string(&plans).context("cannot format the plan")?
+        );
+    } else {
+        for p in &plans {
+            print_plan(p);
+        }
+        out!("proprio is a training aid, not a diagnosis. Stop at once if a drill hurts.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a new session of `drill` needs from the history: its level (`level` if given, else
+/// the plan's), the baseline at that level once complete, and the scored trials of that
+/// baseline so far.
+pub struct NextSession {
+    /// The level to run.
+    pub level: u8,
+    /// The complete baseline at that level, if there is one.
+    pub baseline: Option<Baseline>,
+    /// Scored baseline trials at that level so far (up to 3).
+    pub baseline_trials: usize,
+}
+
+/// The level and baseline for a new session of `drill` (see [`NextSession`]).
+pub fn next_session(data_dir: &Path, drill: DrillKind, level: Option<u8>) -> NextSession {
+    let history: Vec<SessionReport> = store::past_results(data_dir);
+    let level = level.unwrap_or_else(|| plan::plan(drill, &history).level);
+    let baseline = plan::baseline(drill, level, &history);
+    NextSession {
+        level,
+        baseline_trials: baseline.as_ref().map_or(0, |b| b.trials.len()),
+        baseline: baseline.filter(Baseline::is_complete),
+    }
+}
+
+fn print_plan(p: &DrillPlan) {
+    out!("{}: level {} of {}", p.drill.name(), p.level, p.levels);
+    out!("  sessions at this level: {}", p.sessions_at_level);
+    match &p.last {
+        None => out!("  last session: none yet"),
+        Some(last) => {
+            let score = match (&last.refused, last.score) {
+                (Some(why), _) => format!("not scored ({why})"),
+                (None, Some(score)) => format!("score {score:.0}"),
+                (None, None) => "no progress score (baseline trial)".to_string(),
+            };
+            let verdict = last
+                .verdict
+                .map_or(String::new(), |v| format!(", {}", v.words()));
+            out!(
+                "  last session: level {}, {}, {score}{verdict}",
+                last.level,
+                serde_json::to_value(last.end)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if p.baseline.is_empty() {
+        out!(
+            "  baseline: {} of {} scored trials",
+            p.baseline_trials,
+            crate::scoring::BASELINE_TRIALS
+        );
+    }
+    for m in &p.baseline {
+        out!(
+            "  baseline {}: {:.1} {} (healthy {:.1}); a real change is below {:.1} or above {:.1} \
+             (MDC ×{:.2})",
+            m.label,
+            m.baseline,
+            m.unit,
+            m.reference,
+            m.better_below,
+            m.worse_above,
+            m.mdc_ratio
+        );
+    }
+    if let Some(Change::SteppedBack { pain: true, .. }) = p.last_change {
+        out!("  stepped back after a pain stop");
+    }
+    out!("  next: {}", p.next);
+    out!();
+}

@@ -1,0 +1,357 @@
+//! The progression plan: per drill, a ladder of its levels, climbed and descended by the
+//! rules of docs/scoring.md, from the results of past sessions (oldest first).
+//!
+//! - **Advance** one level after [`ADVANCE_AFTER`] sessions in a row at the current level that
+//!   were each scored [`ADVANCE_SCORE`] or more with a real change: the verdict "better"
+//!   (beyond the minimal detectable change), or the maintenance mode (the baseline was already
+//!   at the healthy reference, so there is no change left to show).
+//! - **Step back** one level after [`STEP_BACK_AFTER`] sessions in a row at the current level
+//!   with task failure (an end other than `completed`, or refused by the quality gates), and at
+//!   once after any pain stop, at whatever level it happened.
+//! - A session at another level than the plan's (chosen with `--level`) counts towards that
+//!   level's baseline but does not move the plan, unless it was a pain stop.
+//!
+//! Sans-IO: the caller reads the history (see `app::store`).
+
+use serde::Serialize;
+
+use crate::drill::{DrillKind, EndReason};
+use crate::scoring::{self, Baseline, DeviceClass, MeasureBaseline, ScoreMode, Verdict};
+use crate::session::SessionReport;
+
+/// A session counts towards moving up with a progress score of at least this.
+pub const ADVANCE_SCORE: f64 = 80.0;
+/// Good sessions in a row that move the plan up a level.
+pub const ADVANCE_AFTER: u32 = 3;
+/// Failed sessions in a row that move the plan down a level.
+pub const STEP_BACK_AFTER: u32 = 2;
+
+/// What the plan last did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Change {
+    /// Moved up after enough good sessions.
+    Advanced {
+        /// The level left.
+        from: u8,
+        /// The level now.
+        to: u8,
+    },
+    /// Moved down (or stayed at level 1) after failed sessions or a pain stop.
+    SteppedBack {
+        /// The level left.
+        from: u8,
+        /// The level now.
+        to: u8,
+        /// Because of a pain stop (else: failed sessions).
+        pain: bool,
+    },
+}
+
+/// The latest session of a drill.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastSession {
+    /// Its level.
+    pub level: u8,
+    /// Why it ended.
+    pub end: EndReason,
+    /// Its progress score, if it had one.
+    pub score: Option<f64>,
+    /// Its verdict against the baseline, if it had one.
+    pub verdict: Option<Verdict>,
+    /// Why it was not scored, if it was refused.
+    pub refused: Option<String>,
+}
+
+/// Where the user stands on one drill.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DrillPlan {
+    /// The drill.
+    pub drill: DrillKind,
+    /// The level to do next.
+    pub level: u8,
+    /// The ladder's top level.
+    pub levels: u8,
+    /// Sessions at this level since the plan arrived at it.
+    pub sessions_at_level: u32,
+    /// Good sessions in a row at this level (see [`ADVANCE_AFTER`]).
+    pub good_in_a_row: u32,
+    /// Failed sessions in a row at this level (see [`STEP_BACK_AFTER`]).
+    pub failed_in_a_row: u32,
+    /// Scored trials of the baseline at this level so far (complete at 3).
+    pub baseline_trials: usize,
+    /// The baseline at this level with its MDC, once complete.
+    pub baseline: Vec<MeasureBaseline>,
+    /// The latest session of this drill, at any level.
+    pub last: Option<LastSession>,
+    /// What the plan last did.
+    pub last_change: Option<Change>,
+    /// What is next and why, for people.
+    pub next: String,
+}
+
+/// True when a session failed its task: it did not complete, or the gates refused it.
+pub fn failed(report: &SessionReport) -> bool {
+    report.end != EndReason::Completed || report.refused.is_some()
+}
+
+/// True when a session counts towards moving up (see the module docs).
+pub fn good(report: &SessionReport) -> bool {
+    !failed(report)
+        && report.progress.as_ref().is_some_and(|p| {
+            p.score >= ADVANCE_SCORE
+                && (p.verdict == Verdict::Better || p.mode == ScoreMode::Maintenance)
+        })
+}
+
+/// The baseline of `drill` at `level` from `history` (complete or not).
+pub fn baseline(drill: DrillKind, level: u8, history: &[SessionReport]) -> Option<Baseline> {
+    let spec = scoring::scoring_for(drill, DeviceClass::of_drill(drill))?;
+    Some(Baseline::collect(spec, level, history))
+}
+
+/// Where the user stands on `drill`, from `history` (every drill's results, oldest first).
+pub fn plan(drill: DrillKind, history: &[SessionReport]) -> DrillPlan {
+    let levels = scoring::levels(drill);
+    let mut level = 1u8;
+    let (mut at_level, mut good_run, mut failed_run) = (0u32, 0u32, 0u32);
+    let mut last_change = None;
+    let mut last = None;
+    for report in history.iter().filter(|r| r.drill == drill) {
+        last = Some(report);
+        let mut step = |change: Change, level: &mut u8| {
+            *level = match change {
+                Change::Advanced { to, .. } | Change::SteppedBack { to, .. } => to,
+            };
+            last_change = Some(change);
+            (0, 0, 0)
+        };
+        let down = level.saturating_sub(1).max(1);
+        if report.end == EndReason::PainStop {
+            let change = Change::SteppedBack {
+                from: level,
+                to: down,
+                pain: true,
+            };
+            (at_level, good_run, failed_run) = step(change, &mut level);
+            continue;
+        }
+        if report.level != level {
+            continue;
+        }
+        at_level += 1;
+        if failed(report) {
+            good_run = 0;
+            failed_run += 1;
+            if failed_run >= STEP_BACK_AFTER {
+                let change = Change::SteppedBack {
+                    from: level,
+                    to: down,
+                    pain: false,
+                };
+                (at_level, good_run, failed_run) = step(change, &mut level);
+            }
+            continue;
+        }
+        failed_run = 0;
+        good_run = if good(report) { good_run + 1 } else { 0 };
+        if good_run >= ADVANCE_AFTER && level < levels {
+            let change = Change::Advanced {
+                from: level,
+                to: level + 1,
+            };
+            (at_level, good_run, failed_run) = step(change, &mut level);
+        }
+    }
+    let spec = scoring::scoring_for(drill, DeviceClass::of_drill(drill));
+    let base = baseline(drill, level, history);
+    let baseline_trials = base.as_ref().map_or(0, |b| b.trials.len());
+    let stats = spec
+        .zip(base.as_ref())
+        .and_then(|(spec, b)| b.stats(spec, level))
+        .map(|s| s.measures)
+        .unwrap_or_default();
+    let mut plan = DrillPlan {
+        drill,
+        level,
+        levels,
+        sessions_at_level: at_level,
+        good_in_a_row: good_run,
+        failed_in_a_row: failed_run,
+        baseline_trials,
+        baseline: stats,
+        last: last.map(|r| LastSession {
+            level: r.level,
+            end: r.end,
+            score: r.progress.as_ref().map(|p| p.score),
+            verdict: r.progress.as_ref().map(|p| p.verdict),
+            refused: r.refused.clone(),
+        }),
+        last_change,
+        next: String::new(),
+    };
+    plan.next = next_words(&plan, spec.is_some());
+    plan
+}
+
+/// What is next and why, in words.
+fn next_words(plan: &DrillPlan, scored: bool) -> String {
+    let level = plan.level;
+    let mut words = match plan.last_change {
+        Some(Change::SteppedBack { pain: true, .. }) if plan.sessions_at_level == 0 => format!(
+            "After the pain stop the plan is at level {level}: rest, start again gently, and \
+             stop at once if it hurts; see your clinician if the pain persists. "
+        ),
+        Some(Change::SteppedBack { pain: false, .. }) if plan.sessions_at_level == 0 => {
+            format!("Back at level {level} after {STEP_BACK_AFTER} failed sessions in a row. ")
+        }
+        Some(Change::Advanced { to, .. }) if plan.sessions_at_level == 0 => format!(
+            "Moved up to level {to} after {ADVANCE_AFTER} sessions in a row at \
+             {ADVANCE_SCORE:.0} or more with a real change. "
+        ),
+        _ => String::new(),
+    };
+    if !scored {
+        words.push_str(&format!(
+            "Level {level}: this drill has no progress score yet."
+        ));
+        return words;
+    }
+    let missing = scoring::BASELINE_TRIALS.saturating_sub(plan.baseline_trials);
+    if missing > 0 {
+        words.push_str(&format!(
+            "Do {missing} more scored trial{} at level {level} to set your baseline; then \
+             {ADVANCE_AFTER} sessions in a row at {ADVANCE_SCORE:.0} or more with a real change \
+             move you up.",
+            if missing == 1 { "" } else { "s" }
+        ));
+    } else if level >= plan.levels {
+        words.push_str(&format!(
+            "Top level: keep your score at {ADVANCE_SCORE:.0} or more (maintenance)."
+        ));
+    } else {
+        let left = ADVANCE_AFTER.saturating_sub(plan.good_in_a_row);
+        words.push_str(&format!(
+            "{left} more session{} in a row at {ADVANCE_SCORE:.0} or more with a real change \
+             (beyond the MDC) move{} you up to level {}.",
+            if left == 1 { "" } else { "s" },
+            if left == 1 { "s" } else { "" },
+            level + 1
+        ));
+    }
+    if plan.failed_in_a_row + 1 >= STEP_BACK_AFTER && level > 1 {
+        words.push_str(&format!(
+            " One more failed session steps back to level {}.",
+            level - 1
+        ));
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drill::{DrillMetrics, RockerHoldMetrics};
+    use crate::quality::DataQuality;
+    use crate::scoring::Progress;
+
+    fn report(level: u8, end: EndReason, progress: Option<(f64, Verdict)>) -> SessionReport {
+        SessionReport {
+            drill: DrillKind::RockerHold,
+            level,
+            source: "sim".into(),
+            start_s: 0.0,
+            duration_s: 20.0,
+            target_duration_s: 20.0,
+            end,
+            score: 50.0,
+            refused: None,
+            progress: progress.map(|(score, verdict)| Progress {
+                score,
+                mode: ScoreMode::Progress,
+                verdict,
+                change_log: 0.0,
+                mdc_log: 0.1,
+                completion: 1.0,
+                failures: 0,
+                measures: Vec::new(),
+            }),
+            metrics: DrillMetrics::RockerHold(RockerHoldMetrics::default()),
+            events: Vec::new(),
+            events_total: 0,
+            quality: DataQuality::default(),
+            device: None,
+            recording: None,
+            pipeline_version: crate::pipeline::PIPELINE_VERSION.into(),
+        }
+    }
+
+    fn done(level: u8, score: f64, verdict: Verdict) -> SessionReport {
+        report(level, EndReason::Completed, Some((score, verdict)))
+    }
+
+    #[test]
+    fn three_good_sessions_in_a_row_move_up() {
+        let mut history = vec![report(1, EndReason::Completed, None); 3];
+        history.push(done(1, 85.0, Verdict::Better));
+        history.push(done(1, 90.0, Verdict::Better));
+        let p = plan(DrillKind::RockerHold, &history);
+        assert_eq!((p.level, p.good_in_a_row), (1, 2));
+        // 80 but no real change breaks the run.
+        history.push(done(1, 95.0, Verdict::NoRealChange));
+        assert_eq!(plan(DrillKind::RockerHold, &history).good_in_a_row, 0);
+        history.push(done(1, 80.0, Verdict::Better));
+        history.push(done(1, 81.0, Verdict::Better));
+        history.push(done(1, 79.9, Verdict::Better));
+        assert_eq!(plan(DrillKind::RockerHold, &history).level, 1);
+        for _ in 0..3 {
+            history.push(done(1, 80.0, Verdict::Better));
+        }
+        let p = plan(DrillKind::RockerHold, &history);
+        assert_eq!(p.level, 2);
+        assert_eq!(p.sessions_at_level, 0);
+        assert_eq!(p.last_change, Some(Change::Advanced { from: 1, to: 2 }));
+    }
+
+    #[test]
+    fn two_failures_in_a_row_or_one_pain_stop_step_back() {
+        let mut history: Vec<SessionReport> =
+            (0..3).map(|_| done(1, 90.0, Verdict::Better)).collect();
+        assert_eq!(plan(DrillKind::RockerHold, &history).level, 2);
+        history.push(report(2, EndReason::UserStop, None));
+        history.push(report(2, EndReason::Completed, None));
+        history.push(report(2, EndReason::SteppedOff, None));
+        assert_eq!(plan(DrillKind::RockerHold, &history).level, 2);
+        let mut refused = report(2, EndReason::Completed, None);
+        refused.refused = Some("Lost.".into());
+        history.push(refused);
+        let p = plan(DrillKind::RockerHold, &history);
+        assert_eq!(p.level, 1);
+        assert_eq!(
+            p.last_change,
+            Some(Change::SteppedBack {
+                from: 2,
+                to: 1,
+                pain: false
+            })
+        );
+        // Back up, then a pain stop at another level still steps back.
+        history.extend((0..3).map(|_| done(1, 90.0, Verdict::Better)));
+        assert_eq!(plan(DrillKind::RockerHold, &history).level, 2);
+        history.push(report(4, EndReason::PainStop, None));
+        let p = plan(DrillKind::RockerHold, &history);
+        assert_eq!(p.level, 1);
+        assert!(p.next.contains("pain"), "{}", p.next);
+    }
+
+    #[test]
+    fn the_ladder_has_a_top_and_a_bottom() {
+        let history: Vec<SessionReport> = (1..=5)
+            .flat_map(|level| (0..4).map(move |_| done(level, 100.0, Verdict::Better)))
+            .collect();
+        let p = plan(DrillKind::RockerHold, &history);
+        assert_eq!(p.level, 5);
+        let history = vec![report(1, EndReason::PainStop, None); 2];
+        assert_eq!(plan(DrillKind::RockerHold, &history).level, 1);
+    }
+}
