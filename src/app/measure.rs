@@ -23,7 +23,7 @@ use crate::measures::{
     PREPROCESSING_VERSION,
 };
 use crate::pipeline::ImuSi;
-use crate::recording::{RecordingError, RecordingReader, MAGIC};
+use crate::recording::{RecordingReader, MAGIC};
 use crate::session::Session;
 
 /// Fewest samples a file must hold to be measured.
@@ -240,22 +240,10 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     let drill = reader.meta().drill.kind();
     let mut session = Session::new(reader.meta().clone());
     session.keep_samples();
-    let mut events = Vec::new();
-    loop {
-        match reader.next_record() {
-            Ok(Some(record)) => {
-                session.handle(&record, &mut events);
-                events.clear();
-            }
-            Ok(None) => break,
-            Err(error @ RecordingError::Truncated { .. }) => {
-                eprintln!("proprio: note: {error}; measuring the complete records before it");
-                break;
-            }
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot read {}", path.display()))
-            }
-        }
+    if let Some(error) = super::run::feed_recording(&mut reader, &mut session)
+        .with_context(|| format!("cannot read {}", path.display()))?
+    {
+        eprintln!("proprio: note: {error}; measuring the complete records before it");
     }
     let (report, samples) = session.finish_with_samples();
     let (from_s, to_s) = (report.start_s, report.start_s + report.duration_s);

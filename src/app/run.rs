@@ -363,6 +363,26 @@ impl Runner<'_> {
     }
 }
 
+/// Feeds every record of `reader` to `session`; returns the error that cut the file short, if
+/// one did (the records before it are fed), and fails on any other error.
+pub(super) fn feed_recording<R: std::io::Read>(
+    reader: &mut RecordingReader<R>,
+    session: &mut Session,
+) -> Result<Option<RecordingError>, RecordingError> {
+    let mut events = Vec::new();
+    loop {
+        match reader.next_record() {
+            Ok(Some(record)) => {
+                session.handle(&record, &mut events);
+                events.clear();
+            }
+            Ok(None) => return Ok(None),
+            Err(error @ RecordingError::Truncated { .. }) => return Ok(Some(error)),
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 /// `proprio replay FILE`.
 pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
     let file =
@@ -378,24 +398,8 @@ pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
         );
     }
     let mut session = Session::new(reader.meta().clone());
-    let mut events = Vec::new();
-    let mut cut_off = None;
-    loop {
-        match reader.next_record() {
-            Ok(Some(record)) => {
-                session.handle(&record, &mut events);
-                events.clear();
-            }
-            Ok(None) => break,
-            Err(error @ RecordingError::Truncated { .. }) => {
-                cut_off = Some(error);
-                break;
-            }
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot replay {}", path.display()))
-            }
-        }
-    }
+    let cut_off = feed_recording(&mut reader, &mut session)
+        .with_context(|| format!("cannot replay {}", path.display()))?;
     let mut report = session.finish();
     report.recording = Some(path.display().to_string());
     if json {

@@ -25,7 +25,7 @@ use proprio_protocol::{DeviceMessage, HostMessage};
 use serde_json::Value;
 
 use crate::cmd::{json, proprio, sim_device};
-use crate::common::send;
+use crate::common::{run_session, send};
 
 // Helpers --------------------------------------------------------------------------------------
 
@@ -88,20 +88,10 @@ pub(crate) fn run_stance(
             DeviceFormat::Proprio
         }
     };
-    let mut session = Session::new(stance_meta(sim, format, setup));
-    let (mut records, mut truth, mut events) = (Vec::new(), Vec::new(), Vec::new());
-    while !session.is_done() {
-        for d in transport.next_deliveries(Some(&mut truth)) {
-            let record = Record::Received {
-                t_host_us: d.t_host_us,
-                bytes: d.bytes,
-            };
-            session.handle(&record, &mut events);
-            records.push(record);
-        }
-        assert!(transport.now_us() < 600_000_000, "session never ended");
-    }
-    (session.finish(), records, truth)
+    run_session(
+        &mut transport,
+        Session::new(stance_meta(sim, format, setup)),
+    )
 }
 
 pub(crate) fn quiet(report: &SessionReport) -> QuietStanceMetrics {

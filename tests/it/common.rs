@@ -55,10 +55,16 @@ pub fn run_sim(
             rate_hz: sim.rate_hz,
         },
     );
-    let mut session = Session::new(meta(sim, level, duration_s));
-    let mut records = Vec::new();
-    let mut truth = Vec::new();
-    let mut events = Vec::new();
+    run_session(&mut transport, Session::new(meta(sim, level, duration_s)))
+}
+
+/// Feeds what the simulated link delivers to `session` until its drill ends (within an hour
+/// of simulated time); returns the report, the records fed and the truth.
+pub fn run_session(
+    transport: &mut SimTransport,
+    mut session: Session,
+) -> (SessionReport, Vec<Record>, Vec<SampleTruth>) {
+    let (mut records, mut truth, mut events) = (Vec::new(), Vec::new(), Vec::new());
     while !session.is_done() {
         for d in transport.next_deliveries(Some(&mut truth)) {
             let record = Record::Received {

@@ -5,13 +5,12 @@
 
 use proprio::devices::DeviceFormat;
 use proprio::drill::{DrillEvent, EndReason, NeutralSpineConfig, NeutralSpineMetrics, NEUTRAL_S};
-use proprio::recording::Record;
 use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
 use proprio::sim::{DriftKind, PostureWorld, SampleTruth, SimConfig, SimDevice, SimTransport};
 use proprio_protocol::HostMessage;
 
 use crate::cmd::{json, proprio};
-use crate::common::send;
+use crate::common::{run_session, send};
 
 /// Runs a hold of `level` in process, as the app does: the report, the truth, the sim.
 fn run_hold(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<SampleTruth>, SimConfig) {
@@ -30,19 +29,8 @@ fn run_hold(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<SampleTruth
     let mut transport = SimTransport::new(sim);
     send(&mut transport, HostMessage::GetInfo);
     send(&mut transport, HostMessage::Start { rate_hz: 100 });
-    let mut session = Session::new(meta);
-    let (mut truth, mut events) = (Vec::new(), Vec::new());
-    while !session.is_done() {
-        for d in transport.next_deliveries(Some(&mut truth)) {
-            let record = Record::Received {
-                t_host_us: d.t_host_us,
-                bytes: d.bytes,
-            };
-            session.handle(&record, &mut events);
-        }
-        assert!(transport.now_us() < 600_000_000, "the hold never ended");
-    }
-    (session.finish(), truth, sim)
+    let (report, _, truth) = run_session(&mut transport, Session::new(meta));
+    (report, truth, sim)
 }
 
 fn spine(report: &SessionReport) -> NeutralSpineMetrics {

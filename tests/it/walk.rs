@@ -10,7 +10,7 @@ use proprio::sim::{MisstepKind, SimConfig, SimDevice, SimTransport, WalkScript, 
 use proprio_protocol::HostMessage;
 
 use crate::cmd::{json, proprio};
-use crate::common::send;
+use crate::common::{run_session, send};
 
 /// Heel strikes must be found this close to the scripted contacts, s (the simulated loading
 /// response peaks 0.12 s after the contact; the detector reports where the acceleration rises
@@ -46,21 +46,9 @@ fn run_walk(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<Record>, Wa
     let mut transport = SimTransport::new(sim);
     send(&mut transport, HostMessage::GetInfo);
     send(&mut transport, HostMessage::Start { rate_hz: 100 });
-    let mut session = Session::new(meta);
-    let (mut records, mut events) = (Vec::new(), Vec::new());
-    while !session.is_done() {
-        for d in transport.next_deliveries(None) {
-            let record = Record::Received {
-                t_host_us: d.t_host_us,
-                bytes: d.bytes,
-            };
-            session.handle(&record, &mut events);
-            records.push(record);
-        }
-        assert!(transport.now_us() < 600_000_000, "the walk never ended");
-    }
+    let (report, records, _) = run_session(&mut transport, Session::new(meta));
     let script = WalkWorld::for_config(&sim).script().clone();
-    (session.finish(), records, script)
+    (report, records, script)
 }
 
 fn walk(report: &SessionReport) -> TandemWalkMetrics {
