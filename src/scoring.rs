@@ -25,7 +25,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::drill::{
-    DrillKind, EndReason, QuietStanceConfig, StanceTask, ROCKER_LEVELS, STANCE_LEVELS, WALK_LEVELS,
+    DrillKind, EndReason, QuietStanceConfig, StanceTask, MIN_SCORED_S, NEUTRAL_SPINE_LEVELS,
+    ROCKER_LEVELS, SINGLE_LEG_LEVELS, STANCE_LEVELS, TANDEM_STANCE_LEVELS, WALK_LEVELS,
 };
 use crate::session::{pipeline_version, SessionMeta, SessionReport};
 
@@ -167,13 +168,81 @@ fn rocker_band_deg(level: u8) -> f64 {
     ROCKER_LEVELS[i].band_deg
 }
 
-fn stance_config(level: u8) -> QuietStanceConfig {
-    QuietStanceConfig::for_level(StanceTask::Quiet, level.clamp(1, STANCE_LEVELS.len() as u8))
-        .unwrap_or(QuietStanceConfig {
-            task: StanceTask::Quiet,
-            level: 1,
-            duration_s: 30.0,
-        })
+fn neutral_band_deg(level: u8) -> f64 {
+    let i = usize::from(level.clamp(1, NEUTRAL_SPINE_LEVELS.len() as u8)) - 1;
+    NEUTRAL_SPINE_LEVELS[i].band_deg
+}
+
+/// A standing drill's setup at `level` (the nearest level that exists).
+fn stance_config(task: StanceTask, level: u8) -> QuietStanceConfig {
+    let top = task.levels().len() as u8;
+    QuietStanceConfig::for_level(task, level.clamp(1, top)).unwrap_or(QuietStanceConfig {
+        task,
+        level: 1,
+        duration_s: 30.0,
+    })
+}
+
+/// A standing drill's mean COP velocity, the first of its measures.
+const fn stance_velocity(reference: fn(u8) -> f64) -> Measure {
+    Measure {
+        name: "mean_velocity_mm_s",
+        label: "mean COP velocity",
+        unit: "mm/s",
+        value: |r| Some(r.metrics.quiet_stance()?.sway.mean_velocity_mm_s),
+        offset: 0.0,
+        reference,
+        flat_below: 1.0,
+        impossible_above: 500.0,
+    }
+}
+
+/// A standing drill's 95 % ellipse area.
+const fn stance_area(reference: fn(u8) -> f64) -> Measure {
+    Measure {
+        name: "ellipse_area_95_mm2",
+        label: "95 % ellipse area",
+        unit: "mm²",
+        value: |r| Some(r.metrics.quiet_stance()?.sway.ellipse_area_95_mm2),
+        offset: 0.0,
+        reference,
+        flat_below: 1.0,
+        impossible_above: 100_000.0,
+    }
+}
+
+/// A held drill's time out of its band, from its time in band.
+const fn time_out_of_band(time_in_band_percent: fn(&SessionReport) -> Option<f64>) -> Measure {
+    Measure {
+        name: "time_out_of_band_percent",
+        label: "time out of the band",
+        unit: "%",
+        value: time_in_band_percent,
+        offset: 1.0,
+        // Provisional: a healthy adult hardly leaves the band.
+        reference: |_| 1.0,
+        flat_below: 0.0,
+        impossible_above: 100.0 + 1e-9,
+    }
+}
+
+/// 100 − a time in band, never below 0 from rounding, %.
+fn out_of_band_percent(time_in_band_percent: f64) -> f64 {
+    (100.0 - time_in_band_percent).max(0.0)
+}
+
+/// Provisional: a healthy adult holds the eyes-open levels without putting the foot down,
+/// and eyes closed about one touch-down per 20 s.
+fn single_leg_touch_downs_reference(level: u8) -> f64 {
+    let config = stance_config(StanceTask::SingleLeg, level);
+    match config.level_spec() {
+        Some(l) if l.condition.eyes_closed => config.duration_s / 20.0,
+        _ => 0.0,
+    }
+}
+
+fn stepped_off(report: &SessionReport) -> u32 {
+    u32::from(report.end == EndReason::SteppedOff)
 }
 
 /// Every drill's scoring, one row per drill and device class: add a row for a new drill.
@@ -196,18 +265,11 @@ pub static DRILLS: &[DrillScoring] = &[
                 flat_below: 0.05,
                 impossible_above: 45.0,
             },
-            Measure {
-                name: "time_out_of_band_percent",
-                label: "time out of the band",
-                unit: "%",
-                // Never below 0 from rounding.
-                value: |r| Some((100.0 - r.metrics.rocker_hold()?.time_in_band_percent).max(0.0)),
-                offset: 1.0,
-                // Provisional: a healthy adult hardly leaves the band.
-                reference: |_| 1.0,
-                flat_below: 0.0,
-                impossible_above: 100.0 + 1e-9,
-            },
+            time_out_of_band(|r| {
+                Some(out_of_band_percent(
+                    r.metrics.rocker_hold()?.time_in_band_percent,
+                ))
+            }),
         ],
         completion: held_share,
         failures: |r| {
@@ -224,29 +286,49 @@ pub static DRILLS: &[DrillScoring] = &[
         levels: STANCE_LEVELS.len() as u8,
         min_measured_s: 10.0,
         measures: &[
+            stance_velocity(|l| stance_config(StanceTask::Quiet, l).reference_velocity_mm_s()),
+            stance_area(|l| stance_config(StanceTask::Quiet, l).reference_area_mm2()),
+        ],
+        completion: held_share,
+        failures: stepped_off,
+        points_per_failure: 5.0,
+        check: cop_on_board,
+    },
+    DrillScoring {
+        drill: DrillKind::TandemStance,
+        device: DeviceClass::BalanceBoard,
+        levels: TANDEM_STANCE_LEVELS.len() as u8,
+        min_measured_s: 10.0,
+        measures: &[
+            stance_velocity(|l| stance_config(StanceTask::Tandem, l).reference_velocity_mm_s()),
+            stance_area(|l| stance_config(StanceTask::Tandem, l).reference_area_mm2()),
+        ],
+        completion: held_share,
+        failures: stepped_off,
+        points_per_failure: 5.0,
+        check: cop_on_board,
+    },
+    DrillScoring {
+        drill: DrillKind::SingleLeg,
+        device: DeviceClass::BalanceBoard,
+        levels: SINGLE_LEG_LEVELS.len() as u8,
+        // The eyes-closed levels are short (10 s).
+        min_measured_s: MIN_SCORED_S,
+        measures: &[
+            stance_velocity(|l| stance_config(StanceTask::SingleLeg, l).reference_velocity_mm_s()),
             Measure {
-                name: "mean_velocity_mm_s",
-                label: "mean COP velocity",
-                unit: "mm/s",
-                value: |r| Some(r.metrics.quiet_stance()?.sway.mean_velocity_mm_s),
-                offset: 0.0,
-                reference: |level| stance_config(level).reference_velocity_mm_s(),
-                flat_below: 1.0,
-                impossible_above: 500.0,
-            },
-            Measure {
-                name: "ellipse_area_95_mm2",
-                label: "95 % ellipse area",
-                unit: "mm²",
-                value: |r| Some(r.metrics.quiet_stance()?.sway.ellipse_area_95_mm2),
-                offset: 0.0,
-                reference: |level| stance_config(level).reference_area_mm2(),
-                flat_below: 1.0,
-                impossible_above: 100_000.0,
+                name: "touch_downs",
+                label: "touch-downs of the free foot",
+                unit: "touch-downs",
+                value: |r| Some(f64::from(r.metrics.quiet_stance()?.touch_downs?.count)),
+                offset: 1.0,
+                reference: single_leg_touch_downs_reference,
+                flat_below: 0.0,
+                impossible_above: 1_000.0,
             },
         ],
         completion: held_share,
-        failures: |r| u32::from(r.end == EndReason::SteppedOff),
+        failures: stepped_off,
         points_per_failure: 5.0,
         check: cop_on_board,
     },
@@ -292,6 +374,34 @@ pub static DRILLS: &[DrillScoring] = &[
             })
         },
         failures: |r| r.metrics.tandem_walk().map_or(0, |m| m.stops),
+        points_per_failure: 5.0,
+        check: no_check,
+    },
+    DrillScoring {
+        drill: DrillKind::NeutralSpine,
+        device: DeviceClass::Imu,
+        levels: NEUTRAL_SPINE_LEVELS.len() as u8,
+        min_measured_s: 10.0,
+        measures: &[
+            Measure {
+                name: "rms_deviation_deg",
+                label: "RMS deviation from neutral",
+                unit: "°",
+                value: |r| Some(r.metrics.neutral_spine()?.rms_deviation_deg),
+                offset: 0.0,
+                // Provisional: a fifth of the level's band, as for the rocker hold.
+                reference: |level| neutral_band_deg(level) / 5.0,
+                flat_below: 0.02,
+                impossible_above: 90.0,
+            },
+            time_out_of_band(|r| {
+                Some(out_of_band_percent(
+                    r.metrics.neutral_spine()?.time_in_band_percent,
+                ))
+            }),
+        ],
+        completion: held_share,
+        failures: |r| r.metrics.neutral_spine().map_or(0, |m| m.holds_broken),
         points_per_failure: 5.0,
         check: no_check,
     },
@@ -685,6 +795,18 @@ pub fn verdict(change_log: f64, mdc_log: f64, completed: bool) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_drill_is_scored_on_its_sensor_once() {
+        for drill in DrillKind::ALL {
+            let rows = DRILLS
+                .iter()
+                .filter(|s| s.drill == drill && s.device == DeviceClass::of_drill(drill))
+                .count();
+            assert_eq!(rows, 1, "{} has {rows} scoring rows", drill.name());
+            assert!(levels(drill) >= 2, "{} has no ladder", drill.name());
+        }
+    }
 
     #[test]
     fn mdc_from_three_trials_by_hand() {

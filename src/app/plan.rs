@@ -88,15 +88,19 @@ fn print_plan(p: &DrillPlan) {
         );
     }
     for m in &p.baseline {
+        // A measure that cannot go below 0 (a count, a share) may have no better value that
+        // is beyond the noise.
+        let change = if m.better_below >= 0.0 {
+            format!("below {:.1} or above {:.1}", m.better_below, m.worse_above)
+        } else {
+            format!("only above {:.1} (worse)", m.worse_above)
+        };
         out!(
-            "  baseline {}: {:.1} {} (healthy {:.1}); a real change is below {:.1} or above {:.1} \
-             (MDC ×{:.2})",
+            "  baseline {}: {:.1} {} (healthy {:.1}); a real change is {change} (MDC ×{:.2})",
             m.label,
             m.baseline,
             m.unit,
             m.reference,
-            m.better_below,
-            m.worse_above,
             m.mdc_ratio
         );
     }

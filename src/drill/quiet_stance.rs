@@ -250,14 +250,16 @@ pub const SINGLE_LEG_LEVELS: [StanceLevel; 5] = [
         condition: condition(Feet::SingleLeg, false, false),
         sway_allowance: 2.5,
     },
+    // Eyes closed, healthy adults hold one leg for a fraction of their eyes-open time
+    // (Springer et al. 2007), so these levels are short.
     StanceLevel {
-        duration_s: 15.0,
+        duration_s: 10.0,
         note: "eyes closed, the other foot lifted, someone within reach",
         condition: condition(Feet::SingleLeg, true, false),
         sway_allowance: 4.0,
     },
     StanceLevel {
-        duration_s: 30.0,
+        duration_s: 20.0,
         note: "eyes closed, the other foot lifted, someone within reach",
         condition: condition(Feet::SingleLeg, true, false),
         sway_allowance: 4.0,
