@@ -118,7 +118,8 @@ impl DrillSetup {
 /// The version of the signal chain a drill uses.
 pub fn pipeline_version(drill: DrillKind) -> &'static str {
     match drill {
-        DrillKind::RockerHold | DrillKind::NeutralSpine => PIPELINE_VERSION,
+        DrillKind::RockerHold => PIPELINE_VERSION,
+        DrillKind::NeutralSpine => NEUTRAL_SPINE_PIPELINE_VERSION,
         DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
             COP_PIPELINE_VERSION
         }
@@ -129,6 +130,10 @@ pub fn pipeline_version(drill: DrillKind) -> &'static str {
 /// The walk's chain: the IMU pipeline ([`PIPELINE_VERSION`]) and the step detection
 /// ([`STEP_DETECTION_VERSION`](crate::measures::gait::STEP_DETECTION_VERSION)).
 pub const WALK_PIPELINE_VERSION: &str = "4+mccamley-ionescu-1";
+
+/// The neutral-spine hold's chain: the IMU pipeline ([`PIPELINE_VERSION`]), its result measured
+/// on the offline orientation estimate.
+pub const NEUTRAL_SPINE_PIPELINE_VERSION: &str = "4+offline-1";
 
 /// Everything needed to run (or re-run) a session; the recording's header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -505,7 +510,10 @@ impl Session {
                         pipeline.set_device_info(info);
                         drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
                     }
-                    Chain::NeutralSpine { pipeline, .. } => pipeline.set_device_info(info),
+                    Chain::NeutralSpine { pipeline, drill } => {
+                        pipeline.set_device_info(info);
+                        drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
+                    }
                 }
             }
             DeviceMessage::Imu(sample) => self.on_imu(&sample, events),

@@ -266,7 +266,7 @@ impl<M> DrillOutcome<M> {
 }
 
 /// Events kept in a result; later ones are counted only (memory stays bounded).
-const MAX_EVENTS: usize = 1_000;
+pub(crate) const MAX_EVENTS: usize = 1_000;
 
 /// A drill's events as its result keeps them: the first [`MAX_EVENTS`], and the count of all.
 #[derive(Debug, Clone, Default)]
@@ -403,6 +403,54 @@ pub enum DrillEvent {
         /// Why.
         reason: EndReason,
     },
+}
+
+impl DrillEvent {
+    /// When it happened, s from the start.
+    pub fn t_s(&self) -> f64 {
+        match *self {
+            DrillEvent::EdgeContact { t_s, .. }
+            | DrillEvent::LeftBand { t_s, .. }
+            | DrillEvent::Corrected { t_s }
+            | DrillEvent::Stabilised { t_s }
+            | DrillEvent::SteppedOff { t_s }
+            | DrillEvent::TouchDown { t_s }
+            | DrillEvent::FootUp { t_s }
+            | DrillEvent::HoldBroken { t_s }
+            | DrillEvent::Step { t_s }
+            | DrillEvent::Misstep { t_s, .. }
+            | DrillEvent::Stopped { t_s }
+            | DrillEvent::Ended { t_s, .. } => t_s,
+        }
+    }
+}
+
+/// What `pick` takes from each of `entries` (in time order, stamped by `time_us`) up to
+/// `until_us`, on a regular grid at `rate_hz` starting at the first entry's time, which is
+/// returned too: each entry goes to its nearest grid point (the first of several wins), and
+/// points without one hold the previous value (the offline filters need a regular series).
+pub(crate) fn on_regular_grid<E, T: Copy>(
+    entries: &[E],
+    time_us: impl Fn(&E) -> u64,
+    pick: impl Fn(&E) -> T,
+    rate_hz: f64,
+    until_us: u64,
+) -> (Vec<T>, u64) {
+    let Some(first) = entries.first() else {
+        return (Vec::new(), 0);
+    };
+    let first_us = time_us(first);
+    let period_us = 1e6 / rate_hz;
+    let mut grid: Vec<T> = Vec::with_capacity(entries.len());
+    for entry in entries.iter().take_while(|e| time_us(e) <= until_us) {
+        let k = (time_us(entry).saturating_sub(first_us) as f64 / period_us).round() as usize;
+        if k >= grid.len() {
+            let hold = grid.last().copied().unwrap_or_else(|| pick(first));
+            grid.resize(k, hold);
+            grid.push(pick(entry));
+        }
+    }
+    (grid, first_us)
 }
 
 /// A drill's measures, as a result carries them (serialised as the drill's own measures; the

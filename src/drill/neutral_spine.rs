@@ -16,6 +16,12 @@
 //!   ([`DrillEvent::HoldBroken`]); the drill goes on.
 //! - Time is weighted by zero-order hold on device time; intervals over [`MAX_HELD_S`] (gaps)
 //!   count for nothing. The hold ends when the level's duration has been measured.
+//! - Live, the drill follows the live (causal) orientation estimate: its band events are the
+//!   cues the user gets as it happens. When the hold ends it is followed again, sample by
+//!   sample, on the offline (forward–backward) estimate of the same samples
+//!   ([`smooth_orientation`]), the neutral taken over the same still stretch; the result's
+//!   measures and band events come from that pass, since the live estimate lags slow drifts
+//!   (it read one about 10 % short on the simulator).
 //!
 //! Score (0–100): `100 × completion × ½ (s_rms + in_band) × 0.85^broken`, where completion is
 //! the share of the target measured, `in_band` the share of time inside the band, and
@@ -26,8 +32,11 @@ use nalgebra::Vector3;
 use serde::{Deserialize, Serialize};
 
 use super::tandem_walk::{STILL_ACC_M_S2, STILL_GYR_DEG_S};
-use super::{DrillEvent, DrillOutcome, EndReason, EventLog, Side, START_WITHIN_S};
-use crate::pipeline::{BoardTilt, ImuSi};
+use super::{
+    on_regular_grid, DrillEvent, DrillOutcome, EndReason, EventLog, Side, MAX_EVENTS,
+    START_WITHIN_S,
+};
+use crate::pipeline::{smooth_orientation, AhrsParams, BoardTilt, ImuSi};
 use crate::G_M_S2;
 
 /// The sensor must be still this long in neutral before the hold starts, s.
@@ -162,81 +171,33 @@ struct Sums {
     out_total_s: f64,
 }
 
-/// The running hold (see the module docs).
-pub struct NeutralSpine {
-    config: NeutralSpineConfig,
-    first_us: Option<u64>,
-    still_since_us: Option<u64>,
-    up_sum: Vector3<f64>,
-    neutral_up: Option<Vector3<f64>>,
-    t0_us: Option<u64>,
+/// A hold followed one deviation at a time: the band, its exits and broken holds, and the
+/// time sums. The drill runs one on the live estimate (the cues) and, at the end, one on the
+/// offline estimate (the result).
+#[derive(Debug, Clone, Default)]
+struct Hold {
+    band_deg: f64,
     prev: Option<(u64, [f64; 2])>,
     out_since_us: Option<u64>,
     broken_now: bool,
     exits: u32,
     broken: u32,
+    /// Band events emitted (exits, corrections, broken holds).
+    band_events: u64,
     sums: Sums,
     samples: u64,
-    latest: Option<[f64; 2]>,
-    end: Option<(EndReason, f64)>,
-    events: EventLog,
 }
 
-impl NeutralSpine {
-    /// A hold waiting for the user to stand still in neutral.
-    pub fn new(config: NeutralSpineConfig) -> Self {
-        NeutralSpine {
-            config,
-            first_us: None,
-            still_since_us: None,
-            up_sum: Vector3::zeros(),
-            neutral_up: None,
-            t0_us: None,
-            prev: None,
-            out_since_us: None,
-            broken_now: false,
-            exits: 0,
-            broken: 0,
-            sums: Sums::default(),
-            samples: 0,
-            latest: None,
-            end: None,
-            events: EventLog::default(),
+impl Hold {
+    fn new(band_deg: f64) -> Self {
+        Hold {
+            band_deg,
+            ..Hold::default()
         }
     }
 
-    /// The setup.
-    pub fn config(&self) -> &NeutralSpineConfig {
-        &self.config
-    }
-
-    /// True once it has ended.
-    pub fn is_done(&self) -> bool {
-        self.end.is_some()
-    }
-
-    /// The captured neutral: up in the sensor's axes.
-    pub fn neutral_up(&self) -> Option<Vector3<f64>> {
-        self.neutral_up
-    }
-
-    /// Takes one sample with the live estimate `tilt` at the same device time; events go to
-    /// `out`.
-    pub fn update(&mut self, sample: &ImuSi, tilt: &BoardTilt, out: &mut Vec<DrillEvent>) {
-        if self.end.is_some() {
-            return;
-        }
-        let t_us = tilt.t_us;
-        let first_us = *self.first_us.get_or_insert(t_us);
-        let (Some(neutral), Some(t0_us)) = (self.neutral_up, self.t0_us) else {
-            self.capture_neutral(t_us, sample, tilt);
-            if self.t0_us.is_none() && (t_us - first_us) as f64 * 1e-6 >= START_WITHIN_S {
-                self.end_at(EndReason::NotStarted, 0.0, out);
-            }
-            return;
-        };
-        let deviation = deviation_deg(&neutral, &tilt.up_in_imu);
-        let t_s = t_us.saturating_sub(t0_us) as f64 * 1e-6;
+    /// Takes the deviation at `t_us` (the hold started at `t0_us`); band events go to `out`.
+    fn step(&mut self, t_us: u64, t0_us: u64, deviation: [f64; 2], out: &mut Vec<DrillEvent>) {
         if let Some((prev_us, prev_deviation)) = self.prev {
             let dt_s = t_us.saturating_sub(prev_us) as f64 * 1e-6;
             if dt_s <= MAX_HELD_S {
@@ -244,41 +205,10 @@ impl NeutralSpine {
             }
         }
         self.prev = Some((t_us, deviation));
-        self.latest = Some(deviation);
         self.samples += 1;
+        let before = out.len();
         self.follow_band(t_us, t0_us, deviation, out);
-        if self.sums.time_s >= self.config.duration_s {
-            self.end_at(EndReason::Completed, t_s, out);
-        }
-    }
-
-    /// Before the hold: averages up while the sensor is still; after [`NEUTRAL_S`] that is
-    /// the neutral and the hold starts.
-    fn capture_neutral(&mut self, t_us: u64, sample: &ImuSi, tilt: &BoardTilt) {
-        let still = sample.gyr_rad_s.norm().to_degrees() < STILL_GYR_DEG_S
-            && (sample.acc_m_s2.norm() - G_M_S2).abs() < STILL_ACC_M_S2
-            && !tilt.converging
-            && tilt.up_in_imu.iter().all(|v| v.is_finite());
-        if !still {
-            self.still_since_us = None;
-            self.up_sum = Vector3::zeros();
-            return;
-        }
-        // Still settling into neutral (or the estimate still settling): start again.
-        if let Some(mean) = self.up_sum.try_normalize(1e-9) {
-            if mean.angle(&tilt.up_in_imu).to_degrees() > NEUTRAL_STEADY_DEG {
-                self.still_since_us = None;
-                self.up_sum = Vector3::zeros();
-            }
-        }
-        let since = *self.still_since_us.get_or_insert(t_us);
-        self.up_sum += tilt.up_in_imu;
-        if (t_us - since) as f64 * 1e-6 >= NEUTRAL_S {
-            if let Some(up) = self.up_sum.try_normalize(1e-9) {
-                self.neutral_up = Some(up);
-                self.t0_us = Some(t_us);
-            }
-        }
+        self.band_events += (out.len() - before) as u64;
     }
 
     fn accumulate(&mut self, [flexion, lateral]: [f64; 2], dt_s: f64) {
@@ -307,7 +237,7 @@ impl NeutralSpine {
         let magnitude = flexion.hypot(lateral);
         let t_s = t_us.saturating_sub(t0_us) as f64 * 1e-6;
         match self.out_since_us {
-            None if magnitude > self.config.band_deg => {
+            None if magnitude > self.band_deg => {
                 self.out_since_us = Some(t_us);
                 self.exits += 1;
                 let side = if flexion.abs() >= lateral.abs() {
@@ -315,19 +245,163 @@ impl NeutralSpine {
                 } else {
                     Side::of(lateral)
                 };
-                self.emit(DrillEvent::LeftBand { t_s, side }, out);
+                out.push(DrillEvent::LeftBand { t_s, side });
             }
-            Some(_) if magnitude < self.config.band_deg - BAND_HYSTERESIS_DEG => {
+            Some(_) if magnitude < self.band_deg - BAND_HYSTERESIS_DEG => {
                 self.out_since_us = None;
                 self.broken_now = false;
-                self.emit(DrillEvent::Corrected { t_s }, out);
+                out.push(DrillEvent::Corrected { t_s });
             }
             Some(since) if !self.broken_now && (t_us - since) as f64 * 1e-6 > HOLD_BROKEN_S => {
                 self.broken_now = true;
                 self.broken += 1;
-                self.emit(DrillEvent::HoldBroken { t_s }, out);
+                out.push(DrillEvent::HoldBroken { t_s });
             }
             _ => {}
+        }
+    }
+
+    /// The measures so far, with the neutral they are measured from.
+    fn metrics(&self, neutral_up: Option<Vector3<f64>>) -> NeutralSpineMetrics {
+        let s = &self.sums;
+        let per_s = |x: f64| if s.time_s > 0.0 { x / s.time_s } else { 0.0 };
+        NeutralSpineMetrics {
+            rms_deviation_deg: per_s(s.deviation2).sqrt(),
+            rms_flexion_deg: per_s(s.flexion2).sqrt(),
+            rms_lateral_deg: per_s(s.lateral2).sqrt(),
+            mean_flexion_deg: per_s(s.flexion),
+            max_deviation_deg: s.max_deg,
+            time_in_band_percent: 100.0 * per_s(s.in_band_s),
+            band_exits: self.exits,
+            holds_broken: self.broken,
+            mean_time_to_correct_s: (self.exits > 0).then(|| s.out_total_s / f64::from(self.exits)),
+            neutral_from_vertical_deg: neutral_up
+                .map_or(0.0, |up| up.angle(&Vector3::z()).to_degrees()),
+            measured_s: s.time_s,
+            samples: self.samples,
+        }
+    }
+}
+
+/// The running hold (see the module docs).
+pub struct NeutralSpine {
+    config: NeutralSpineConfig,
+    first_us: Option<u64>,
+    still_since_us: Option<u64>,
+    up_sum: Vector3<f64>,
+    neutral_up: Option<Vector3<f64>>,
+    /// The still stretch the neutral was captured over, µs of device time.
+    capture_us: Option<(u64, u64)>,
+    live: Hold,
+    latest: Option<[f64; 2]>,
+    end: Option<(EndReason, f64)>,
+    events: EventLog,
+    /// Device rate, Hz: the offline estimate's grid.
+    rate_hz: f64,
+    /// Every sample since the first, for the offline estimate.
+    buffer: Vec<(u64, ImuSi)>,
+}
+
+impl NeutralSpine {
+    /// A hold waiting for the user to stand still in neutral.
+    pub fn new(config: NeutralSpineConfig) -> Self {
+        NeutralSpine {
+            config,
+            first_us: None,
+            still_since_us: None,
+            up_sum: Vector3::zeros(),
+            neutral_up: None,
+            capture_us: None,
+            live: Hold::new(config.band_deg),
+            latest: None,
+            end: None,
+            events: EventLog::default(),
+            rate_hz: 100.0,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// The setup.
+    pub fn config(&self) -> &NeutralSpineConfig {
+        &self.config
+    }
+
+    /// True once it has ended.
+    pub fn is_done(&self) -> bool {
+        self.end.is_some()
+    }
+
+    /// The device's sample rate, Hz, once it has introduced itself.
+    pub fn set_device_rate_hz(&mut self, rate_hz: f64) {
+        if rate_hz.is_finite() && rate_hz > 0.0 {
+            self.rate_hz = rate_hz;
+        }
+    }
+
+    /// The captured neutral (live estimate): up in the sensor's axes.
+    pub fn neutral_up(&self) -> Option<Vector3<f64>> {
+        self.neutral_up
+    }
+
+    fn t0_us(&self) -> Option<u64> {
+        self.capture_us.map(|(_, t0_us)| t0_us)
+    }
+
+    /// Takes one sample with the live estimate `tilt` at the same device time; events go to
+    /// `out`.
+    pub fn update(&mut self, sample: &ImuSi, tilt: &BoardTilt, out: &mut Vec<DrillEvent>) {
+        if self.end.is_some() {
+            return;
+        }
+        let t_us = tilt.t_us;
+        self.buffer.push((t_us, *sample));
+        let first_us = *self.first_us.get_or_insert(t_us);
+        let (Some(neutral), Some(t0_us)) = (self.neutral_up, self.t0_us()) else {
+            self.capture_neutral(t_us, sample, tilt);
+            if self.t0_us().is_none() && (t_us - first_us) as f64 * 1e-6 >= START_WITHIN_S {
+                self.end_at(EndReason::NotStarted, 0.0, out);
+            }
+            return;
+        };
+        let deviation = deviation_deg(&neutral, &tilt.up_in_imu);
+        let mut band_events = Vec::new();
+        self.live.step(t_us, t0_us, deviation, &mut band_events);
+        for event in band_events {
+            self.emit(event, out);
+        }
+        self.latest = Some(deviation);
+        if self.live.sums.time_s >= self.config.duration_s {
+            let t_s = t_us.saturating_sub(t0_us) as f64 * 1e-6;
+            self.end_at(EndReason::Completed, t_s, out);
+        }
+    }
+
+    /// Before the hold: averages up while the sensor is still; after [`NEUTRAL_S`] that is
+    /// the neutral and the hold starts.
+    fn capture_neutral(&mut self, t_us: u64, sample: &ImuSi, tilt: &BoardTilt) {
+        let still = sample.gyr_rad_s.norm().to_degrees() < STILL_GYR_DEG_S
+            && (sample.acc_m_s2.norm() - G_M_S2).abs() < STILL_ACC_M_S2
+            && !tilt.converging
+            && tilt.up_in_imu.iter().all(|v| v.is_finite());
+        if !still {
+            self.still_since_us = None;
+            self.up_sum = Vector3::zeros();
+            return;
+        }
+        // Still settling into neutral (or the estimate still settling): start again.
+        if let Some(mean) = self.up_sum.try_normalize(1e-9) {
+            if mean.angle(&tilt.up_in_imu).to_degrees() > NEUTRAL_STEADY_DEG {
+                self.still_since_us = None;
+                self.up_sum = Vector3::zeros();
+            }
+        }
+        let since = *self.still_since_us.get_or_insert(t_us);
+        self.up_sum += tilt.up_in_imu;
+        if (t_us - since) as f64 * 1e-6 >= NEUTRAL_S {
+            if let Some(up) = self.up_sum.try_normalize(1e-9) {
+                self.neutral_up = Some(up);
+                self.capture_us = Some((since, t_us));
+            }
         }
     }
 
@@ -343,7 +417,7 @@ impl NeutralSpine {
     /// Ends the hold now (user stop, pain stop, link lost).
     pub fn stop(&mut self, reason: EndReason, out: &mut Vec<DrillEvent>) {
         if self.end.is_none() {
-            let t_s = match (self.prev, self.t0_us) {
+            let t_s = match (self.live.prev, self.t0_us()) {
                 (Some((t_us, _)), Some(t0)) => t_us.saturating_sub(t0) as f64 * 1e-6,
                 _ => 0.0,
             };
@@ -351,25 +425,40 @@ impl NeutralSpine {
         }
     }
 
-    fn metrics(&self) -> NeutralSpineMetrics {
-        let s = &self.sums;
-        let per_s = |x: f64| if s.time_s > 0.0 { x / s.time_s } else { 0.0 };
-        NeutralSpineMetrics {
-            rms_deviation_deg: per_s(s.deviation2).sqrt(),
-            rms_flexion_deg: per_s(s.flexion2).sqrt(),
-            rms_lateral_deg: per_s(s.lateral2).sqrt(),
-            mean_flexion_deg: per_s(s.flexion),
-            max_deviation_deg: s.max_deg,
-            time_in_band_percent: 100.0 * per_s(s.in_band_s),
-            band_exits: self.exits,
-            holds_broken: self.broken,
-            mean_time_to_correct_s: (self.exits > 0).then(|| s.out_total_s / f64::from(self.exits)),
-            neutral_from_vertical_deg: self
-                .neutral_up
-                .map_or(0.0, |up| up.angle(&Vector3::z()).to_degrees()),
-            measured_s: s.time_s,
-            samples: self.samples,
+    /// The hold followed again on the offline (forward–backward) orientation estimate, which
+    /// does not lag slow drifts as the live one does: the same samples, the neutral from the
+    /// same still stretch. `None` when the hold never started.
+    fn offline(&self) -> Option<(Hold, Vector3<f64>, Vec<DrillEvent>)> {
+        let (capture_from_us, t0_us) = self.capture_us?;
+        let (end_us, _) = self.live.prev?;
+        let (grid, grid_us) = on_regular_grid(&self.buffer, |e| e.0, |e| e.1, self.rate_hz, end_us);
+        let world_from_imu =
+            smooth_orientation(&grid, 1.0 / self.rate_hz, &AhrsParams::tilt_only());
+        let period_us = 1e6 / self.rate_hz;
+        let up_at = |t_us: u64| {
+            let k = (t_us.saturating_sub(grid_us) as f64 / period_us).round() as usize;
+            world_from_imu
+                .get(k)
+                .map(|q| q.inverse_transform_vector(&Vector3::z()))
+        };
+        let neutral = self
+            .buffer
+            .iter()
+            .filter(|e| e.0 >= capture_from_us && e.0 <= t0_us)
+            .filter_map(|e| up_at(e.0))
+            .sum::<Vector3<f64>>()
+            .try_normalize(1e-9)?;
+        let mut hold = Hold::new(self.config.band_deg);
+        let mut band_events = Vec::new();
+        for &(t_us, _) in self.buffer.iter().filter(|e| e.0 > t0_us && e.0 <= end_us) {
+            hold.step(
+                t_us,
+                t0_us,
+                deviation_deg(&neutral, &up_at(t_us)?),
+                &mut band_events,
+            );
         }
+        Some((hold, neutral, band_events))
     }
 
     /// The score of `metrics` (see the module docs).
@@ -387,11 +476,11 @@ impl NeutralSpine {
 
     /// What the live view shows now.
     pub fn live(&self) -> NeutralSpineLive {
-        let m = self.metrics();
+        let m = self.live.metrics(self.neutral_up);
         NeutralSpineLive {
-            capturing: self.t0_us.is_none(),
+            capturing: self.t0_us().is_none(),
             deviation_deg: self.latest,
-            in_band: self.out_since_us.is_none(),
+            in_band: self.live.out_since_us.is_none(),
             remaining_s: (self.config.duration_s - m.measured_s).max(0.0),
             time_in_band_percent: m.time_in_band_percent,
             score: self.score(&NeutralSpineMetrics {
@@ -401,22 +490,52 @@ impl NeutralSpine {
         }
     }
 
-    /// Ends the hold (as [`EndReason::DataEnded`] if it had not ended) and returns its outcome.
+    /// Ends the hold (as [`EndReason::DataEnded`] if it had not ended) and returns its outcome:
+    /// the measures and band events of the offline estimate (see the module docs).
     pub fn finish(mut self) -> NeutralSpineOutcome {
         let mut sink = Vec::new();
         self.stop(EndReason::DataEnded, &mut sink);
         let (end, duration_s) = self.end.unwrap_or((EndReason::DataEnded, 0.0));
-        let metrics = self.metrics();
+        let start_s = self.t0_us().unwrap_or(0) as f64 * 1e-6;
+        let Some((hold, neutral, band_events)) = self.offline() else {
+            let metrics = self.live.metrics(self.neutral_up);
+            return NeutralSpineOutcome {
+                score: self.score(&metrics),
+                start_s,
+                end,
+                duration_s,
+                metrics,
+                events: self.events.kept,
+                events_total: self.events.total,
+            };
+        };
+        let metrics = hold.metrics(Some(neutral));
+        let score = self.score(&metrics);
+        let events_total = self.events.total - self.live.band_events + hold.band_events;
+        // The band events first, so that one at the end's time comes before the end.
+        let mut events: Vec<DrillEvent> = band_events
+            .into_iter()
+            .chain(self.events.kept.into_iter().filter(|e| !is_band_event(e)))
+            .collect();
+        events.sort_by(|a, b| a.t_s().total_cmp(&b.t_s()));
+        events.truncate(MAX_EVENTS);
         NeutralSpineOutcome {
-            score: self.score(&metrics),
-            start_s: self.t0_us.unwrap_or(0) as f64 * 1e-6,
+            score,
+            start_s,
             end,
             duration_s,
             metrics,
-            events: self.events.kept,
-            events_total: self.events.total,
+            events,
+            events_total,
         }
     }
+}
+
+fn is_band_event(event: &DrillEvent) -> bool {
+    matches!(
+        event,
+        DrillEvent::LeftBand { .. } | DrillEvent::Corrected { .. } | DrillEvent::HoldBroken { .. }
+    )
 }
 
 /// The deviation of `up` from `neutral` (both unit vectors in the sensor's axes), °:

@@ -28,7 +28,7 @@
 use nalgebra::UnitQuaternion;
 use serde::{Deserialize, Serialize};
 
-use super::{DrillEvent, DrillOutcome, EndReason, EventLog, START_WITHIN_S};
+use super::{on_regular_grid, DrillEvent, DrillOutcome, EndReason, EventLog, START_WITHIN_S};
 use crate::measures::gait::{
     cadence_steps_per_min, heel_strikes, initial_contacts, step_detection_ahrs,
     vertical_acceleration_in,
@@ -339,20 +339,7 @@ impl TandemWalk {
         until_us: u64,
         pick: impl Fn(&(u64, ImuSi, f64)) -> T,
     ) -> (Vec<T>, u64) {
-        let Some(first) = self.buffer.first() else {
-            return (Vec::new(), 0);
-        };
-        let period_us = 1e6 / self.rate_hz;
-        let mut grid: Vec<T> = Vec::with_capacity(self.buffer.len());
-        for entry in self.buffer.iter().take_while(|e| e.0 <= until_us) {
-            let k = ((entry.0 - first.0) as f64 / period_us).round() as usize;
-            if k >= grid.len() {
-                let hold = grid.last().copied().unwrap_or_else(|| pick(first));
-                grid.resize(k, hold);
-                grid.push(pick(entry));
-            }
-        }
-        (grid, first.0)
+        on_regular_grid(&self.buffer, |e| e.0, pick, self.rate_hz, until_us)
     }
 
     /// Heel strikes in a vertical acceleration series on the grid that starts at `grid_us`,

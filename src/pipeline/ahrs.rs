@@ -79,6 +79,17 @@ pub struct AhrsParams {
     pub converging_s: f64,
 }
 
+impl AhrsParams {
+    /// The defaults without the magnetometer (6D): for tilt and posture, where the heading
+    /// does not matter.
+    pub fn tilt_only() -> Self {
+        AhrsParams {
+            use_mag: false,
+            ..AhrsParams::default()
+        }
+    }
+}
+
 impl Default for AhrsParams {
     fn default() -> Self {
         AhrsParams {

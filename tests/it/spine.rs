@@ -40,25 +40,25 @@ fn spine(report: &SessionReport) -> NeutralSpineMetrics {
         .expect("neutral-spine metrics")
 }
 
-/// The RMS deviation must be the true trunk's within this, °. The drill measures with the live
-/// orientation estimate, which reads slow drifts about 10 % short (seed 1, skill 0.1: 2.85°
-/// for 3.19°); measuring the result on the offline estimate is the next step.
-const RMS_TOLERANCE_DEG: f64 = 0.6;
-/// Time in band within this many points of the truth's (that shortfall, the band's hysteresis
-/// and the estimate's lag at each crossing).
-const IN_BAND_TOLERANCE_PERCENT: f64 = 6.0;
+/// The RMS deviation must be the true trunk's within this, °. The result is measured on the
+/// offline orientation estimate (the live one reads slow drifts about 10 % short); what is
+/// left is the neutral, captured over 2 s of sway, and the estimate's small errors.
+const RMS_TOLERANCE_DEG: f64 = 0.3;
+/// Time in band within this many points of the truth's (the band's hysteresis at each
+/// crossing, and the estimate's small errors).
+const IN_BAND_TOLERANCE_PERCENT: f64 = 2.5;
 
 /// Drifts whose band crossing is this close to the hold's start or end may fall either side, s.
 const EDGE_S: f64 = 1.0;
 
 /// Over 15 holds (skills 0.1, 0.5, 0.9): each scripted drift out of the band is one exit and
 /// each broken hold (out 1.5–3 s) is counted, brief wobbles (out under 0.6 s) are not broken,
-/// with at most one miss per hold and nine in ten right over all; the RMS deviation is the
-/// true trunk's within 0.6° and the time in band within 6 points.
+/// exactly (a crossing within a second of the hold's start or end may count or not); the RMS
+/// deviation is the true trunk's within 0.3° and the time in band within 2.5 points.
 #[test]
 fn drifts_and_broken_holds_are_counted_as_scripted() {
     let (mut exits_total, mut broken_total, mut worst_rms_deg) = (0, 0, 0.0f64);
-    let (mut misses, mut worst_in_band) = (0, 0.0f64);
+    let mut worst_in_band = 0.0f64;
     for skill in [0.1, 0.5, 0.9] {
         for seed in 1..=5 {
             let (report, truth, sim) = run_hold(seed, skill, 2);
@@ -89,8 +89,6 @@ fn drifts_and_broken_holds_are_counted_as_scripted() {
             };
             let (exits, exits_maybe) = (count(false, &inside), count(false, &near_edge));
             let (broken, broken_maybe) = (count(true, &inside), count(true, &near_edge));
-            // The live estimate sometimes misses a quick wobble or shortens a drift near the
-            // band by a fraction of a degree: one per hold at most, and few over all.
             let off_by = |n: u32, at_least: usize, maybe: usize| {
                 let n = n as usize;
                 if n < at_least {
@@ -102,12 +100,11 @@ fn drifts_and_broken_holds_are_counted_as_scripted() {
             let exit_misses = off_by(m.band_exits, exits, exits_maybe);
             let broken_misses = off_by(m.holds_broken, broken, broken_maybe);
             assert!(
-                exit_misses <= 1 && broken_misses <= 1,
+                exit_misses == 0 && broken_misses == 0,
                 "seed {seed} skill {skill}: {} exits for {exits} (+{exits_maybe}) scripted, {} broken for {broken} (+{broken_maybe})",
                 m.band_exits,
                 m.holds_broken
             );
-            misses += exit_misses + broken_misses;
             let broken_events = report
                 .events
                 .iter()
@@ -161,15 +158,10 @@ fn drifts_and_broken_holds_are_counted_as_scripted() {
         }
     }
     eprintln!(
-        "{exits_total} scripted exits and {broken_total} broken holds, {misses} missed or extra; \
-         RMS deviation within {worst_rms_deg:.2}°, time in band within {worst_in_band:.1} points"
+        "{exits_total} scripted exits and {broken_total} broken holds, all counted; RMS \
+         deviation within {worst_rms_deg:.2}°, time in band within {worst_in_band:.1} points"
     );
     assert!(broken_total >= 5 && exits_total > broken_total);
-    assert!(
-        misses * 10 <= exits_total + broken_total,
-        "{misses} of {} counted wrongly",
-        exits_total + broken_total
-    );
 }
 
 /// A steadier person scores higher (means of three seeds).
