@@ -17,12 +17,14 @@ use crate::drill::DrillKind;
 use crate::measures::gait::{
     bouts_cadence_steps_per_min, walking_bouts_of, STEP_DETECTION_VERSION,
 };
-use crate::measures::imu_sway::{imu_sway_measures, imu_sway_signals, ImuMounting, ImuSwaySignals};
+use crate::measures::imu_sway::{
+    imu_sway_measures, imu_sway_signals_in, ImuMounting, ImuSwaySignals,
+};
 use crate::measures::{
     preprocess, spectral_measures, sway_measures, Preprocessing, SpectralMeasures, SwayMeasures,
     PREPROCESSING_VERSION,
 };
-use crate::pipeline::ImuSi;
+use crate::pipeline::{smooth_orientation, AhrsParams, ImuSi};
 use crate::recording::{RecordingReader, MAGIC};
 use crate::session::Session;
 
@@ -92,8 +94,14 @@ enum Input {
         ml_mm: Vec<f64>,
         ap_mm: Vec<f64>,
     },
-    /// A lumbar IMU at times t_s.
-    Imu { t_s: Vec<f64>, samples: Vec<ImuSi> },
+    /// A lumbar IMU at times t_s; `span` is what to measure (a drill's hold), while the
+    /// orientation is estimated over all of it (the still stretch before a hold makes the
+    /// gyroscope's bias known).
+    Imu {
+        t_s: Vec<f64>,
+        samples: Vec<ImuSi>,
+        span: std::ops::Range<usize>,
+    },
 }
 
 /// `proprio measure FILE`.
@@ -110,13 +118,18 @@ pub fn measure(args: &MeasureArgs) -> Result<ExitCode> {
         };
         let input = match table {
             Table::Cop { t_s, ml_mm, ap_mm } => Input::Cop { t_s, ml_mm, ap_mm },
-            Table::Imu { t_s, samples } => Input::Imu { t_s, samples },
+            Table::Imu { t_s, samples } => Input::Imu {
+                span: 0..t_s.len(),
+                t_s,
+                samples,
+            },
         };
         (input, kind, "csv")
     };
     let kind = args.kind.unwrap_or(default_kind);
     let t_s = match &input {
-        Input::Cop { t_s, .. } | Input::Imu { t_s, .. } => t_s,
+        Input::Cop { t_s, .. } => &t_s[..],
+        Input::Imu { t_s, span, .. } => &t_s[span.clone()],
     };
     if t_s.len() < MIN_SAMPLES {
         bail!(
@@ -149,12 +162,12 @@ pub fn measure(args: &MeasureArgs) -> Result<ExitCode> {
             );
             put_series(&mut result, preprocessing.is_some(), rate_hz, measures);
         }
-        (MeasureKind::Sway, Input::Imu { t_s, samples }) => {
-            let measures = imu_sway(t_s, samples, args, preprocessing.as_ref())?;
-            let rate_hz = preprocessing.map_or(mean_rate_hz(t_s), |p| p.rate_hz);
+        (MeasureKind::Sway, Input::Imu { t_s, samples, span }) => {
+            let measures = imu_sway(t_s, samples, span.clone(), args, preprocessing.as_ref())?;
+            let rate_hz = preprocessing.map_or(mean_rate_hz(&t_s[span.clone()]), |p| p.rate_hz);
             put_series(&mut result, preprocessing.is_some(), rate_hz, measures);
         }
-        (MeasureKind::Walk, Input::Imu { t_s, samples }) => {
+        (MeasureKind::Walk, Input::Imu { t_s, samples, .. }) => {
             // The step detection has its own filters: it takes the samples as they are.
             let rate_hz = mean_rate_hz(t_s);
             let bouts = walking_bouts_of(samples, rate_hz);
@@ -262,14 +275,18 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
             Input::Cop { t_s, ml_mm, ap_mm }
         }
         DrillKind::RockerHold | DrillKind::TandemWalk | DrillKind::NeutralSpine => {
-            let walk = drill == DrillKind::TandemWalk;
             let (t_s, samples): (Vec<f64>, Vec<ImuSi>) = samples
                 .imu
                 .iter()
                 .map(|(t_us, s)| (*t_us as f64 * 1e-6, *s))
-                .filter(|(t, _)| walk || in_span(*t))
                 .unzip();
-            Input::Imu { t_s, samples }
+            // A walk is found in the whole recording; a hold is measured over its span.
+            let span = if drill == DrillKind::TandemWalk {
+                0..t_s.len()
+            } else {
+                t_s.partition_point(|t| !in_span(*t))..t_s.partition_point(|t| *t <= to_s + 1e-9)
+            };
+            Input::Imu { t_s, samples, span }
         }
     };
     let kind = match drill {
@@ -308,10 +325,12 @@ fn prepare(
     }
 }
 
-/// The ISway measures of a lumbar IMU's samples.
+/// The ISway measures of a lumbar IMU's samples over `span` (the orientation is estimated
+/// over all of them).
 fn imu_sway(
     t_s: &[f64],
     samples: &[ImuSi],
+    span: std::ops::Range<usize>,
     args: &MeasureArgs,
     preprocessing: Option<&Preprocessing>,
 ) -> Result<Map<String, Value>> {
@@ -319,8 +338,15 @@ fn imu_sway(
         forward: args.forward_axis,
         up: args.up_axis,
     };
-    let signals = imu_sway_signals(samples, 1.0 / mean_rate_hz(t_s), &mounting)
-        .with_context(|| format!("cannot measure the sway of {}", args.file.display()))?;
+    let world_from_imu =
+        smooth_orientation(samples, 1.0 / mean_rate_hz(t_s), &AhrsParams::tilt_only());
+    let signals = imu_sway_signals_in(
+        &samples[span.clone()],
+        &world_from_imu[span.clone()],
+        &mounting,
+    )
+    .with_context(|| format!("cannot measure the sway of {}", args.file.display()))?;
+    let t_s = &t_s[span];
     let (acc_ml, acc_ap, rate_hz) = prepare(
         t_s,
         &signals.acc_ml_m_s2,

@@ -26,9 +26,8 @@
 use nalgebra::{UnitQuaternion, Vector3};
 use serde::{Deserialize, Serialize};
 
-use super::gait::step_detection_ahrs;
 use super::{spectral_measures, sway_measures, SpectralMeasures, SwayMeasures};
-use crate::pipeline::{smooth_orientation, ImuSi};
+use crate::pipeline::{smooth_orientation, AhrsParams, ImuSi};
 use crate::G_M_S2;
 
 /// How the sensor sits on the body: which of its axes (unit vectors in sensor axes) point
@@ -82,7 +81,7 @@ pub fn imu_sway_signals(
     dt_s: f64,
     mounting: &ImuMounting,
 ) -> Result<ImuSwaySignals, ImuSwayError> {
-    let world_from_imu = smooth_orientation(samples, dt_s, &step_detection_ahrs());
+    let world_from_imu = smooth_orientation(samples, dt_s, &AhrsParams::tilt_only());
     imu_sway_signals_in(samples, &world_from_imu, mounting)
 }
 
