@@ -23,6 +23,7 @@
 mod neutral_spine;
 mod quiet_stance;
 mod rocker_hold;
+mod standing;
 mod tandem_walk;
 
 use serde::{Deserialize, Serialize};
@@ -42,8 +43,12 @@ pub use quiet_stance::{
     ellipse_area_95_mm2, sway_measures, Feet, QuietStance, QuietStanceConfig, QuietStanceLive,
     QuietStanceMetrics, QuietStanceOutcome, StanceCondition, StanceLevel, StancePhase, StanceTask,
     SwayMeasures, TouchDowns, ANALYSIS_RATE_HZ, FOOT_UP_SHARE, MIN_SCORED_S, SINGLE_LEG_LEVELS,
-    SINGLE_LEG_STEP_OFF_SHARE, STANCE_LEVELS, STEADY_S, STEADY_TOLERANCE, STEP_OFF_S,
-    STEP_OFF_SHARE, TANDEM_STANCE_LEVELS, TOUCH_DOWN_S, TOUCH_DOWN_SHARE,
+    SINGLE_LEG_STEP_OFF_SHARE, STANCE_LEVELS, TANDEM_STANCE_LEVELS, TOUCH_DOWN_S, TOUCH_DOWN_SHARE,
+};
+
+pub use standing::{
+    DrillClock, PreStart, Standing, StepOffWatch, StepOn, StepOnState, MAX_HELD_S, STEADY_S,
+    STEADY_TOLERANCE, STEP_OFF_S, STEP_OFF_SHARE,
 };
 
 pub use tandem_walk::{
