@@ -79,6 +79,8 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             }
             sim.device = SimDevice::BalanceBoard;
             sim.balance_board.geometry = args.board_geometry;
+            // The simulated person watches the drill's screen and leans to its targets.
+            sim.balance_board.shift = Some(config);
             DrillSetup::WeightShift(config)
         }
         DrillKind::TandemWalk => {
