@@ -178,7 +178,7 @@ impl DrillKind {
             }
             DrillKind::WeightShift => {
                 "Step onto the balance board with your feet hip-width apart and stand still while \
-                 your centre is found. Then lean from the ankles, feet flat, to move your dot \
+                 your centre is found. Then shift your weight, both feet flat, to move your dot \
                  onto each target as it appears, smoothly and in a straight line; hold it there \
                  until it is ticked off, then come back to the middle."
             }

@@ -1234,6 +1234,22 @@ mod tests {
     }
 
     #[test]
+    fn reference_times_by_hand() {
+        // Level 1: 60 mm forward, left and right, 35 mm back; 15 mm radius: (3·45 + 20) / 4 =
+        // 38.75 mm at 100 mm/s after 0.6 s.
+        let t = |level| {
+            WeightShiftConfig::for_level(level)
+                .unwrap()
+                .reference_time_to_reach_s()
+        };
+        assert!((t(1) - 0.9875).abs() < 1e-9, "{}", t(1));
+        // Level 5: the eight limits' mean, (5·120 + 2·85.51 + 70) / 8 = 105.13 mm, at 80 %
+        // less 10 mm: 74.10 mm.
+        assert!((t(5) - 1.341).abs() < 0.001, "{}", t(5));
+        assert!(t(2) < t(3) && t(3) < t(4) && t(4) < t(5));
+    }
+
+    #[test]
     fn scores_by_hand() {
         let config = WeightShiftConfig::for_level(1).unwrap();
         let t_ref = config.reference_time_to_reach_s();

@@ -234,14 +234,15 @@ fn every_target_matches_the_simulated_persons_truth() {
     );
 }
 
-/// A better person scores better: the mean task score over four seeds at level 2 rises with
-/// skill 0.1 / 0.5 / 0.9, and so does the time to reach fall and the path efficiency rise.
+/// A better person scores better: the mean task score over six seeds at level 2 rises with
+/// skill 0.1 / 0.5 / 0.9, the time to reach falls, the path efficiency rises and there are
+/// fewer misses.
 #[test]
 fn better_skill_scores_better() {
     let mut rows = Vec::new();
     for skill in [0.1, 0.5, 0.9] {
-        let trials: Vec<Trial> = (1..=4).map(|seed| run_shift(seed, skill, 2)).collect();
-        let mean = |f: &dyn Fn(&Trial) -> f64| trials.iter().map(f).sum::<f64>() / 4.0;
+        let trials: Vec<Trial> = (1..=6).map(|seed| run_shift(seed, skill, 2)).collect();
+        let mean = |f: &dyn Fn(&Trial) -> f64| trials.iter().map(f).sum::<f64>() / 6.0;
         let score = mean(&|t| t.report.score);
         let time_s = mean(&|t| shift(&t.report).time_to_reach_s.unwrap());
         let efficiency = mean(&|t| shift(&t.report).path_efficiency.unwrap());
@@ -249,15 +250,16 @@ fn better_skill_scores_better() {
         let reaction_s = mean(&|t| shift(&t.report).reaction_time_s.unwrap());
         eprintln!(
             "skill {skill}: score {score:.0}, time to reach {time_s:.2} s, path efficiency \
-             {efficiency:.2}, misses {misses:.2}, reaction {reaction_s:.2} s (means of 4 seeds)"
+             {efficiency:.2}, misses {misses:.2}, reaction {reaction_s:.2} s (means of 6 seeds)"
         );
-        rows.push((score, time_s, efficiency));
+        rows.push((score, time_s, efficiency, misses));
     }
     for pair in rows.windows(2) {
-        let ((s0, t0, e0), (s1, t1, e1)) = (pair[0], pair[1]);
+        let ((s0, t0, e0, m0), (s1, t1, e1, m1)) = (pair[0], pair[1]);
         assert!(s1 > s0, "scores must rise with skill: {rows:?}");
         assert!(t1 < t0, "times to reach must fall with skill: {rows:?}");
         assert!(e1 > e0, "path efficiency must rise with skill: {rows:?}");
+        assert!(m1 < m0, "misses must fall with skill: {rows:?}");
     }
 }
 
