@@ -25,8 +25,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::drill::{
-    DrillKind, EndReason, QuietStanceConfig, StanceTask, MIN_SCORED_S, NEUTRAL_SPINE_LEVELS,
-    ROCKER_LEVELS, SINGLE_LEG_LEVELS, STANCE_LEVELS, TANDEM_STANCE_LEVELS, WALK_LEVELS,
+    DrillKind, EndReason, QuietStanceConfig, StanceTask, WeightShiftConfig, WeightShiftMetrics,
+    MIN_SCORED_S, NEUTRAL_SPINE_LEVELS, REFERENCE_PATH_EFFICIENCY, ROCKER_LEVELS, SHIFT_LEVELS,
+    SINGLE_LEG_LEVELS, STANCE_LEVELS, TANDEM_STANCE_LEVELS, WALK_LEVELS,
 };
 use crate::session::{pipeline_version, SessionMeta, SessionReport};
 
@@ -163,6 +164,20 @@ fn cop_on_board(meta: &SessionMeta, report: &SessionReport) -> Option<String> {
     })
 }
 
+/// The weight shift's centre must lie on the board, inside the cells' rectangle.
+fn centre_on_board(meta: &SessionMeta, report: &SessionReport) -> Option<String> {
+    let [x, y] = report.metrics.weight_shift()?.centre_mm?;
+    let g = meta.pipeline.cop.geometry;
+    (x.abs() > g.width_mm / 2.0 || y.abs() > g.depth_mm / 2.0).then(|| {
+        format!(
+            "The centre of pressure was outside the board (your centre at x {x:+.0} mm, y \
+             {y:+.0} mm on a {:.0} × {:.0} mm board): check the board's load cells and their \
+             wiring.",
+            g.width_mm, g.depth_mm
+        )
+    })
+}
+
 fn rocker_band_deg(level: u8) -> f64 {
     let i = usize::from(level.clamp(1, ROCKER_LEVELS.len() as u8)) - 1;
     ROCKER_LEVELS[i].band_deg
@@ -243,6 +258,18 @@ fn single_leg_touch_downs_reference(level: u8) -> f64 {
 
 fn stepped_off(report: &SessionReport) -> u32 {
     u32::from(report.end == EndReason::SteppedOff)
+}
+
+fn shift_config(level: u8) -> Option<WeightShiftConfig> {
+    WeightShiftConfig::for_level(level.clamp(1, SHIFT_LEVELS.len() as u8))
+}
+
+/// The weight shift's measures of a result that showed at least one target.
+fn shifted(report: &SessionReport) -> Option<&WeightShiftMetrics> {
+    report
+        .metrics
+        .weight_shift()
+        .filter(|m| m.targets_shown > 0)
 }
 
 /// Every drill's scoring, one row per drill and device class: add a row for a new drill.
@@ -331,6 +358,60 @@ pub static DRILLS: &[DrillScoring] = &[
         failures: stepped_off,
         points_per_failure: 5.0,
         check: cop_on_board,
+    },
+    DrillScoring {
+        drill: DrillKind::WeightShift,
+        device: DeviceClass::BalanceBoard,
+        levels: SHIFT_LEVELS.len() as u8,
+        // A trial is as long as its targets take: its measures need one target shown.
+        min_measured_s: 0.0,
+        measures: &[
+            Measure {
+                name: "time_to_reach_s",
+                label: "mean time to reach a target",
+                unit: "s",
+                // No target reached: the time allowed (the worst it can be).
+                value: |r| {
+                    let m = shifted(r)?;
+                    m.time_to_reach_s
+                        .or_else(|| Some(shift_config(r.level)?.time_allowed_s))
+                },
+                offset: 0.0,
+                // Provisional: a 0.6 s reaction and the level's mean distance at 100 mm/s.
+                reference: |level| {
+                    shift_config(level).map_or(1.0, |c| c.reference_time_to_reach_s())
+                },
+                flat_below: 0.1,
+                impossible_above: 60.0,
+            },
+            Measure {
+                name: "path_waste_percent",
+                label: "path wasted (100 − path efficiency)",
+                unit: "%",
+                // No target reached: all of it.
+                value: |r| {
+                    Some(100.0 * (1.0 - shifted(r)?.path_efficiency.unwrap_or(0.0)).max(0.0))
+                },
+                offset: 1.0,
+                // Provisional: a path efficiency of 0.85.
+                reference: |_| 100.0 * (1.0 - REFERENCE_PATH_EFFICIENCY),
+                flat_below: 0.0,
+                impossible_above: 100.0 + 1e-9,
+            },
+        ],
+        // Targets ended (reached or missed) of the level's.
+        completion: |r| {
+            r.metrics.weight_shift().map_or(0.0, |m| {
+                if m.targets_planned == 0 {
+                    0.0
+                } else {
+                    (f64::from(m.reached + m.misses) / f64::from(m.targets_planned)).min(1.0)
+                }
+            })
+        },
+        failures: |r| r.metrics.weight_shift().map_or(0, |m| m.misses),
+        points_per_failure: 5.0,
+        check: centre_on_board,
     },
     DrillScoring {
         drill: DrillKind::TandemWalk,

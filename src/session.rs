@@ -3,8 +3,8 @@
 //! is why a replay gives the live result to the bit.
 //!
 //! A rocker-board hold runs IMU samples through the orientation [`Pipeline`], and so does the
-//! tandem walk (which also keeps the samples for its step detection); quiet stance runs
-//! balance-board samples through the [`CopPipeline`]. Samples of the other kind of
+//! tandem walk (which also keeps the samples for its step detection); the standing drills and
+//! the weight shift run balance-board samples through the [`CopPipeline`]. Samples of the other kind of
 //! device are not used (the live run refuses such a device as soon as it introduces itself).
 
 use proprio_protocol::{DeviceInfo, DeviceKind, DeviceMessage, ImuSample, LoadSample};
@@ -16,6 +16,7 @@ use crate::drill::{
     DrillEvent, DrillKind, DrillMetrics, EndReason, NeutralSpine, NeutralSpineConfig,
     NeutralSpineLive, QuietStance, QuietStanceConfig, QuietStanceLive, RockerHold,
     RockerHoldConfig, RockerHoldLive, StanceTask, TandemWalk, TandemWalkConfig, TandemWalkLive,
+    WeightShift, WeightShiftConfig, WeightShiftLive,
 };
 use crate::pipeline::{
     CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION,
@@ -66,6 +67,8 @@ pub enum DrillSetup {
     TandemWalk(TandemWalkConfig),
     /// The neutral-spine hold.
     NeutralSpine(NeutralSpineConfig),
+    /// The weight shift on a balance board.
+    WeightShift(WeightShiftConfig),
 }
 
 impl DrillSetup {
@@ -78,6 +81,7 @@ impl DrillSetup {
             DrillSetup::TandemStance(_) => DrillKind::TandemStance,
             DrillSetup::TandemWalk(_) => DrillKind::TandemWalk,
             DrillSetup::NeutralSpine(_) => DrillKind::NeutralSpine,
+            DrillSetup::WeightShift(_) => DrillKind::WeightShift,
         }
     }
 
@@ -90,10 +94,11 @@ impl DrillSetup {
             }
             DrillSetup::TandemWalk(c) => c.level,
             DrillSetup::NeutralSpine(c) => c.level,
+            DrillSetup::WeightShift(c) => c.level,
         }
     }
 
-    /// Its target duration (a walk's time limit), s.
+    /// Its target duration (a walk's time limit; the weight shift's longest), s.
     pub fn duration_s(&self) -> f64 {
         match self {
             DrillSetup::RockerHold(c) => c.duration_s,
@@ -102,6 +107,7 @@ impl DrillSetup {
             }
             DrillSetup::TandemWalk(c) => c.time_limit_s,
             DrillSetup::NeutralSpine(c) => c.duration_s,
+            DrillSetup::WeightShift(c) => c.time_limit_s(),
         }
     }
 
@@ -120,9 +126,10 @@ pub fn pipeline_version(drill: DrillKind) -> &'static str {
     match drill {
         DrillKind::RockerHold => PIPELINE_VERSION,
         DrillKind::NeutralSpine => NEUTRAL_SPINE_PIPELINE_VERSION,
-        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
-            COP_PIPELINE_VERSION
-        }
+        DrillKind::QuietStance
+        | DrillKind::SingleLeg
+        | DrillKind::TandemStance
+        | DrillKind::WeightShift => COP_PIPELINE_VERSION,
         DrillKind::TandemWalk => WALK_PIPELINE_VERSION,
     }
 }
@@ -260,6 +267,8 @@ pub enum DrillLive {
         /// Band, ± degrees.
         band_deg: f64,
     },
+    /// The weight shift.
+    WeightShift(WeightShiftLive),
 }
 
 /// What the live view shows.
@@ -307,6 +316,11 @@ enum Chain {
         pipeline: Box<Pipeline>,
         drill: Box<NeutralSpine>,
     },
+    /// Load samples → tare → COP → weight shift.
+    WeightShift {
+        pipeline: CopPipeline,
+        drill: Box<WeightShift>,
+    },
 }
 
 impl Chain {
@@ -316,6 +330,7 @@ impl Chain {
             Chain::QuietStance { drill, .. } => drill.is_done(),
             Chain::TandemWalk { drill, .. } => drill.is_done(),
             Chain::NeutralSpine { drill, .. } => drill.is_done(),
+            Chain::WeightShift { drill, .. } => drill.is_done(),
         }
     }
 
@@ -325,6 +340,7 @@ impl Chain {
             Chain::QuietStance { drill, .. } => drill.stop(reason, events),
             Chain::TandemWalk { drill, .. } => drill.stop(reason, events),
             Chain::NeutralSpine { drill, .. } => drill.stop(reason, events),
+            Chain::WeightShift { drill, .. } => drill.stop(reason, events),
         }
     }
 }
@@ -382,6 +398,10 @@ impl Session {
             DrillSetup::NeutralSpine(config) => Chain::NeutralSpine {
                 pipeline: Box::new(Pipeline::new(meta.pipeline)),
                 drill: Box::new(NeutralSpine::new(config)),
+            },
+            DrillSetup::WeightShift(config) => Chain::WeightShift {
+                pipeline: CopPipeline::new(meta.pipeline.cop),
+                drill: Box::new(WeightShift::new(config)),
             },
         };
         let mut quality = DataQuality::default();
@@ -514,6 +534,10 @@ impl Session {
                         pipeline.set_device_info(info);
                         drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
                     }
+                    Chain::WeightShift { pipeline, drill } => {
+                        pipeline.set_device_info(&info);
+                        drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
+                    }
                 }
             }
             DeviceMessage::Imu(sample) => self.on_imu(&sample, events),
@@ -538,7 +562,7 @@ impl Session {
             Chain::RockerHold { pipeline, .. }
             | Chain::TandemWalk { pipeline, .. }
             | Chain::NeutralSpine { pipeline, .. } => pipeline,
-            Chain::QuietStance { .. } => return, // not this drill's sensor
+            Chain::QuietStance { .. } | Chain::WeightShift { .. } => return, // not this drill's sensor
         };
         let Some(timed) = self
             .clock
@@ -563,13 +587,14 @@ impl Session {
             Chain::RockerHold { drill, .. } => drill.update(&tilt, events),
             Chain::TandemWalk { drill, .. } => drill.update(&si, &tilt, events),
             Chain::NeutralSpine { drill, .. } => drill.update(&si, &tilt, events),
-            Chain::QuietStance { .. } => {}
+            Chain::QuietStance { .. } | Chain::WeightShift { .. } => {}
         }
     }
 
     fn on_load(&mut self, sample: &LoadSample, events: &mut Vec<DrillEvent>) {
-        let Chain::QuietStance { pipeline, drill } = &mut self.chain else {
-            return; // not this drill's sensor
+        let pipeline = match &mut self.chain {
+            Chain::QuietStance { pipeline, .. } | Chain::WeightShift { pipeline, .. } => pipeline,
+            _ => return, // not this drill's sensor
         };
         let Some(timed) = self
             .clock
@@ -577,15 +602,18 @@ impl Session {
         else {
             return;
         };
-        match pipeline.push(sample, timed.t_us) {
-            Some(cop) => {
-                self.quality.samples_received += 1;
-                if let Some(kept) = self.kept.as_mut() {
-                    kept.cop.push(cop);
-                }
-                drill.update(&cop, events);
-            }
-            None => self.quality.samples_before_info += 1,
+        let Some(cop) = pipeline.push(sample, timed.t_us) else {
+            self.quality.samples_before_info += 1;
+            return;
+        };
+        self.quality.samples_received += 1;
+        if let Some(kept) = self.kept.as_mut() {
+            kept.cop.push(cop);
+        }
+        match &mut self.chain {
+            Chain::QuietStance { drill, .. } => drill.update(&cop, events),
+            Chain::WeightShift { drill, .. } => drill.update(&cop, events),
+            _ => {}
         }
     }
 
@@ -603,6 +631,7 @@ impl Session {
                 live: drill.live(),
                 band_deg: drill.config().band_deg,
             },
+            Chain::WeightShift { drill, .. } => DrillLive::WeightShift(drill.live()),
         };
         LiveStatus {
             drill,
@@ -630,6 +659,9 @@ impl Session {
             Chain::TandemWalk { drill, .. } => drill.finish().map_metrics(DrillMetrics::TandemWalk),
             Chain::NeutralSpine { drill, .. } => {
                 drill.finish().map_metrics(DrillMetrics::NeutralSpine)
+            }
+            Chain::WeightShift { drill, .. } => {
+                drill.finish().map_metrics(DrillMetrics::WeightShift)
             }
         };
         let mut report = SessionReport {

@@ -244,8 +244,8 @@ fn is_recording(path: &Path) -> Result<bool> {
 }
 
 /// A recording's samples, decoded by the same session code as its drill and replay: the
-/// drill's own span for a quiet stance (COP) or a rocker hold (IMU), the whole walk for a
-/// tandem walk.
+/// drill's own span for a standing drill or a weight shift (COP) or a rocker hold (IMU), the
+/// whole walk for a tandem walk.
 fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = RecordingReader::new(BufReader::new(file))
@@ -262,7 +262,10 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     let (from_s, to_s) = (report.start_s, report.start_s + report.duration_s);
     let in_span = |t_s: f64| t_s >= from_s - 1e-9 && t_s <= to_s + 1e-9;
     let input = match drill {
-        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
+        DrillKind::QuietStance
+        | DrillKind::SingleLeg
+        | DrillKind::TandemStance
+        | DrillKind::WeightShift => {
             let (mut t_s, mut ml_mm, mut ap_mm) = (Vec::new(), Vec::new(), Vec::new());
             for s in &samples.cop {
                 let t = s.t_us as f64 * 1e-6;
@@ -290,7 +293,10 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
         }
     };
     let kind = match drill {
-        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => MeasureKind::Cop,
+        DrillKind::QuietStance
+        | DrillKind::SingleLeg
+        | DrillKind::TandemStance
+        | DrillKind::WeightShift => MeasureKind::Cop,
         DrillKind::TandemWalk => MeasureKind::Walk,
         DrillKind::RockerHold | DrillKind::NeutralSpine => MeasureKind::Sway,
     };

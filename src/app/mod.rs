@@ -165,6 +165,8 @@ enum DrillName {
     TandemWalk,
     /// Neutral-spine hold with the wearable on the lower back.
     NeutralSpine,
+    /// Weight shift on a balance board: move your centre of pressure to targets.
+    WeightShift,
 }
 
 impl From<DrillName> for DrillKind {
@@ -176,6 +178,7 @@ impl From<DrillName> for DrillKind {
             DrillName::TandemStance => DrillKind::TandemStance,
             DrillName::TandemWalk => DrillKind::TandemWalk,
             DrillName::NeutralSpine => DrillKind::NeutralSpine,
+            DrillName::WeightShift => DrillKind::WeightShift,
         }
     }
 }
@@ -186,18 +189,20 @@ struct DrillArgs {
     #[arg(value_enum)]
     drill: DrillName,
     /// Where the data comes from: `sim` (simulated device: a wearable on a rocker board, a
-    /// balance board for the standing drills, or a wearable on a walker's lower back for tandem-walk), `serial:PATH[@BAUD]` (a device speaking proprio's
+    /// balance board for the standing drills and weight-shift, or a wearable on a walker's lower back for tandem-walk), `serial:PATH[@BAUD]` (a device speaking proprio's
     /// protocol; default 115200 baud), or `hx711-text:PATH[@BAUD]` (a DIY HX711 balance board
     /// printing text lines; default 57600 baud; see the --hx711-* flags).
     #[arg(long, default_value = "sim", value_name = "SOURCE")]
     source: String,
     /// Level, 1 (easiest) to 5; sets the duration, and the target band (rocker-hold), the
     /// stance, eyes and surface (quiet-stance; single-leg; tandem-stance, levels 1–4), the band
-    /// (neutral-spine, levels 1–4), or the steps (tandem-walk, levels 1–4) [default: the plan's
-    /// level for the drill, see `proprio plan`; 1 to start with].
+    /// (neutral-spine, levels 1–4), the steps (tandem-walk, levels 1–4), or the targets'
+    /// distance, size, hold and time (weight-shift) [default: the plan's level for the drill,
+    /// see `proprio plan`; 1 to start with].
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
     level: Option<u8>,
-    /// Override the level's duration (a walk's time limit), in seconds.
+    /// Override the level's duration (a walk's time limit), in seconds (not for weight-shift,
+    /// whose length is its targets').
     #[arg(long, value_name = "S", value_parser = parse_duration_s)]
     duration: Option<f64>,
     /// Print the result as one JSON object.

@@ -2,7 +2,7 @@
 
 use crate::drill::{
     DrillKind, DrillMetrics, EndReason, StanceTask, NEUTRAL_SPINE_LEVELS, ROCKER_LEVELS,
-    WALK_LEVELS,
+    SHIFT_LEVELS, WALK_LEVELS,
 };
 use crate::scoring::ScoreMode;
 use crate::session::SessionReport;
@@ -51,6 +51,20 @@ pub fn print_drills() {
                         i + 1,
                         level.band_deg,
                         level.duration_s,
+                        level.note
+                    );
+                }
+            }
+            DrillKind::WeightShift => {
+                for (i, level) in SHIFT_LEVELS.iter().enumerate() {
+                    out!(
+                        "    {}: {} targets at {:.0} % of your limits, each within {:.0} mm held {:.1} s, {:.0} s allowed; {}",
+                        i + 1,
+                        level.targets,
+                        100.0 * level.distance_share,
+                        level.radius_mm,
+                        level.dwell_s,
+                        level.time_allowed_s,
                         level.note
                     );
                 }
@@ -104,13 +118,18 @@ pub fn print_report(report: &SessionReport) {
         Some(_) => "not scored".to_string(),
         None => format!("score {:.0} / 100", report.score),
     };
+    // The weight shift's length is its targets': its target duration is only its longest.
+    let of = if report.drill == DrillKind::WeightShift {
+        String::new()
+    } else {
+        format!(" of {:.0}", report.target_duration_s)
+    };
     out!(
-        "{} level {}: {score} ({}, {:.1} of {:.0} s measured{pauses})",
+        "{} level {}: {score} ({}, {:.1}{of} s measured{pauses})",
         report.drill.name(),
         report.level,
         end_words(report.end),
         measured_s,
-        report.target_duration_s
     );
     match &report.metrics {
         DrillMetrics::RockerHold(m) => {
@@ -180,6 +199,34 @@ pub fn print_report(report: &SessionReport) {
                 m.band_exits,
                 m.holds_broken
             );
+        }
+        DrillMetrics::WeightShift(m) => {
+            let opt = |v: Option<f64>, unit: &str, digits: usize| {
+                v.map_or("–".to_string(), |v| format!("{v:.digits$}{unit}"))
+            };
+            out!(
+                "  targets: {} reached of {} ({} shown), {} missed",
+                m.reached,
+                m.targets_planned,
+                m.targets_shown,
+                m.misses
+            );
+            out!(
+                "  time to reach {}, path efficiency {}, reaction {}, furthest {} of the way",
+                opt(m.time_to_reach_s, " s", 2),
+                opt(m.path_efficiency, "", 2),
+                opt(m.reaction_time_s, " s", 2),
+                opt(m.max_excursion_percent, " %", 0)
+            );
+            let weight = m
+                .weight_kg
+                .map_or(String::new(), |kg| format!("{kg:.1} kg, "));
+            if let Some([x, y]) = m.centre_mm {
+                out!(
+                    "  your centre at x {x:+.0} mm, y {y:+.0} mm on the board ({weight}paths at {:.0} Hz)",
+                    m.analysis_rate_hz
+                );
+            }
         }
         DrillMetrics::TandemWalk(m) => {
             let opt = |v: Option<f64>, unit: &str| {

@@ -19,7 +19,7 @@ use crate::cues::HapticCues;
 use crate::devices::{witmotion, DeviceFormat};
 use crate::drill::{
     DrillEvent, DrillKind, NeutralSpineConfig, QuietStanceConfig, RockerHoldConfig,
-    TandemWalkConfig,
+    TandemWalkConfig, WeightShiftConfig,
 };
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
 use crate::session::{DrillSetup, LiveStatus, Session, SessionMeta, SessionReport};
@@ -71,6 +71,17 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
                 sim.balance_board.condition = level.condition;
             }
             DrillSetup::for_stance(config)
+        }
+        DrillKind::WeightShift => {
+            let config = WeightShiftConfig::for_level(level).with_context(no_level)?;
+            if args.duration.is_some() {
+                bail!("--duration does not apply to weight-shift: a trial lasts as long as its level's targets take");
+            }
+            sim.device = SimDevice::BalanceBoard;
+            sim.balance_board.geometry = args.board_geometry;
+            // The simulated person watches the drill's screen and leans to its targets.
+            sim.balance_board.shift = Some(config);
+            DrillSetup::WeightShift(config)
         }
         DrillKind::TandemWalk => {
             let mut config = TandemWalkConfig::for_level(level).with_context(no_level)?;

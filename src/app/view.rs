@@ -1,7 +1,9 @@
 //! The live terminal view, redrawn in place: for the rocker-board hold a gauge of the board's
 //! tilt with the target band; for quiet stance what to do (stay off while the board tares,
 //! step on, stand still), then the centre of pressure (a side-to-side gauge and x/y in mm);
-//! the time left and the live score. Keys: `q` or Esc stops, `p` stops because it hurts.
+//! for the weight shift where the current target is (its direction and offset from the user's
+//! centre, a gauge of how far along the way to it the COP is); the time left and the live
+//! score. Keys: `q` or Esc stops, `p` stops because it hurts.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -11,7 +13,8 @@ use crossterm::style::{Attribute, Color, Print, ResetColor, SetAttribute, SetFor
 use crossterm::{cursor, queue, terminal};
 
 use crate::drill::{
-    DrillEvent, QuietStanceLive, Side, StancePhase, StanceTask, WalkPhase, LATERAL_MISSTEP_DEG,
+    DrillEvent, QuietStanceLive, ShiftPhase, Side, StancePhase, StanceTask, WalkPhase,
+    WeightShiftLive, LATERAL_MISSTEP_DEG,
 };
 use crate::session::{DrillLive, LiveStatus};
 
@@ -29,6 +32,8 @@ const LINES: u16 = 5;
 /// Quiet stance's gauge: side-to-side COP offset, ± mm shown, and the "steady" band.
 const COP_GAUGE_LIMIT_MM: f64 = 30.0;
 const COP_GAUGE_BAND_MM: f64 = 10.0;
+/// The weight shift's gauge: the way from the centre to a target, columns.
+const SHIFT_GAUGE_WIDTH: usize = 25;
 /// The walk gauge's ends: the trunk's lateral lean, degrees.
 const WALK_GAUGE_LIMIT_DEG: f64 = 15.0;
 
@@ -107,6 +112,21 @@ impl LiveView {
                 DrillEvent::FootUp { .. } => self.note = "back on one leg: hold it".into(),
                 DrillEvent::HoldBroken { .. } => {
                     self.note = "hold broken: ease back to your neutral".into()
+                }
+                DrillEvent::TargetShown {
+                    target, direction, ..
+                } => self.note = format!("target {target}: lean {}", direction.words()),
+                DrillEvent::TargetReached {
+                    target,
+                    time_to_reach_s,
+                    ..
+                } => {
+                    self.note = format!(
+                        "target {target} reached in {time_to_reach_s:.1} s: back to the middle"
+                    )
+                }
+                DrillEvent::TargetMissed { target, .. } => {
+                    self.note = format!("target {target} missed: back to the middle")
                 }
                 // A walk's steps are judged when it ends; the live count is in the status line.
                 DrillEvent::Step { .. }
@@ -188,6 +208,25 @@ impl LiveView {
                     &format!(
                         "time left {:4.0} s   sway {:5.1} mm/s   ellipse {:5.0} mm²{touch_downs}   score {:3.0}",
                         d.remaining_s, d.mean_velocity_mm_s, d.ellipse_area_95_mm2, d.score
+                    ),
+                )?;
+            }
+            DrillLive::WeightShift(d) => {
+                line(
+                    &mut out,
+                    &format!(
+                        "proprio · weight shift · level {} · q stop · p it hurts (stops at once)",
+                        live.level
+                    ),
+                )?;
+                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
+                draw_shift(&mut out, d, live.device_known)?;
+                queue!(out, Print("\r\n"))?;
+                line(
+                    &mut out,
+                    &format!(
+                        "reached {}   missed {}   of {} targets   score {:3.0}",
+                        d.reached, d.misses, d.targets, d.score
                     ),
                 )?;
             }
@@ -389,4 +428,63 @@ fn draw_stance(out: &mut io::Stdout, d: &QuietStanceLive, device_known: bool) ->
         out,
         Print(format!("  COP x {x_mm:+6.1} mm  y {y_mm:+6.1} mm"))
     )
+}
+
+/// The weight shift's second line: what to do now; with a target, where it is from the
+/// centre, a gauge of the way to it (the COP's progress along the target's direction, the
+/// target's radius marked) and the time left.
+fn draw_shift(out: &mut io::Stdout, d: &WeightShiftLive, device_known: bool) -> io::Result<()> {
+    let load = d
+        .load_kg
+        .map_or(String::new(), |kg| format!(" ({kg:.0} kg on the board)"));
+    let you = d.cop_offset_mm.map_or(String::new(), |[x, y]| {
+        format!("  you x {x:+4.0} y {y:+4.0} mm")
+    });
+    let prompt = match d.phase {
+        _ if !device_known => "  waiting for the board…".to_string(),
+        ShiftPhase::Taring => "  stay off the board: taring…".to_string(),
+        ShiftPhase::StepOn => "  step onto the board, feet hip-width apart".to_string(),
+        ShiftPhase::Settling => format!("  stand still…{load}"),
+        ShiftPhase::Centring => "  stand still in the middle: finding your centre…".to_string(),
+        ShiftPhase::Return => format!("  back to the middle{you}  {:3.1} s", d.time_left_s),
+        ShiftPhase::Ended => "  done".to_string(),
+        ShiftPhase::Target => String::new(),
+    };
+    let (Some(target), ShiftPhase::Target) = (d.target, d.phase) else {
+        return queue!(out, Print(prompt));
+    };
+    let [tx, ty] = target.offset_mm;
+    let distance = target.distance_mm();
+    let unit = target.direction.unit();
+    let along = d
+        .cop_offset_mm
+        .map_or(0.0, |[x, y]| x * unit[0] + y * unit[1]);
+    // From the centre (0) to 125 % of the way; the target's centre at 100 %.
+    let column = |mm: f64| -> usize {
+        let share = (mm / (1.25 * distance)).clamp(0.0, 1.0);
+        (share * (SHIFT_GAUGE_WIDTH - 1) as f64).round() as usize
+    };
+    let (marker, goal) = (column(along), column(distance));
+    queue!(
+        out,
+        Print(format!(
+            "  {} of {}: {:<13} x {tx:+4.0} y {ty:+4.0} mm ",
+            target.number,
+            d.targets,
+            target.direction.words()
+        ))
+    )?;
+    for c in 0..SHIFT_GAUGE_WIDTH {
+        if c == marker {
+            let colour = if d.on_goal {
+                Color::Green
+            } else {
+                Color::Yellow
+            };
+            queue!(out, SetForegroundColor(colour), Print('●'), ResetColor)?;
+        } else {
+            queue!(out, Print(if c == goal { '◎' } else { '─' }))?;
+        }
+    }
+    queue!(out, Print(format!("{you}  {:3.1} s left", d.time_left_s)))
 }

@@ -18,12 +18,20 @@
 //! - [`NeutralSpine`] is the neutral-spine hold with the wearable on the lower back: it
 //!   captures the user's neutral posture, then follows the trunk's deviation from it, and ends
 //!   with a [`NeutralSpineOutcome`]: RMS deviation, time in band, holds broken.
+//! - [`WeightShift`] is the weight shift on a balance board: it consumes
+//!   [`CopSample`](crate::pipeline::CopSample)s, starts as the standing drills do, finds the
+//!   user's centre, shows targets around it one by one and ends with a [`WeightShiftOutcome`]:
+//!   time to reach, path efficiency, misses, reaction time, excursion.
+//! - The board drills share their start and stop rules ([`StepOn`], [`DrillClock`],
+//!   [`StepOffWatch`]).
 //! - [`DrillMetrics`] holds any drill's measures, as results carry them.
 
 mod neutral_spine;
 mod quiet_stance;
 mod rocker_hold;
+mod standing;
 mod tandem_walk;
+mod weight_shift;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,8 +50,19 @@ pub use quiet_stance::{
     ellipse_area_95_mm2, sway_measures, Feet, QuietStance, QuietStanceConfig, QuietStanceLive,
     QuietStanceMetrics, QuietStanceOutcome, StanceCondition, StanceLevel, StancePhase, StanceTask,
     SwayMeasures, TouchDowns, ANALYSIS_RATE_HZ, FOOT_UP_SHARE, MIN_SCORED_S, SINGLE_LEG_LEVELS,
-    SINGLE_LEG_STEP_OFF_SHARE, STANCE_LEVELS, STEADY_S, STEADY_TOLERANCE, STEP_OFF_S,
-    STEP_OFF_SHARE, TANDEM_STANCE_LEVELS, TOUCH_DOWN_S, TOUCH_DOWN_SHARE,
+    SINGLE_LEG_STEP_OFF_SHARE, STANCE_LEVELS, TANDEM_STANCE_LEVELS, TOUCH_DOWN_S, TOUCH_DOWN_SHARE,
+};
+
+pub use standing::{
+    DrillClock, PreStart, Standing, StepOffWatch, StepOn, StepOnState, MAX_HELD_S, STEADY_S,
+    STEADY_TOLERANCE, STEP_OFF_S, STEP_OFF_SHARE,
+};
+
+pub use weight_shift::{
+    path_efficiency, Direction, ShiftLevel, ShiftPhase, Target, WeightShift, WeightShiftConfig,
+    WeightShiftLive, WeightShiftMetrics, WeightShiftOutcome, CENTRE_S, EXIT_MARGIN_MM, LOS_BACK_MM,
+    LOS_FORWARD_MM, LOS_SIDEWAYS_MM, ONSET_MIN_MM, ONSET_SHARE, REFERENCE_PATH_EFFICIENCY,
+    RETURN_ALLOWED_S, RETURN_DWELL_S, SHIFT_LEVELS,
 };
 
 pub use tandem_walk::{
@@ -72,14 +91,17 @@ pub enum DrillKind {
     TandemWalk,
     /// Hold a neutral spine with the wearable on the lower back.
     NeutralSpine,
+    /// Move your centre of pressure to targets on a balance board (weight shift).
+    WeightShift,
 }
 
 impl DrillKind {
     /// All drills, in the order they are listed.
-    pub const ALL: [DrillKind; 6] = [
+    pub const ALL: [DrillKind; 7] = [
         DrillKind::QuietStance,
         DrillKind::SingleLeg,
         DrillKind::TandemStance,
+        DrillKind::WeightShift,
         DrillKind::TandemWalk,
         DrillKind::RockerHold,
         DrillKind::NeutralSpine,
@@ -94,6 +116,7 @@ impl DrillKind {
             DrillKind::TandemStance => "tandem-stance",
             DrillKind::TandemWalk => "tandem-walk",
             DrillKind::NeutralSpine => "neutral-spine",
+            DrillKind::WeightShift => "weight-shift",
         }
     }
 
@@ -101,7 +124,10 @@ impl DrillKind {
     pub fn needs_balance_board(self) -> bool {
         match self {
             DrillKind::RockerHold | DrillKind::TandemWalk | DrillKind::NeutralSpine => false,
-            DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => true,
+            DrillKind::QuietStance
+            | DrillKind::SingleLeg
+            | DrillKind::TandemStance
+            | DrillKind::WeightShift => true,
         }
     }
 
@@ -111,7 +137,10 @@ impl DrillKind {
             DrillKind::QuietStance => Some(StanceTask::Quiet),
             DrillKind::SingleLeg => Some(StanceTask::SingleLeg),
             DrillKind::TandemStance => Some(StanceTask::Tandem),
-            DrillKind::RockerHold | DrillKind::TandemWalk | DrillKind::NeutralSpine => None,
+            DrillKind::RockerHold
+            | DrillKind::TandemWalk
+            | DrillKind::NeutralSpine
+            | DrillKind::WeightShift => None,
         }
     }
 
@@ -146,6 +175,12 @@ impl DrillKind {
                 "Find your comfortable neutral spine (the gentle hollow of your lower back, \
                  neither arched nor flattened) and stand still while it is captured, then hold \
                  it as the level says."
+            }
+            DrillKind::WeightShift => {
+                "Step onto the balance board with your feet hip-width apart and stand still while \
+                 your centre is found. Then shift your weight, both feet flat, to move your dot \
+                 onto each target as it appears, smoothly and in a straight line; hold it there \
+                 until it is ticked off, then come back to the middle."
             }
         }
     }
@@ -186,6 +221,12 @@ impl DrillKind {
                  the basis of every other exercise, and of sitting, standing and lifting \
                  without strain."
             }
+            DrillKind::WeightShift => {
+                "Trains controlled movement of your weight over your feet, with the hips and \
+                 trunk steering it, to the edges of your balance and back. Back pain makes \
+                 people stiffen and avoid leaning; reaching further, sooner and more directly \
+                 shows the trunk moving freely and safely again."
+            }
         }
     }
 
@@ -214,6 +255,11 @@ impl DrillKind {
                 "Neutral is where it feels comfortable, not where it looks straight. Keep \
                  breathing, and stop at once if it hurts."
             }
+            DrillKind::WeightShift => {
+                "Put the board on a firm floor next to a wall or a sturdy chair you can hold. \
+                 Lean only as far as feels safe, keep your heels and toes down, step off \
+                 whenever you need to, and stop at once if it hurts."
+            }
         }
     }
 
@@ -221,9 +267,10 @@ impl DrillKind {
     pub fn sensor(self) -> &'static str {
         match self {
             DrillKind::RockerHold => "IMU strapped to the board, x axis along the rocker",
-            DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
-                "balance board with four load cells (e.g. four HX711s)"
-            }
+            DrillKind::QuietStance
+            | DrillKind::SingleLeg
+            | DrillKind::TandemStance
+            | DrillKind::WeightShift => "balance board with four load cells (e.g. four HX711s)",
             DrillKind::TandemWalk | DrillKind::NeutralSpine => {
                 "IMU wearable on the lower back, x forward, z up"
             }
@@ -396,6 +443,37 @@ pub enum DrillEvent {
         /// Seconds from the start.
         t_s: f64,
     },
+    /// Weight shift: a target appeared.
+    TargetShown {
+        /// Seconds from the start.
+        t_s: f64,
+        /// Its number, from 1.
+        target: u8,
+        /// Its direction from the user's centre.
+        direction: Direction,
+        /// Where it lies from the user's centre `[x ML, y AP]`, mm.
+        offset_mm: [f64; 2],
+    },
+    /// Weight shift: the target was reached and held for the level's dwell.
+    TargetReached {
+        /// Seconds from the start, when the hold was complete.
+        t_s: f64,
+        /// Its number, from 1.
+        target: u8,
+        /// From the target appearing to the COP's first entry within its radius, s.
+        time_to_reach_s: f64,
+        /// Straight distance over the path taken to it, 0–1.
+        path_efficiency: f64,
+    },
+    /// Weight shift: the time allowed ran out before the target was held (the failure event).
+    TargetMissed {
+        /// Seconds from the start.
+        t_s: f64,
+        /// Its number, from 1.
+        target: u8,
+        /// How far the COP got towards it, % of its distance.
+        max_excursion_percent: f64,
+    },
     /// The drill ended.
     Ended {
         /// Seconds from the start.
@@ -420,6 +498,9 @@ impl DrillEvent {
             | DrillEvent::Step { t_s }
             | DrillEvent::Misstep { t_s, .. }
             | DrillEvent::Stopped { t_s }
+            | DrillEvent::TargetShown { t_s, .. }
+            | DrillEvent::TargetReached { t_s, .. }
+            | DrillEvent::TargetMissed { t_s, .. }
             | DrillEvent::Ended { t_s, .. } => t_s,
         }
     }
@@ -466,6 +547,8 @@ pub enum DrillMetrics {
     TandemWalk(TandemWalkMetrics),
     /// The neutral-spine hold's.
     NeutralSpine(NeutralSpineMetrics),
+    /// The weight shift's.
+    WeightShift(WeightShiftMetrics),
 }
 
 impl DrillMetrics {
@@ -476,6 +559,7 @@ impl DrillMetrics {
             DrillMetrics::QuietStance(m) => m.measured_s,
             DrillMetrics::TandemWalk(m) => m.measured_s,
             DrillMetrics::NeutralSpine(m) => m.measured_s,
+            DrillMetrics::WeightShift(m) => m.measured_s,
         }
     }
 
@@ -499,6 +583,14 @@ impl DrillMetrics {
     pub fn neutral_spine(&self) -> Option<&NeutralSpineMetrics> {
         match self {
             DrillMetrics::NeutralSpine(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The weight shift's measures, if these are.
+    pub fn weight_shift(&self) -> Option<&WeightShiftMetrics> {
+        match self {
+            DrillMetrics::WeightShift(m) => Some(m),
             _ => None,
         }
     }

@@ -43,22 +43,17 @@
 //! by the level's `sway_allowance` (the area by its square). Less than [`MIN_SCORED_S`] of
 //! measured standing (or than the target, if that is shorter) or fewer than 3 points score 0.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use crate::G_M_S2;
 
-use super::{DrillEvent, DrillOutcome, EndReason, EventLog, START_WITHIN_S};
+use super::standing::{DrillClock, PreStart, StepOffWatch, StepOn, StepOnState};
+#[cfg(doc)]
+use super::standing::{MAX_HELD_S, STEADY_S, STEADY_TOLERANCE, STEP_OFF_S};
+use super::{DrillEvent, DrillOutcome, EndReason, EventLog, STEP_OFF_SHARE};
 use crate::measures::prediction_ellipse_95_scale;
-use crate::pipeline::{BoardPhase, CopSample, WindowResampler};
+use crate::pipeline::{CopSample, WindowResampler};
 
-/// The load must be steady this long before the hold starts, s.
-pub const STEADY_S: f64 = 1.0;
-/// "Steady": every total within this share of the stretch's mean.
-pub const STEADY_TOLERANCE: f64 = 0.10;
-/// Below this share of the standing load a foot has left the board.
-pub const STEP_OFF_SHARE: f64 = 0.7;
 /// On one leg, below this share the standing foot has left the board too.
 pub const SINGLE_LEG_STEP_OFF_SHARE: f64 = 0.3;
 /// On one leg, below this share of the standing load the free foot is bearing weight on the
@@ -70,10 +65,6 @@ pub const TOUCH_DOWN_S: f64 = 0.1;
 pub const FOOT_UP_SHARE: f64 = 0.9;
 /// Each touch-down after the first multiplies the single-leg score by this.
 const TOUCH_DOWN_FACTOR: f64 = 0.9;
-/// …for at least this long, s (a quick dip from a bounce is not a step).
-pub const STEP_OFF_S: f64 = 0.25;
-/// Longest interval between samples that is still data, not a gap, s.
-pub const MAX_HELD_S: f64 = 0.25;
 /// The series' rate for devices at 50 Hz or more, Hz.
 pub const ANALYSIS_RATE_HZ: f64 = 25.0;
 /// Holds shorter than this are not scored, s.
@@ -86,6 +77,17 @@ const REFERENCE_AREA_MM2: f64 = 200.0;
 const VELOCITY_SPAN: f64 = 4.0;
 /// Area at which `s_a` reaches 0, in multiples of the reference.
 const AREA_SPAN: f64 = 10.0;
+
+/// The rate of the COP series for a board of nominal `device_rate_hz`: [`ANALYSIS_RATE_HZ`]
+/// for boards of 50 Hz or more, half the device's rate below (at least two samples per
+/// window); `current_hz` when the rate is not a usable number.
+pub(crate) fn analysis_rate_hz(device_rate_hz: f64, current_hz: f64) -> f64 {
+    if device_rate_hz.is_finite() && device_rate_hz > 0.0 {
+        ANALYSIS_RATE_HZ.min(device_rate_hz / 2.0).max(0.5)
+    } else {
+        current_hz
+    }
+}
 
 /// Which standing drill runs on the board.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -574,16 +576,16 @@ impl RunningSway {
 pub struct QuietStance {
     config: QuietStanceConfig,
     analysis_rate_hz: f64,
-    /// Before the hold: (t_us, total counts, total N) of the recent stretch on the board.
-    steady: VecDeque<(u64, f64, Option<f64>)>,
+    /// Before the hold: waiting for a steady load.
+    step_on: StepOn,
     t0_us: Option<u64>,
     standing_counts: f64,
     standing_n: Option<f64>,
-    prev_t_us: Option<u64>,
+    clock: DrillClock,
     last_t_s: f64,
     measured_s: f64,
-    /// Since when (µs, and the measured time then) the load has been below the step-off share.
-    off_since: Option<(u64, f64)>,
+    /// The step-off rule.
+    step_off: StepOffWatch,
     /// Since when the load has been below the touch-down share (single-leg stance).
     low_since: Option<(u64, f64)>,
     /// The free foot is down (a confirmed touch-down that has not ended).
@@ -596,8 +598,6 @@ pub struct QuietStance {
     running: RunningSway,
     samples: u64,
     latest: Option<CopSample>,
-    /// Device time of the first sample, µs.
-    first_t_us: Option<u64>,
     events: EventLog,
     end: Option<(EndReason, f64)>,
 }
@@ -608,14 +608,14 @@ impl QuietStance {
         QuietStance {
             config,
             analysis_rate_hz: ANALYSIS_RATE_HZ,
-            steady: VecDeque::new(),
+            step_on: StepOn::default(),
             t0_us: None,
             standing_counts: 0.0,
             standing_n: None,
-            prev_t_us: None,
+            clock: DrillClock::default(),
             last_t_s: 0.0,
             measured_s: 0.0,
-            off_since: None,
+            step_off: StepOffWatch::default(),
             low_since: None,
             foot_down: false,
             touch_downs: TouchDowns::default(),
@@ -625,7 +625,6 @@ impl QuietStance {
             running: RunningSway::default(),
             samples: 0,
             latest: None,
-            first_t_us: None,
             events: EventLog::default(),
             end: None,
         }
@@ -645,8 +644,8 @@ impl QuietStance {
     /// half the device's rate below (at least two samples per window). Fixed once the hold has
     /// started.
     pub fn set_device_rate_hz(&mut self, rate_hz: f64) {
-        if self.t0_us.is_none() && rate_hz.is_finite() && rate_hz > 0.0 {
-            self.analysis_rate_hz = ANALYSIS_RATE_HZ.min(rate_hz / 2.0).max(0.5);
+        if self.t0_us.is_none() {
+            self.analysis_rate_hz = analysis_rate_hz(rate_hz, self.analysis_rate_hz);
         }
     }
 
@@ -665,97 +664,43 @@ impl QuietStance {
             return;
         }
         self.latest = Some(*sample);
-        let first_t_us = *self.first_t_us.get_or_insert(sample.t_us);
         match self.t0_us {
-            None if sample.t_us.saturating_sub(first_t_us) as f64 * 1e-6 > START_WITHIN_S => {
-                self.end_at(EndReason::NotStarted, 0.0, out);
-            }
-            None => {
-                if self.wait_for_stance(sample) {
-                    self.hold(sample, sample.t_us, out);
+            None => match self.step_on.update(sample) {
+                StepOnState::Waiting => {}
+                StepOnState::TimedOut => self.end_at(EndReason::NotStarted, 0.0, out),
+                StepOnState::Standing(standing) => {
+                    self.standing_counts = standing.standing_counts;
+                    self.standing_n = standing.standing_n;
+                    self.t0_us = Some(standing.t0_us);
+                    self.resampler =
+                        Some(WindowResampler::new(standing.t0_us, self.analysis_rate_hz));
+                    self.hold(sample, standing.t0_us, out);
                 }
-            }
+            },
             Some(t0_us) => self.hold(sample, t0_us, out),
         }
-    }
-
-    /// Before the hold: true when this sample completes a steady stretch (the hold starts).
-    fn wait_for_stance(&mut self, sample: &CopSample) -> bool {
-        if sample.phase != BoardPhase::OnBoard {
-            self.steady.clear();
-            return false;
-        }
-        let t_us = sample.t_us;
-        if self
-            .steady
-            .back()
-            .is_some_and(|&(last, _, _)| t_us.saturating_sub(last) as f64 * 1e-6 > MAX_HELD_S)
-        {
-            self.steady.clear();
-        }
-        self.steady
-            .push_back((t_us, sample.total_counts, sample.total_n));
-        let span_us = (STEADY_S * 1e6) as u64;
-        // Keep the shortest stretch that still spans STEADY_S.
-        while self
-            .steady
-            .get(1)
-            .is_some_and(|&(second, _, _)| t_us.saturating_sub(second) >= span_us)
-        {
-            self.steady.pop_front();
-        }
-        let Some(&(first, _, _)) = self.steady.front() else {
-            return false;
-        };
-        if t_us.saturating_sub(first) < span_us {
-            return false;
-        }
-        let n = self.steady.len() as f64;
-        let mean = self.steady.iter().map(|s| s.1).sum::<f64>() / n;
-        let steady = mean > 0.0
-            && self
-                .steady
-                .iter()
-                .all(|s| (s.1 - mean).abs() <= STEADY_TOLERANCE * mean);
-        if !steady {
-            return false;
-        }
-        self.standing_counts = mean;
-        self.standing_n = sample
-            .total_n
-            .map(|_| self.steady.iter().filter_map(|s| s.2).sum::<f64>() / n);
-        self.steady.clear();
-        self.t0_us = Some(t_us);
-        self.resampler = Some(WindowResampler::new(t_us, self.analysis_rate_hz));
-        true
     }
 
     fn hold(&mut self, sample: &CopSample, t0_us: u64, out: &mut Vec<DrillEvent>) {
         let t_us = sample.t_us;
         let t_s = t_us.saturating_sub(t0_us) as f64 * 1e-6;
-        if let Some(prev) = self.prev_t_us {
-            let dt_s = t_us.saturating_sub(prev) as f64 * 1e-6;
-            if dt_s <= MAX_HELD_S {
-                self.measured_s += dt_s;
-            }
-        }
-        self.prev_t_us = Some(t_us);
+        self.clock.tick(t_us);
+        self.measured_s = self.clock.measured_s;
         self.last_t_s = t_s;
         self.samples += 1;
 
         let share = sample.total_counts / self.standing_counts;
-        let off = sample.phase != BoardPhase::OnBoard || share < self.config.task.step_off_share();
-        if off {
-            let (since_us, held_s) = *self.off_since.get_or_insert((t_us, self.measured_s));
-            if t_us.saturating_sub(since_us) as f64 * 1e-6 >= STEP_OFF_S {
-                self.held_s.get_or_insert(held_s);
-                let off_s = since_us.saturating_sub(t0_us) as f64 * 1e-6;
-                self.emit(DrillEvent::SteppedOff { t_s: off_s }, out);
-                self.end_at(EndReason::SteppedOff, t_s, out);
-                return;
-            }
-        } else {
-            self.off_since = None;
+        let off = StepOffWatch::is_off(
+            sample,
+            self.standing_counts,
+            self.config.task.step_off_share(),
+        );
+        if let Some((since_us, held_s)) = self.step_off.update(t_us, off, self.measured_s) {
+            self.held_s.get_or_insert(held_s);
+            let off_s = since_us.saturating_sub(t0_us) as f64 * 1e-6;
+            self.emit(DrillEvent::SteppedOff { t_s: off_s }, out);
+            self.end_at(EndReason::SteppedOff, t_s, out);
+            return;
         }
         let foot_down =
             self.config.task == StanceTask::SingleLeg && self.touch_down(t_us, t0_us, share, out);
@@ -850,10 +795,10 @@ impl QuietStance {
         if self.t0_us.is_some() {
             return StancePhase::Holding;
         }
-        match self.latest.map(|s| s.phase) {
-            None | Some(BoardPhase::Taring) => StancePhase::Taring,
-            Some(BoardPhase::Empty) => StancePhase::StepOn,
-            Some(BoardPhase::OnBoard) => StancePhase::Settling,
+        match StepOn::phase(self.latest.as_ref()) {
+            PreStart::Taring => StancePhase::Taring,
+            PreStart::StepOn => StancePhase::StepOn,
+            PreStart::Settling => StancePhase::Settling,
         }
     }
 
@@ -894,7 +839,7 @@ impl QuietStance {
         }
         let (end, duration_s) = self.end.unwrap_or((EndReason::DataEnded, 0.0));
         if let (true, Some((since_us, _)), Some(last)) =
-            (self.foot_down, self.low_since, self.prev_t_us)
+            (self.foot_down, self.low_since, self.clock.last_t_us())
         {
             // Still down when the trial ended.
             self.touch_downs.total_s += last.saturating_sub(since_us) as f64 * 1e-6;
@@ -935,6 +880,8 @@ impl QuietStance {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drill::START_WITHIN_S;
+    use crate::pipeline::BoardPhase;
     use std::f64::consts::PI;
 
     fn close(a: f64, b: f64, tol: f64) -> bool {

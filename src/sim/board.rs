@@ -16,6 +16,11 @@
 //! stand. If [`BalanceBoardSim::step_off_s`] is set, they step off then: weight onto one foot,
 //! then off the board.
 //!
+//! **Weight shift.** With [`BalanceBoardSim::shift`] set, the person also does the weight-shift
+//! drill: they watch the screen and lean to each target ([`ShiftPerson`], `sim/shift.rs`); the
+//! voluntary shift of the COP adds to the sway, and the truth of every target is kept
+//! ([`BalanceWorld::shift_truth`]).
+//!
 //! **The board.** The total vertical force and COP become four corner forces by the bilinear
 //! distribution that the Wii formula inverts exactly ([`BoardGeometry::corner_forces`]). Each
 //! cell has its own zero offset and gain (nominal plus a small error), white noise, rounding
@@ -43,9 +48,10 @@ use proprio_protocol::{
 use serde::{Deserialize, Serialize};
 
 use super::rng::SimRng;
+use super::shift::{ShiftPerson, ShiftTargetTruth};
 use super::{stream, EdgeContacts, SampleTruth, SimConfig, SimOutput, STEP_US};
 use crate::devices::hx711::{format_line, Hx711Format, LoadUnit};
-use crate::drill::{Feet, StanceCondition};
+use crate::drill::{Feet, StanceCondition, WeightShiftConfig};
 use crate::pipeline::BoardGeometry;
 
 const STEP_S: f64 = STEP_US as f64 * 1e-6;
@@ -72,6 +78,9 @@ pub struct BalanceBoardSim {
     /// How the person stands: feet, eyes, surface.
     #[serde(default)]
     pub condition: StanceCondition,
+    /// The weight-shift drill the person does (watching its screen), if any.
+    #[serde(default)]
+    pub shift: Option<WeightShiftConfig>,
 }
 
 impl Default for BalanceBoardSim {
@@ -83,6 +92,7 @@ impl Default for BalanceBoardSim {
             step_off_s: None,
             cells: LoadCellErrors::default(),
             condition: StanceCondition::default(),
+            shift: None,
         }
     }
 }
@@ -309,6 +319,7 @@ pub struct BalanceWorld {
     t_us: u64,
     stream_start_us: Option<u64>,
     touch_downs: Vec<TouchDownTruth>,
+    shift: Option<Box<ShiftPerson>>,
     rng: SimRng,
 }
 
@@ -371,6 +382,17 @@ impl BalanceWorld {
             person.stance_mm[0] = person.first_foot_mm(first_foot);
             touch_downs = touch_down_script(skill, setup.step_on_s, &mut rng);
         }
+        // Its own stream, so that the standing drills' people stay as they were.
+        let shift = setup.shift.map(|config| {
+            let shift_rng = SimRng::new(rng.next_u64(), stream::SHIFT);
+            Box::new(ShiftPerson::new(
+                config,
+                skill,
+                person.stance_mm,
+                setup.geometry,
+                shift_rng,
+            ))
+        });
         BalanceWorld {
             person,
             setup,
@@ -382,7 +404,31 @@ impl BalanceWorld {
             t_us: 0,
             stream_start_us: None,
             touch_downs,
+            shift,
             rng,
+        }
+    }
+
+    /// The weight shift's truth of every target shown so far (none without a weight shift).
+    pub fn shift_truth(&self) -> &[ShiftTargetTruth] {
+        self.shift.as_ref().map_or(&[], |s| s.truths())
+    }
+
+    /// The person doing the weight shift, if they are.
+    pub fn shift_person(&self) -> Option<&ShiftPerson> {
+        self.shift.as_deref()
+    }
+
+    /// The board sent a sample converted from `forces_n` at device time `device_us` (now, in
+    /// the world's time): a person doing the weight shift sees it on the screen.
+    pub fn observe_sample(&mut self, device_us: u64, forces_n: [f64; 4]) {
+        if let (Some(shift), Some(start_us)) = (self.shift.as_mut(), self.stream_start_us) {
+            shift.observe(
+                self.t_us as f64 * 1e-6,
+                start_us as f64 * 1e-6,
+                device_us,
+                forces_n,
+            );
         }
     }
 
@@ -421,9 +467,13 @@ impl BalanceWorld {
         self.vertical_ou_n = self.vertical_ou_n * decay
             + VERTICAL_NOISE_N * (1.0 - decay * decay).sqrt() * self.rng.normal();
 
+        let shift_mm = self
+            .shift
+            .as_mut()
+            .map_or([0.0; 2], |s| s.displacement_mm(self.t_us as f64 * 1e-6));
         let standing = [
-            p.stance_mm[0] + cop_ml_m * 1000.0,
-            p.stance_mm[1] + cop_ap_m * 1000.0,
+            p.stance_mm[0] + cop_ml_m * 1000.0 + shift_mm[0],
+            p.stance_mm[1] + cop_ap_m * 1000.0 + shift_mm[1],
         ];
         let Some(start_us) = self.stream_start_us else {
             return BoardLoad {
@@ -462,6 +512,9 @@ impl BalanceWorld {
             } else if off >= 0.0 {
                 cop_mm = lerp(cop_mm, last, smoothstep(off / 0.4));
             }
+        }
+        if let Some(shift) = self.shift.as_mut() {
+            shift.track(self.t_us as f64 * 1e-6, cop_mm);
         }
         BoardLoad {
             total_n: share * (p.mass_kg * G_M_S2 + self.vertical_ou_n),
@@ -600,6 +653,11 @@ impl VirtualBoard {
             pending_replies: Vec::new(),
             config,
         }
+    }
+
+    /// The person and the board's script.
+    pub fn world(&self) -> &BalanceWorld {
+        &self.world
     }
 
     /// The line layout of an HX711 text device (default: `TL,TR,BR,BL` in counts).
@@ -762,6 +820,7 @@ impl VirtualBoard {
             *value = counts.round().clamp(-COUNTS_MAX, COUNTS_MAX);
         }
         let device_us = self.device_clock_us();
+        self.world.observe_sample(device_us, conversion.forces_n);
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         let lost = self.stalled() || self.fault_rng.chance(self.config.faults.drop_prob);

@@ -19,6 +19,7 @@ mod imu;
 mod posture;
 mod rng;
 mod rocker;
+mod shift;
 mod walker;
 
 use proprio_protocol::{
@@ -37,6 +38,9 @@ pub use rng::SimRng;
 pub use rocker::{
     speed_margin_deg_s, BoardGeometry, BoardState, EdgeContactCounter, EdgeContacts, Person,
     RockerWorld, RELEASE_MARGIN_DEG, STEP_US,
+};
+pub use shift::{
+    ShiftAttempt, ShiftPerson, ShiftTargetTruth, MISS_MARGIN_MM, VERDICT_SLACK_MM, VERDICT_SLACK_S,
 };
 
 pub use walker::{
@@ -208,6 +212,7 @@ mod stream {
     pub const LINK: u64 = 4;
     pub const DEVICE: u64 = 5;
     pub const BOARD_SCHEDULE: u64 = 6;
+    pub const SHIFT: u64 = 7;
 }
 
 /// What moves the wearable's IMU (one per device, built once: its size does not matter).
@@ -299,6 +304,12 @@ impl VirtualDevice {
                 .then(|| Box::new(VirtualBoard::new(config))),
             config,
         }
+    }
+
+    /// The balance board's person and script, for a [`SimDevice::BalanceBoard`] (to see the
+    /// weight shift's truth).
+    pub fn balance_world(&self) -> Option<&BalanceWorld> {
+        self.board.as_ref().map(|b| b.world())
     }
 
     /// The line layout a [`SimOutput::Hx711Text`] board prints (default: `TL,TR,BR,BL` in
@@ -659,6 +670,11 @@ impl SimTransport {
     /// The device (to set an HX711 layout, or see the simulated person).
     pub fn device_mut(&mut self) -> &mut VirtualDevice {
         &mut self.device
+    }
+
+    /// The device (to see the simulated person).
+    pub fn device(&self) -> &VirtualDevice {
+        &self.device
     }
 
     /// Host clock (= simulation time), µs.

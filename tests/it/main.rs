@@ -13,6 +13,7 @@ mod measures;
 mod orientation;
 mod plan;
 mod recording;
+mod shift;
 mod sim_truth;
 mod spine;
 mod stance;
