@@ -261,7 +261,10 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
             }
             Input::Cop { t_s, ml_mm, ap_mm }
         }
-        DrillKind::RockerHold | DrillKind::TandemWalk | DrillKind::NeutralSpine => {
+        DrillKind::RockerHold
+        | DrillKind::WobbleHold
+        | DrillKind::TandemWalk
+        | DrillKind::NeutralSpine => {
             let walk = drill == DrillKind::TandemWalk;
             let (t_s, samples): (Vec<f64>, Vec<ImuSi>) = samples
                 .imu
@@ -275,7 +278,9 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     let kind = match drill {
         DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => MeasureKind::Cop,
         DrillKind::TandemWalk => MeasureKind::Walk,
-        DrillKind::RockerHold | DrillKind::NeutralSpine => MeasureKind::Sway,
+        DrillKind::RockerHold | DrillKind::WobbleHold | DrillKind::NeutralSpine => {
+            MeasureKind::Sway
+        }
     };
     Ok((input, kind))
 }

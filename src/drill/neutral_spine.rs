@@ -315,7 +315,14 @@ impl NeutralSpine {
                 } else {
                     Side::of(lateral)
                 };
-                self.emit(DrillEvent::LeftBand { t_s, side }, out);
+                self.emit(
+                    DrillEvent::LeftBand {
+                        t_s,
+                        side,
+                        direction_deg: None,
+                    },
+                    out,
+                );
             }
             Some(_) if magnitude < self.config.band_deg - BAND_HYSTERESIS_DEG => {
                 self.out_since_us = None;
