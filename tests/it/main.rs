@@ -17,3 +17,4 @@ mod sim_truth;
 mod spine;
 mod stance;
 mod walk;
+mod wobble;
