@@ -58,6 +58,7 @@ mod tests {
         let left = |t_s| DrillEvent::LeftBand {
             t_s,
             side: Side::Positive,
+            direction_deg: None,
         };
         assert!(cues.on_event(&left(1.0)).is_some());
         assert!(cues.on_event(&DrillEvent::Corrected { t_s: 1.5 }).is_none());

@@ -25,9 +25,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::drill::{
-    DrillKind, EndReason, QuietStanceConfig, StanceTask, WeightShiftConfig, WeightShiftMetrics,
-    MIN_SCORED_S, NEUTRAL_SPINE_LEVELS, REFERENCE_PATH_EFFICIENCY, ROCKER_LEVELS, SHIFT_LEVELS,
-    SINGLE_LEG_LEVELS, STANCE_LEVELS, TANDEM_STANCE_LEVELS, WALK_LEVELS,
+    BoardLevel, DrillKind, EndReason, QuietStanceConfig, StanceTask, WeightShiftConfig,
+    WeightShiftMetrics, MIN_SCORED_S, NEUTRAL_SPINE_LEVELS, REFERENCE_PATH_EFFICIENCY,
+    ROCKER_LEVELS, SHIFT_LEVELS, SINGLE_LEG_LEVELS, STANCE_LEVELS, TANDEM_STANCE_LEVELS,
+    WALK_LEVELS, WOBBLE_LEVELS,
 };
 use crate::session::{pipeline_version, SessionMeta, SessionReport};
 
@@ -178,9 +179,18 @@ fn centre_on_board(meta: &SessionMeta, report: &SessionReport) -> Option<String>
     })
 }
 
+/// The band of a board hold's `level` (clamped to its ladder), degrees.
+fn band_deg(levels: &[BoardLevel], level: u8) -> f64 {
+    let i = usize::from(level.clamp(1, levels.len() as u8)) - 1;
+    levels[i].band_deg
+}
+
 fn rocker_band_deg(level: u8) -> f64 {
-    let i = usize::from(level.clamp(1, ROCKER_LEVELS.len() as u8)) - 1;
-    ROCKER_LEVELS[i].band_deg
+    band_deg(&ROCKER_LEVELS, level)
+}
+
+fn wobble_band_deg(level: u8) -> f64 {
+    band_deg(&WOBBLE_LEVELS, level)
 }
 
 fn neutral_band_deg(level: u8) -> f64 {
@@ -302,6 +312,55 @@ pub static DRILLS: &[DrillScoring] = &[
         failures: |r| {
             r.metrics
                 .rocker_hold()
+                .map_or(0, |m| m.edge_contacts as u32)
+        },
+        points_per_failure: 5.0,
+        check: no_check,
+    },
+    DrillScoring {
+        drill: DrillKind::WobbleHold,
+        device: DeviceClass::Imu,
+        levels: WOBBLE_LEVELS.len() as u8,
+        min_measured_s: 10.0,
+        measures: &[
+            Measure {
+                name: "tilt_rms_deg",
+                label: "tilt RMS",
+                unit: "°",
+                value: |r| Some(r.metrics.wobble_hold()?.tilt_rms_deg),
+                offset: 0.0,
+                // Provisional, as the rocker's: a fifth of the level's band.
+                reference: |level| wobble_band_deg(level) / 5.0,
+                flat_below: 0.05,
+                impossible_above: 45.0,
+            },
+            Measure {
+                name: "time_out_of_band_percent",
+                label: "time out of the band",
+                unit: "%",
+                value: |r| Some((100.0 - r.metrics.wobble_hold()?.time_in_band_percent).max(0.0)),
+                offset: 1.0,
+                // Provisional: a healthy adult hardly leaves the band.
+                reference: |_| 1.0,
+                flat_below: 0.0,
+                impossible_above: 100.0 + 1e-9,
+            },
+            Measure {
+                name: "time_off_balance_s",
+                label: "time off balance",
+                unit: "s",
+                value: |r| Some(r.metrics.wobble_hold()?.time_off_balance_s),
+                offset: 1.0,
+                // The wobble-board tests' normal: the rim never on the floor.
+                reference: |_| 0.0,
+                flat_below: 0.0,
+                impossible_above: 86_400.0,
+            },
+        ],
+        completion: held_share,
+        failures: |r| {
+            r.metrics
+                .wobble_hold()
                 .map_or(0, |m| m.edge_contacts as u32)
         },
         points_per_failure: 5.0,
@@ -1081,6 +1140,52 @@ mod tests {
                 "{why}"
             );
         }
+    }
+
+    /// A wobble-hold result at `level` with these measures.
+    fn wobble(level: u8, rms_deg: f64, in_band: f64, off_s: f64, contacts: u64) -> SessionReport {
+        let metrics = crate::drill::WobbleHoldMetrics {
+            tilt_rms_deg: rms_deg,
+            time_in_band_percent: in_band,
+            time_off_balance_s: off_s,
+            edge_contacts: contacts,
+            measured_s: 30.0,
+            ..Default::default()
+        };
+        SessionReport {
+            drill: DrillKind::WobbleHold,
+            level,
+            target_duration_s: 30.0,
+            metrics: crate::drill::DrillMetrics::WobbleHold(metrics),
+            pipeline_version: pipeline_version(DrillKind::WobbleHold).into(),
+            ..stance(10.0, 200.0, 30.0, EndReason::Completed)
+        }
+    }
+
+    #[test]
+    fn wobble_hold_by_hand() {
+        let spec = scoring_for(DrillKind::WobbleHold, DeviceClass::Imu).unwrap();
+        // Level 2: band 6°, tilt RMS reference 1.2°; 1 % out of band; 0 s off balance.
+        let r = wobble(2, 4.8, 79.0, 3.0, 2);
+        assert_eq!(
+            trial_values(spec, &r).unwrap(),
+            vec![4.8, 21.0, 3.0],
+            "tilt RMS, time out of band, time off balance"
+        );
+        // Baseline at those values (SEM at its floor); a trial halfway on the log scale on
+        // each: RMS 2.4° (half of ln 4), out of band e^{(ln 22 + ln 2)/2} − 1, off balance 1 s.
+        let baseline = Baseline {
+            measures: spec.measures.iter().map(|m| m.name.to_string()).collect(),
+            trials: vec![vec![4.8, 21.0, 3.0]; 3],
+        };
+        let out = (22f64.ln() / 2.0 + 2f64.ln() / 2.0).exp() - 1.0;
+        let p = assess(&wobble(2, 2.4, 100.0 - out, 1.0, 1), &baseline).unwrap();
+        for m in &p.measures {
+            assert!((m.sub_score - 50.0).abs() < 1e-9, "{m:?}");
+        }
+        // 50 − 5 for the one edge contact.
+        assert!((p.score - 45.0).abs() < 1e-9, "{}", p.score);
+        assert_eq!(p.failures, 1);
     }
 
     #[test]

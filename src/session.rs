@@ -2,10 +2,11 @@
 //! out. The live run and the replay feed the same records through the same [`Session`], which
 //! is why a replay gives the live result to the bit.
 //!
-//! A rocker-board hold runs IMU samples through the orientation [`Pipeline`], and so does the
-//! tandem walk (which also keeps the samples for its step detection); the standing drills and
-//! the weight shift run balance-board samples through the [`CopPipeline`]. Samples of the other kind of
-//! device are not used (the live run refuses such a device as soon as it introduces itself).
+//! A rocker-board or wobble-board hold runs IMU samples through the orientation
+//! [`Pipeline`], and so does the tandem walk (which also keeps the samples for its step
+//! detection); the standing drills and the weight shift run balance-board samples through the
+//! [`CopPipeline`]. Samples of the other kind of device are not used (the live run refuses
+//! such a device as soon as it introduces itself).
 
 use proprio_protocol::{DeviceInfo, DeviceKind, DeviceMessage, ImuSample, LoadSample};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use crate::drill::{
     DrillEvent, DrillKind, DrillMetrics, EndReason, NeutralSpine, NeutralSpineConfig,
     NeutralSpineLive, QuietStance, QuietStanceConfig, QuietStanceLive, RockerHold,
     RockerHoldConfig, RockerHoldLive, StanceTask, TandemWalk, TandemWalkConfig, TandemWalkLive,
-    WeightShift, WeightShiftConfig, WeightShiftLive,
+    WeightShift, WeightShiftConfig, WeightShiftLive, WobbleHold, WobbleHoldConfig, WobbleHoldLive,
 };
 use crate::pipeline::{
     CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION,
@@ -57,6 +58,8 @@ impl SessionMeta {
 pub enum DrillSetup {
     /// The rocker-board hold.
     RockerHold(RockerHoldConfig),
+    /// The wobble-board hold.
+    WobbleHold(WobbleHoldConfig),
     /// Quiet stance on a balance board.
     QuietStance(QuietStanceConfig),
     /// Single-leg stance on a balance board.
@@ -76,6 +79,7 @@ impl DrillSetup {
     pub fn kind(&self) -> DrillKind {
         match self {
             DrillSetup::RockerHold(_) => DrillKind::RockerHold,
+            DrillSetup::WobbleHold(_) => DrillKind::WobbleHold,
             DrillSetup::QuietStance(_) => DrillKind::QuietStance,
             DrillSetup::SingleLeg(_) => DrillKind::SingleLeg,
             DrillSetup::TandemStance(_) => DrillKind::TandemStance,
@@ -89,6 +93,7 @@ impl DrillSetup {
     pub fn level(&self) -> u8 {
         match self {
             DrillSetup::RockerHold(c) => c.level,
+            DrillSetup::WobbleHold(c) => c.level,
             DrillSetup::QuietStance(c) | DrillSetup::SingleLeg(c) | DrillSetup::TandemStance(c) => {
                 c.level
             }
@@ -102,6 +107,7 @@ impl DrillSetup {
     pub fn duration_s(&self) -> f64 {
         match self {
             DrillSetup::RockerHold(c) => c.duration_s,
+            DrillSetup::WobbleHold(c) => c.duration_s,
             DrillSetup::QuietStance(c) | DrillSetup::SingleLeg(c) | DrillSetup::TandemStance(c) => {
                 c.duration_s
             }
@@ -124,7 +130,7 @@ impl DrillSetup {
 /// The version of the signal chain a drill uses.
 pub fn pipeline_version(drill: DrillKind) -> &'static str {
     match drill {
-        DrillKind::RockerHold => PIPELINE_VERSION,
+        DrillKind::RockerHold | DrillKind::WobbleHold => PIPELINE_VERSION,
         DrillKind::NeutralSpine => NEUTRAL_SPINE_PIPELINE_VERSION,
         DrillKind::QuietStance
         | DrillKind::SingleLeg
@@ -256,6 +262,15 @@ pub enum DrillLive {
         /// The board's edge limit, degrees.
         edge_limit_deg: f64,
     },
+    /// The wobble-board hold.
+    WobbleHold {
+        /// The drill's state.
+        live: WobbleHoldLive,
+        /// Band (the tilt's size), degrees.
+        band_deg: f64,
+        /// The board's edge limit, degrees.
+        edge_limit_deg: f64,
+    },
     /// Quiet stance.
     QuietStance(QuietStanceLive),
     /// The tandem walk.
@@ -301,6 +316,11 @@ enum Chain {
         pipeline: Box<Pipeline>,
         drill: RockerHold,
     },
+    /// IMU samples → orientation → two-axis tilt → wobble-board hold.
+    WobbleHold {
+        pipeline: Box<Pipeline>,
+        drill: WobbleHold,
+    },
     /// Load samples → tare → COP → quiet stance.
     QuietStance {
         pipeline: CopPipeline,
@@ -327,6 +347,7 @@ impl Chain {
     fn is_done(&self) -> bool {
         match self {
             Chain::RockerHold { drill, .. } => drill.is_done(),
+            Chain::WobbleHold { drill, .. } => drill.is_done(),
             Chain::QuietStance { drill, .. } => drill.is_done(),
             Chain::TandemWalk { drill, .. } => drill.is_done(),
             Chain::NeutralSpine { drill, .. } => drill.is_done(),
@@ -337,6 +358,7 @@ impl Chain {
     fn stop(&mut self, reason: EndReason, events: &mut Vec<DrillEvent>) {
         match self {
             Chain::RockerHold { drill, .. } => drill.stop(reason, events),
+            Chain::WobbleHold { drill, .. } => drill.stop(reason, events),
             Chain::QuietStance { drill, .. } => drill.stop(reason, events),
             Chain::TandemWalk { drill, .. } => drill.stop(reason, events),
             Chain::NeutralSpine { drill, .. } => drill.stop(reason, events),
@@ -377,6 +399,10 @@ impl Session {
             DrillSetup::RockerHold(config) => Chain::RockerHold {
                 pipeline: Box::new(Pipeline::new(meta.pipeline)),
                 drill: RockerHold::new(config),
+            },
+            DrillSetup::WobbleHold(config) => Chain::WobbleHold {
+                pipeline: Box::new(Pipeline::new(meta.pipeline)),
+                drill: WobbleHold::new(config),
             },
             DrillSetup::QuietStance(config)
             | DrillSetup::SingleLeg(config)
@@ -521,7 +547,9 @@ impl Session {
                 self.device = Some(DeviceSummary::from(&info));
                 self.info = Some(info);
                 match &mut self.chain {
-                    Chain::RockerHold { pipeline, .. } => pipeline.set_device_info(info),
+                    Chain::RockerHold { pipeline, .. } | Chain::WobbleHold { pipeline, .. } => {
+                        pipeline.set_device_info(info)
+                    }
                     Chain::QuietStance { pipeline, drill } => {
                         pipeline.set_device_info(&info);
                         drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
@@ -560,6 +588,7 @@ impl Session {
     fn on_imu(&mut self, sample: &ImuSample, events: &mut Vec<DrillEvent>) {
         let pipeline = match &mut self.chain {
             Chain::RockerHold { pipeline, .. }
+            | Chain::WobbleHold { pipeline, .. }
             | Chain::TandemWalk { pipeline, .. }
             | Chain::NeutralSpine { pipeline, .. } => pipeline,
             Chain::QuietStance { .. } | Chain::WeightShift { .. } => return, // not this drill's sensor
@@ -585,6 +614,7 @@ impl Session {
         q.mag_disturbed_samples += u64::from(tilt.mag_disturbed);
         match &mut self.chain {
             Chain::RockerHold { drill, .. } => drill.update(&tilt, events),
+            Chain::WobbleHold { drill, .. } => drill.update(&tilt, events),
             Chain::TandemWalk { drill, .. } => drill.update(&si, &tilt, events),
             Chain::NeutralSpine { drill, .. } => drill.update(&si, &tilt, events),
             Chain::QuietStance { .. } | Chain::WeightShift { .. } => {}
@@ -625,6 +655,11 @@ impl Session {
                 band_deg: drill.config().band_deg,
                 edge_limit_deg: drill.config().edge_limit_deg,
             },
+            Chain::WobbleHold { drill, .. } => DrillLive::WobbleHold {
+                live: drill.live(),
+                band_deg: drill.config().band_deg,
+                edge_limit_deg: drill.config().edge_limit_deg,
+            },
             Chain::QuietStance { drill, .. } => DrillLive::QuietStance(drill.live()),
             Chain::TandemWalk { drill, .. } => DrillLive::TandemWalk(drill.live()),
             Chain::NeutralSpine { drill, .. } => DrillLive::NeutralSpine {
@@ -653,6 +688,7 @@ impl Session {
         let drill = self.meta.drill.kind();
         let outcome = match self.chain {
             Chain::RockerHold { drill, .. } => drill.finish().map_metrics(DrillMetrics::RockerHold),
+            Chain::WobbleHold { drill, .. } => drill.finish().map_metrics(DrillMetrics::WobbleHold),
             Chain::QuietStance { drill, .. } => {
                 drill.finish().map_metrics(DrillMetrics::QuietStance)
             }

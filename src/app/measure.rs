@@ -277,7 +277,10 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
             }
             Input::Cop { t_s, ml_mm, ap_mm }
         }
-        DrillKind::RockerHold | DrillKind::TandemWalk | DrillKind::NeutralSpine => {
+        DrillKind::RockerHold
+        | DrillKind::WobbleHold
+        | DrillKind::TandemWalk
+        | DrillKind::NeutralSpine => {
             let (t_s, samples): (Vec<f64>, Vec<ImuSi>) = samples
                 .imu
                 .iter()
@@ -298,7 +301,9 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
         | DrillKind::TandemStance
         | DrillKind::WeightShift => MeasureKind::Cop,
         DrillKind::TandemWalk => MeasureKind::Walk,
-        DrillKind::RockerHold | DrillKind::NeutralSpine => MeasureKind::Sway,
+        DrillKind::RockerHold | DrillKind::WobbleHold | DrillKind::NeutralSpine => {
+            MeasureKind::Sway
+        }
     };
     Ok((input, kind))
 }

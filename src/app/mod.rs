@@ -155,6 +155,8 @@ enum SimFormat {
 enum DrillName {
     /// Rocker-board hold: keep a one-axis board level.
     RockerHold,
+    /// Wobble-board hold: keep a board that tips every way level.
+    WobbleHold,
     /// Quiet stance: stand still on a balance board.
     QuietStance,
     /// Single-leg stance on a balance board: time held, touch-downs.
@@ -173,6 +175,7 @@ impl From<DrillName> for DrillKind {
     fn from(name: DrillName) -> Self {
         match name {
             DrillName::RockerHold => DrillKind::RockerHold,
+            DrillName::WobbleHold => DrillKind::WobbleHold,
             DrillName::QuietStance => DrillKind::QuietStance,
             DrillName::SingleLeg => DrillKind::SingleLeg,
             DrillName::TandemStance => DrillKind::TandemStance,
@@ -188,17 +191,18 @@ struct DrillArgs {
     /// Which drill (see `proprio drills`).
     #[arg(value_enum)]
     drill: DrillName,
-    /// Where the data comes from: `sim` (simulated device: a wearable on a rocker board, a
-    /// balance board for the standing drills and weight-shift, or a wearable on a walker's lower back for tandem-walk), `serial:PATH[@BAUD]` (a device speaking proprio's
+    /// Where the data comes from: `sim` (simulated device: a wearable on a rocker or wobble
+    /// board, a balance board for the standing drills and weight-shift, or a wearable on a
+    /// walker's lower back for tandem-walk), `serial:PATH[@BAUD]` (a device speaking proprio's
     /// protocol; default 115200 baud), or `hx711-text:PATH[@BAUD]` (a DIY HX711 balance board
     /// printing text lines; default 57600 baud; see the --hx711-* flags).
     #[arg(long, default_value = "sim", value_name = "SOURCE")]
     source: String,
-    /// Level, 1 (easiest) to 5; sets the duration, and the target band (rocker-hold), the
-    /// stance, eyes and surface (quiet-stance; single-leg; tandem-stance, levels 1–4), the band
-    /// (neutral-spine, levels 1–4), the steps (tandem-walk, levels 1–4), or the targets'
-    /// distance, size, hold and time (weight-shift) [default: the plan's level for the drill,
-    /// see `proprio plan`; 1 to start with].
+    /// Level, 1 (easiest) to 5; sets the duration, and the target band (rocker-hold,
+    /// wobble-hold), the stance, eyes and surface (quiet-stance; single-leg; tandem-stance,
+    /// levels 1–4), the band (neutral-spine, levels 1–4), the steps (tandem-walk, levels 1–4),
+    /// or the targets' distance, size, hold and time (weight-shift) [default: the plan's level
+    /// for the drill, see `proprio plan`; 1 to start with].
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
     level: Option<u8>,
     /// Override the level's duration (a walk's time limit), in seconds (not for weight-shift,
@@ -214,7 +218,8 @@ struct DrillArgs {
     /// Don't buzz the wearable when the board leaves the band.
     #[arg(long)]
     no_haptics: bool,
-    /// The board's edge limit (tilt at which its edge touches the floor), degrees.
+    /// The rocker or wobble board's edge limit (tilt at which its edge or rim touches the
+    /// floor), degrees.
     #[arg(long, default_value_t = 15.0, value_name = "DEG", value_parser = parse_limit_deg)]
     board_limit: f64,
     /// Balance board: the distances between its load cells, WIDTHxDEPTH in mm (left–right x

@@ -1,8 +1,8 @@
 //! Human-readable output.
 
 use crate::drill::{
-    DrillKind, DrillMetrics, EndReason, StanceTask, NEUTRAL_SPINE_LEVELS, ROCKER_LEVELS,
-    SHIFT_LEVELS, WALK_LEVELS,
+    BoardLevel, DrillKind, DrillMetrics, EndReason, StanceTask, NEUTRAL_SPINE_LEVELS,
+    ROCKER_LEVELS, SHIFT_LEVELS, WALK_LEVELS, WOBBLE_LEVELS,
 };
 use crate::scoring::ScoreMode;
 use crate::session::SessionReport;
@@ -17,16 +17,9 @@ pub fn print_drills() {
         out!("  Sensor: {}", drill.sensor());
         out!("  Levels:");
         match drill {
-            DrillKind::RockerHold => {
-                for (i, level) in ROCKER_LEVELS.iter().enumerate() {
-                    out!(
-                        "    {}: keep within ±{:.0}° for {:.0} s, {}",
-                        i + 1,
-                        level.band_deg,
-                        level.duration_s,
-                        level.note
-                    );
-                }
+            DrillKind::RockerHold => print_board_levels(&ROCKER_LEVELS, "keep within ±"),
+            DrillKind::WobbleHold => {
+                print_board_levels(&WOBBLE_LEVELS, "keep the tilt, whichever way, within ")
             }
             DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
                 let task = drill.stance_task().unwrap_or_default();
@@ -84,6 +77,19 @@ pub fn print_drills() {
         out!();
     }
     out!("proprio is a training aid, not a diagnosis. Check with your clinician before starting.");
+}
+
+/// A board hold's levels: band and duration.
+fn print_board_levels(levels: &[BoardLevel], keep: &str) {
+    for (i, level) in levels.iter().enumerate() {
+        out!(
+            "    {}: {keep}{:.0}° for {:.0} s, {}",
+            i + 1,
+            level.band_deg,
+            level.duration_s,
+            level.note
+        );
+    }
 }
 
 fn end_words(end: EndReason) -> &'static str {
@@ -145,6 +151,30 @@ pub fn print_report(report: &SessionReport) {
                 m.edge_contacts,
                 m.longest_in_band_s,
                 stabilised
+            );
+        }
+        DrillMetrics::WobbleHold(m) => {
+            let stabilised = m
+                .time_to_stabilise_s
+                .map_or("never stabilised for 2 s".to_string(), |t| {
+                    format!("stable after {t:.1} s")
+                });
+            out!(
+                "  tilt RMS {:.1}° (front–back {:.1}°, side to side {:.1}°), in band {:.0} %, longest in band {:.1} s, {}",
+                m.tilt_rms_deg,
+                m.tilt_rms_ap_deg,
+                m.tilt_rms_ml_deg,
+                m.time_in_band_percent,
+                m.longest_in_band_s,
+                stabilised
+            );
+            out!(
+                "  edge contacts {}, time off balance {:.1} s; on average tilted {:.1}° towards {} ({:+.0}°)",
+                m.edge_contacts,
+                m.time_off_balance_s,
+                m.mean_tilt_ap_deg.hypot(m.mean_tilt_ml_deg),
+                direction_words(m.mean_tilt_direction_deg),
+                m.mean_tilt_direction_deg
             );
         }
         DrillMetrics::QuietStance(m) => {
@@ -274,6 +304,22 @@ pub fn print_report(report: &SessionReport) {
         out!("recording: {path}");
         out!("  replay it with: proprio replay {path}");
     }
+}
+
+/// A direction on a board, degrees clockwise from forward, in words ("the front-left").
+pub fn direction_words(direction_deg: f64) -> &'static str {
+    const WORDS: [&str; 8] = [
+        "the front",
+        "the front-right",
+        "the right",
+        "the back-right",
+        "the back",
+        "the back-left",
+        "the left",
+        "the front-left",
+    ];
+    let sector = (direction_deg.rem_euclid(360.0) / 45.0).round() as usize % 8;
+    WORDS[sector]
 }
 
 /// The gates' refusal, or the progress score and verdict against the baseline.

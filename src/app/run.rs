@@ -19,7 +19,7 @@ use crate::cues::HapticCues;
 use crate::devices::{witmotion, DeviceFormat};
 use crate::drill::{
     DrillEvent, DrillKind, NeutralSpineConfig, QuietStanceConfig, RockerHoldConfig,
-    TandemWalkConfig, WeightShiftConfig,
+    TandemWalkConfig, WeightShiftConfig, WobbleHoldConfig,
 };
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
 use crate::session::{DrillSetup, LiveStatus, Session, SessionMeta, SessionReport};
@@ -57,6 +57,15 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
                 config.duration_s = duration_s;
             }
             DrillSetup::RockerHold(config)
+        }
+        DrillKind::WobbleHold => {
+            let mut config =
+                WobbleHoldConfig::for_level(level, args.board_limit).with_context(no_level)?;
+            if let Some(duration_s) = args.duration {
+                config.duration_s = duration_s;
+            }
+            sim.device = SimDevice::WobbleWearable;
+            DrillSetup::WobbleHold(config)
         }
         DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
             let task = kind.stance_task().unwrap_or_default();

@@ -1,9 +1,10 @@
 //! The live terminal view, redrawn in place: for the rocker-board hold a gauge of the board's
-//! tilt with the target band; for quiet stance what to do (stay off while the board tares,
-//! step on, stand still), then the centre of pressure (a side-to-side gauge and x/y in mm);
-//! for the weight shift where the current target is (its direction and offset from the user's
-//! centre, a gauge of how far along the way to it the COP is); the time left and the live
-//! score. Keys: `q` or Esc stops, `p` stops because it hurts.
+//! tilt with the target band; for the wobble-board hold a gauge of the tilt's size from level
+//! to the rim, with the band and the way the board leans; for quiet stance what to do (stay
+//! off while the board tares, step on, stand still), then the centre of pressure (a
+//! side-to-side gauge and x/y in mm); for the weight shift where the current target is (its
+//! direction and offset from the user's centre, a gauge of how far along the way to it the COP
+//! is); the time left and the live score. Keys: `q` or Esc stops, `p` stops because it hurts.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -12,9 +13,10 @@ use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifier
 use crossterm::style::{Attribute, Color, Print, ResetColor, SetAttribute, SetForegroundColor};
 use crossterm::{cursor, queue, terminal};
 
+use super::output::direction_words;
 use crate::drill::{
-    DrillEvent, QuietStanceLive, ShiftPhase, Side, StancePhase, StanceTask, WalkPhase,
-    WeightShiftLive, LATERAL_MISSTEP_DEG,
+    direction_deg, DrillEvent, QuietStanceLive, ShiftPhase, Side, StancePhase, StanceTask,
+    WalkPhase, WeightShiftLive, LATERAL_MISSTEP_DEG,
 };
 use crate::session::{DrillLive, LiveStatus};
 
@@ -99,11 +101,32 @@ impl LiveView {
     ) -> io::Result<()> {
         for event in events {
             match event {
+                DrillEvent::LeftBand {
+                    direction_deg: Some(direction),
+                    ..
+                } => {
+                    self.note = format!(
+                        "out of the band towards {}: bring that side up",
+                        direction_words(*direction)
+                    )
+                }
                 DrillEvent::LeftBand { side, .. } => {
                     self.note = format!("out of the band: bring the {} side up", side_word(*side))
                 }
                 DrillEvent::Corrected { .. } => self.note = "corrected: back in the band".into(),
+                DrillEvent::EdgeContact {
+                    direction_deg: Some(direction),
+                    ..
+                } => {
+                    self.note = format!(
+                        "the rim touched the floor at {}",
+                        direction_words(*direction)
+                    )
+                }
                 DrillEvent::EdgeContact { .. } => self.note = "edge touched the floor".into(),
+                DrillEvent::EdgeReleased { .. } => {
+                    self.note = "off the floor again: bring it level".into()
+                }
                 DrillEvent::Stabilised { .. } => self.note = "stable: keep it there".into(),
                 DrillEvent::SteppedOff { .. } => self.note = "stepped off the board".into(),
                 DrillEvent::TouchDown { .. } => {
@@ -182,6 +205,52 @@ impl LiveView {
                     format!(
                         "time left {:4.0} s   in band {:3.0} %   edge contacts {}   score {:3.0}",
                         d.remaining_s, d.time_in_band_percent, d.edge_contacts, d.score
+                    )
+                };
+                line(&mut out, &status)?;
+            }
+            DrillLive::WobbleHold {
+                live: d,
+                band_deg,
+                edge_limit_deg,
+            } => {
+                line(
+                    &mut out,
+                    &format!(
+                        "proprio · wobble-board hold · band {band_deg:.0}° any way · q stop · p it hurts (stops at once)"
+                    ),
+                )?;
+                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
+                if d.settling || !live.device_known {
+                    queue!(out, Print("  waiting for the sensor to settle…"))?;
+                } else {
+                    let tilt = [d.tilt_ap_deg, d.tilt_ml_deg];
+                    let size = tilt[0].hypot(tilt[1]);
+                    draw_radial_gauge(&mut out, size, *band_deg, *edge_limit_deg)?;
+                    let colour = if d.in_band { Color::Green } else { Color::Red };
+                    queue!(
+                        out,
+                        SetForegroundColor(colour),
+                        SetAttribute(Attribute::Bold),
+                        Print(format!(
+                            "  {size:4.1}° towards {}",
+                            direction_words(direction_deg(tilt))
+                        )),
+                        SetAttribute(Attribute::Reset),
+                        ResetColor
+                    )?;
+                }
+                queue!(out, Print("\r\n"))?;
+                let status = if d.waiting {
+                    "step on and bring the board level to start".to_string()
+                } else {
+                    format!(
+                        "time left {:4.0} s   in band {:3.0} %   edge contacts {}   off balance {:4.1} s   score {:3.0}",
+                        d.remaining_s,
+                        d.time_in_band_percent,
+                        d.edge_contacts,
+                        d.time_off_balance_s,
+                        d.score
                     )
                 };
                 line(&mut out, &status)?;
@@ -385,6 +454,40 @@ fn draw_gauge(
             '─'
         } else {
             '·'
+        };
+        queue!(out, Print(glyph))?;
+    }
+    Ok(())
+}
+
+/// `┼────●───|·········` from level to the board's limit: the tilt's size, whichever way.
+fn draw_radial_gauge(
+    out: &mut io::Stdout,
+    size_deg: f64,
+    band_deg: f64,
+    limit_deg: f64,
+) -> io::Result<()> {
+    let column = |deg: f64| -> usize {
+        let x = (deg / limit_deg).clamp(0.0, 1.0);
+        (x * (GAUGE_WIDTH - 1) as f64).round() as usize
+    };
+    let (band, marker) = (column(band_deg), column(size_deg));
+    queue!(out, Print("  "))?;
+    for c in 0..GAUGE_WIDTH {
+        if c == marker {
+            let colour = if size_deg <= band_deg {
+                Color::Green
+            } else {
+                Color::Red
+            };
+            queue!(out, SetForegroundColor(colour), Print('●'), ResetColor)?;
+            continue;
+        }
+        let glyph = match c {
+            0 => '┼',
+            c if c == band => '|',
+            c if c < band => '─',
+            _ => '·',
         };
         queue!(out, Print(glyph))?;
     }

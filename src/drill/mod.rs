@@ -6,6 +6,9 @@
 //! - [`RockerHold`] is the rocker-board hold: it consumes [`BoardTilt`](crate::pipeline::BoardTilt)
 //!   signals in device time, emits [`DrillEvent`]s as they happen, and ends with a
 //!   [`RockerHoldOutcome`]: metrics and a 0–100 score.
+//! - [`WobbleHold`] is the wobble-board hold: the same drill on the board's two-axis tilt
+//!   (the board holds share their core: start, band cues, edge contacts, levels, score), with
+//!   time off balance; it ends with a [`WobbleHoldOutcome`].
 //! - [`QuietStance`] runs the standing drills on a balance board (quiet stance, tandem stance,
 //!   single-leg stance: [`StanceTask`]): it consumes
 //!   [`CopSample`](crate::pipeline::CopSample)s, waits for the user to step on and stand
@@ -31,13 +34,25 @@ mod quiet_stance;
 mod rocker_hold;
 mod standing;
 mod tandem_walk;
+mod tilt_hold;
 mod weight_shift;
+mod wobble_hold;
 
 use serde::{Deserialize, Serialize};
 
 pub use rocker_hold::{
-    impact_speed_threshold_deg_s, RockerHold, RockerHoldConfig, RockerHoldLive, RockerHoldMetrics,
-    RockerHoldOutcome, RockerLevel, EDGE_RELEASE_DEG, ROCKER_LEVELS, STABLE_S,
+    RockerHold, RockerHoldConfig, RockerHoldLive, RockerHoldMetrics, RockerHoldOutcome,
+    RockerLevel, ROCKER_LEVELS,
+};
+
+pub use tilt_hold::{
+    direction_deg, hold_score, impact_speed_threshold_deg_s, BoardLevel, EDGE_RELEASE_DEG,
+    EDGE_ZONE_DEG, STABLE_S,
+};
+
+pub use wobble_hold::{
+    WobbleHold, WobbleHoldConfig, WobbleHoldLive, WobbleHoldMetrics, WobbleHoldOutcome,
+    WobbleLevel, WOBBLE_LEVELS,
 };
 
 pub use neutral_spine::{
@@ -54,8 +69,8 @@ pub use quiet_stance::{
 };
 
 pub use standing::{
-    DrillClock, PreStart, Standing, StepOffWatch, StepOn, StepOnState, MAX_HELD_S, STEADY_S,
-    STEADY_TOLERANCE, STEP_OFF_S, STEP_OFF_SHARE,
+    DrillClock, PreStart, Standing, StepOffWatch, StepOn, StepOnState, STEADY_S, STEADY_TOLERANCE,
+    STEP_OFF_S, STEP_OFF_SHARE,
 };
 
 pub use weight_shift::{
@@ -71,6 +86,10 @@ pub use tandem_walk::{
     SLOW_STEP_FACTOR, STILL_S, STOP_FACTOR, WALK_LEVELS,
 };
 
+/// The longest interval between samples that is still data, s: a longer one is a gap, and
+/// counts for nothing in any drill's clock or time-weighted sums.
+pub const MAX_HELD_S: f64 = 0.25;
+
 /// A drill that has not started this long after its first usable sample ends as
 /// [`EndReason::NotStarted`] (nobody got onto the board), s of device time.
 pub const START_WITHIN_S: f64 = 120.0;
@@ -81,6 +100,8 @@ pub const START_WITHIN_S: f64 = 120.0;
 pub enum DrillKind {
     /// Stand on a rocker board (one axis) and keep it level.
     RockerHold,
+    /// Stand on a wobble board (both axes) and keep it level.
+    WobbleHold,
     /// Stand still on a balance board (Romberg-type quiet stance).
     QuietStance,
     /// Stand on one leg on a balance board.
@@ -97,13 +118,14 @@ pub enum DrillKind {
 
 impl DrillKind {
     /// All drills, in the order they are listed.
-    pub const ALL: [DrillKind; 7] = [
+    pub const ALL: [DrillKind; 8] = [
         DrillKind::QuietStance,
         DrillKind::SingleLeg,
         DrillKind::TandemStance,
         DrillKind::WeightShift,
         DrillKind::TandemWalk,
         DrillKind::RockerHold,
+        DrillKind::WobbleHold,
         DrillKind::NeutralSpine,
     ];
 
@@ -111,6 +133,7 @@ impl DrillKind {
     pub fn name(self) -> &'static str {
         match self {
             DrillKind::RockerHold => "rocker-hold",
+            DrillKind::WobbleHold => "wobble-hold",
             DrillKind::QuietStance => "quiet-stance",
             DrillKind::SingleLeg => "single-leg",
             DrillKind::TandemStance => "tandem-stance",
@@ -123,7 +146,10 @@ impl DrillKind {
     /// True when the drill needs a balance board; false when it needs an IMU.
     pub fn needs_balance_board(self) -> bool {
         match self {
-            DrillKind::RockerHold | DrillKind::TandemWalk | DrillKind::NeutralSpine => false,
+            DrillKind::RockerHold
+            | DrillKind::WobbleHold
+            | DrillKind::TandemWalk
+            | DrillKind::NeutralSpine => false,
             DrillKind::QuietStance
             | DrillKind::SingleLeg
             | DrillKind::TandemStance
@@ -138,6 +164,7 @@ impl DrillKind {
             DrillKind::SingleLeg => Some(StanceTask::SingleLeg),
             DrillKind::TandemStance => Some(StanceTask::Tandem),
             DrillKind::RockerHold
+            | DrillKind::WobbleHold
             | DrillKind::TandemWalk
             | DrillKind::NeutralSpine
             | DrillKind::WeightShift => None,
@@ -154,6 +181,10 @@ impl DrillKind {
         match self {
             DrillKind::RockerHold => {
                 "Stand on a rocker board with feet either side of the middle and keep it level."
+            }
+            DrillKind::WobbleHold => {
+                "Stand on a wobble board with feet either side of the middle, lift its rim off \
+                 the floor, and keep it level whichever way it tips."
             }
             DrillKind::QuietStance => {
                 "Step onto the balance board when told, then stand as still as you can."
@@ -192,6 +223,12 @@ impl DrillKind {
                 "Trains the small, quick corrections of the ankles, hips and deep trunk muscles \
                  that keep you balanced. Those automatic reactions are slowed by back pain, and \
                  retraining them is what keeps the back stable and the pain from returning."
+            }
+            DrillKind::WobbleHold => {
+                "Trains the quick corrections of the ankles, hips and deep trunk muscles in \
+                 every direction at once, forwards, backwards and to the sides, as on uneven \
+                 ground. Back pain slows those reactions; restoring them keeps the spine \
+                 protected when you lose your balance."
             }
             DrillKind::QuietStance => {
                 "Trains the steady, low-effort control of the ankles and trunk that keeps you \
@@ -237,6 +274,11 @@ impl DrillKind {
                 "Stand next to a wall or a sturdy chair you can hold. Stop at once if it hurts: \
                  mild effort is fine, pain is not."
             }
+            DrillKind::WobbleHold => {
+                "A wobble board can tip any way: put it on a non-slip floor in a corner or next \
+                 to a sturdy rail you can hold, step off whenever you need to, and stop at once \
+                 if it hurts."
+            }
             DrillKind::QuietStance => {
                 "Put the board on a firm floor next to a wall or a sturdy chair. With eyes \
                  closed, have someone within reach. Step off whenever you need to, and stop at \
@@ -267,6 +309,9 @@ impl DrillKind {
     pub fn sensor(self) -> &'static str {
         match self {
             DrillKind::RockerHold => "IMU strapped to the board, x axis along the rocker",
+            DrillKind::WobbleHold => {
+                "IMU strapped to the middle of the board, x forward (towards your toes), z up"
+            }
             DrillKind::QuietStance
             | DrillKind::SingleLeg
             | DrillKind::TandemStance
@@ -350,8 +395,8 @@ pub enum EndReason {
     /// The user stepped off the balance board during the hold.
     SteppedOff,
     /// The drill never started within [`START_WITHIN_S`]: nobody stood steadily on the
-    /// balance board, or nobody brought the rocker board level, or nobody stood still before
-    /// a walk.
+    /// balance board, or nobody brought the rocker or wobble board level, or nobody stood
+    /// still before a walk.
     NotStarted,
     /// The time limit passed before all the steps were taken.
     TimeUp,
@@ -386,15 +431,29 @@ pub enum DrillEvent {
     EdgeContact {
         /// Seconds from the start.
         t_s: f64,
-        /// Which edge.
+        /// Which edge (on a wobble board: the sign of the tilt's larger component).
         side: Side,
+        /// On a wobble board, which way it leans, degrees clockwise from forward seen from
+        /// above (0 forward, 90 right, ±180 back, −90 left).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        direction_deg: Option<f64>,
+    },
+    /// A wobble board came back off its edge ([`EDGE_RELEASE_DEG`] off the limit): the edge
+    /// contact is over.
+    EdgeReleased {
+        /// Seconds from the start.
+        t_s: f64,
     },
     /// The tilt left the target band.
     LeftBand {
         /// Seconds from the start.
         t_s: f64,
-        /// Which way.
+        /// Which way (on a wobble board: the sign of the tilt's larger component).
         side: Side,
+        /// On a wobble board, which way it leans, degrees clockwise from forward seen from
+        /// above (0 forward, 90 right, ±180 back, −90 left).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        direction_deg: Option<f64>,
     },
     /// The tilt came back into the band: the user corrected.
     Corrected {
@@ -488,6 +547,7 @@ impl DrillEvent {
     pub fn t_s(&self) -> f64 {
         match *self {
             DrillEvent::EdgeContact { t_s, .. }
+            | DrillEvent::EdgeReleased { t_s }
             | DrillEvent::LeftBand { t_s, .. }
             | DrillEvent::Corrected { t_s }
             | DrillEvent::Stabilised { t_s }
@@ -539,6 +599,9 @@ pub(crate) fn on_regular_grid<E, T: Copy>(
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DrillMetrics {
+    /// The wobble-board hold's. Before the rocker hold's: the metrics are read back without
+    /// a tag, and the wobble hold's have every field of the rocker hold's (and more).
+    WobbleHold(WobbleHoldMetrics),
     /// The rocker-board hold's.
     RockerHold(RockerHoldMetrics),
     /// Quiet stance's.
@@ -556,6 +619,7 @@ impl DrillMetrics {
     pub fn measured_s(&self) -> f64 {
         match self {
             DrillMetrics::RockerHold(m) => m.measured_s,
+            DrillMetrics::WobbleHold(m) => m.measured_s,
             DrillMetrics::QuietStance(m) => m.measured_s,
             DrillMetrics::TandemWalk(m) => m.measured_s,
             DrillMetrics::NeutralSpine(m) => m.measured_s,
@@ -567,6 +631,14 @@ impl DrillMetrics {
     pub fn rocker_hold(&self) -> Option<&RockerHoldMetrics> {
         match self {
             DrillMetrics::RockerHold(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The wobble-board hold's measures, if these are.
+    pub fn wobble_hold(&self) -> Option<&WobbleHoldMetrics> {
+        match self {
+            DrillMetrics::WobbleHold(m) => Some(m),
             _ => None,
         }
     }

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tandem_walk::{STILL_ACC_M_S2, STILL_GYR_DEG_S};
 use super::{
-    on_regular_grid, DrillEvent, DrillOutcome, EndReason, EventLog, Side, MAX_EVENTS,
+    on_regular_grid, DrillEvent, DrillOutcome, EndReason, EventLog, Side, MAX_EVENTS, MAX_HELD_S,
     START_WITHIN_S,
 };
 use crate::pipeline::{smooth_orientation, AhrsParams, BoardTilt, ImuSi};
@@ -47,8 +47,6 @@ pub const NEUTRAL_STEADY_DEG: f64 = 0.75;
 pub const BAND_HYSTERESIS_DEG: f64 = 0.3;
 /// Out of the band for longer than this breaks the hold, s.
 pub const HOLD_BROKEN_S: f64 = 1.0;
-/// Longest interval between samples that is still data, not a gap, s.
-pub const MAX_HELD_S: f64 = 0.25;
 
 /// One level of the drill.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -245,7 +243,11 @@ impl Hold {
                 } else {
                     Side::of(lateral)
                 };
-                out.push(DrillEvent::LeftBand { t_s, side });
+                out.push(DrillEvent::LeftBand {
+                    t_s,
+                    side,
+                    direction_deg: None,
+                });
             }
             Some(_) if magnitude < self.band_deg - BAND_HYSTERESIS_DEG => {
                 self.out_since_us = None;

@@ -5,9 +5,9 @@
 //! 1. The board tares while nobody is on it (the pipeline's rule: its first second).
 //! 2. The user steps on. The hold starts once the load has been steady for [`STEADY_S`]: every
 //!    total in that stretch within ±[`STEADY_TOLERANCE`] of its mean, no gap longer than
-//!    [`MAX_HELD_S`]. That mean is the standing load; those first seconds on the board (the
+//!    [`MAX_HELD_S`](super::MAX_HELD_S). That mean is the standing load; those first seconds on the board (the
 //!    step-on and settling) are not measured.
-//! 3. The hold's clock runs only while data arrives (intervals over [`MAX_HELD_S`] count for
+//! 3. The hold's clock runs only while data arrives (intervals over [`MAX_HELD_S`](super::MAX_HELD_S) count for
 //!    nothing) and the hold ends once the target duration has been measured.
 //! 4. **Step-off** (the failure event; a step-out of tandem stance): the total stays below
 //!    [`STEP_OFF_SHARE`] of the standing load (a foot went to the floor; for single-leg stance
@@ -49,7 +49,7 @@ use crate::G_M_S2;
 
 use super::standing::{DrillClock, PreStart, StepOffWatch, StepOn, StepOnState};
 #[cfg(doc)]
-use super::standing::{MAX_HELD_S, STEADY_S, STEADY_TOLERANCE, STEP_OFF_S};
+use super::standing::{STEADY_S, STEADY_TOLERANCE, STEP_OFF_S};
 use super::{DrillEvent, DrillOutcome, EndReason, EventLog, STEP_OFF_SHARE};
 use crate::measures::prediction_ellipse_95_scale;
 use crate::pipeline::{CopSample, WindowResampler};

@@ -2,74 +2,43 @@
 //!
 //! The drill starts when the board is first level within the band with a settled estimate
 //! (the user has stepped on and lifted the board off its edge); if that does not happen
-//! within [`START_WITHIN_S`] it ends as [`EndReason::NotStarted`]. Measures, all in device
-//! time from the start:
+//! within [`START_WITHIN_S`](super::START_WITHIN_S) it ends as [`EndReason::NotStarted`].
+//! Measures, all in device time from the start:
 //! - **tilt RMS** (degrees): root mean square of the tilt over time, level = 0;
 //! - **time in band** (%): share of the time with |tilt| ≤ the target band;
-//! - **edge contacts**: the board's edge hit the floor: within [`EDGE_ZONE_DEG`] of the board's
-//!   limit, its rate towards the edge collapsed within two samples (an impact stops a board at
-//!   once, and a sensor averaging over its interval spreads that over two samples;
-//!   a person catching it cannot decelerate it that fast). The impact must come at
-//!   [`impact_speed_threshold_deg_s`] or faster: a slower touch cannot be told from a catch at
-//!   the limit, and is a graze, not a loss of balance. It counts once until the board is
-//!   brought back [`EDGE_RELEASE_DEG`] off the limit;
+//! - **edge contacts**: the board's edge hit the floor: within
+//!   [`EDGE_ZONE_DEG`](super::EDGE_ZONE_DEG) of the board's limit, its rate towards the edge
+//!   collapsed within two samples (an impact stops a board at once, and a sensor averaging
+//!   over its interval spreads that over two samples; a person catching it cannot decelerate
+//!   it that fast). The impact must come at
+//!   [`impact_speed_threshold_deg_s`](super::impact_speed_threshold_deg_s) or faster: a
+//!   slower touch cannot be told from a catch at the limit, and is a graze, not a loss of
+//!   balance. It counts once until the board is brought back
+//!   [`EDGE_RELEASE_DEG`](super::EDGE_RELEASE_DEG) off the limit;
 //! - **longest in band** (s): the longest stretch continuously within the band;
-//! - **time to stabilise** (s): when the first stretch of [`STABLE_S`] within the band began.
+//! - **time to stabilise** (s): when the first stretch of [`STABLE_S`](super::STABLE_S)
+//!   within the band began.
 //!
 //! Each sample's tilt holds until the next sample (zero-order hold); intervals longer than
-//! [`MAX_HELD_S`] are gaps in the data and count for nothing. The drill's clock runs only while
-//! data arrives: during a gap or a lost link it pauses, and it ends once the target duration has
-//! been measured.
+//! [`MAX_HELD_S`](super::MAX_HELD_S) are gaps in the data and count for nothing. The drill's
+//! clock runs only while data arrives: during a gap or a lost link it pauses, and it ends once
+//! the target duration has been measured. All of this is the board holds' shared core
+//! (`drill/tilt_hold.rs`), which the wobble-board hold runs on two axes.
 //!
-//! **Score** (0–100): `100 · completion · (½ · in_band + ½ · steadiness) − 5 per edge contact`,
-//! clamped to 0–100, where `completion` is the share of the target duration done, `in_band`
-//! the time-in-band share, and `steadiness` = `ln(2b / rms) / ln(10)` clamped to 0–1 for a
-//! band of ±b degrees: 1 at an RMS of b/5 or less, 0 at 2b or more, log-linear between (sway
-//! measures are multiplicative).
+//! **Score** (0–100, [`hold_score`](super::hold_score)): `100 · completion · (½ · in_band +
+//! ½ · steadiness) − 5 per edge contact`, clamped to 0–100, where `completion` is the share of
+//! the target duration done, `in_band` the time-in-band share, and `steadiness` =
+//! `ln(2b / rms) / ln(10)` clamped to 0–1 for a band of ±b degrees: 1 at an RMS of b/5 or
+//! less, 0 at 2b or more, log-linear between (sway measures are multiplicative).
 
 use serde::{Deserialize, Serialize};
 
-use super::{DrillEvent, DrillOutcome, EndReason, EventLog, Side, START_WITHIN_S};
+use super::tilt_hold::{hold_score, level_of, Axes, TiltHold, TiltSample};
+use super::{BoardLevel, DrillEvent, DrillOutcome, EndReason};
 use crate::pipeline::BoardTilt;
 
-/// How far (degrees) the board must come back off its limit before another touch counts as a
-/// new edge contact.
-pub const EDGE_RELEASE_DEG: f64 = 2.0;
-/// The board stays this long in the band to count as stabilised, s.
-pub const STABLE_S: f64 = 2.0;
-/// Longest interval between samples that is still data, not a gap, s.
-pub const MAX_HELD_S: f64 = 0.25;
-/// The tilt must come this far back inside the band before a "corrected" cue, degrees (no
-/// flicker of cues at the band's edge).
-const BAND_HYSTERESIS_DEG: f64 = 0.5;
-/// An impact counts as an edge contact within this distance of the board's limit, degrees.
-pub const EDGE_ZONE_DEG: f64 = 1.0;
-/// An impact: the rate towards the edge was at least this (°/s)…
-const IMPACT_RATE_DEG_S: f64 = 2.5;
-/// …and dropped to at most this share of it within two samples…
-const IMPACT_RATE_KEPT: f64 = 0.3;
-/// …a deceleration of at least this (°/s²), more than a person can produce on a board near
-/// its edge (a push-off of about 4.5 rad/s², i.e. 260 °/s², with gravity against it, plus
-/// motor noise).
-const IMPACT_DECEL_DEG_S2: f64 = 350.0;
-
-/// The slowest impact (°/s) the drill counts as an edge contact at `sample_rate_hz`: the rate
-/// before it must be at least 2.5 °/s, and its loss within two samples more than a person can
-/// decelerate a board in that time (350 °/s²): 7 °/s at 100 Hz.
-pub fn impact_speed_threshold_deg_s(sample_rate_hz: f64) -> f64 {
-    IMPACT_RATE_DEG_S.max(2.0 * IMPACT_DECEL_DEG_S2 / sample_rate_hz)
-}
-
-/// One level of the drill.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RockerLevel {
-    /// Target band, ± degrees.
-    pub band_deg: f64,
-    /// Duration, s.
-    pub duration_s: f64,
-    /// What to do differently at this level.
-    pub note: &'static str,
-}
+/// One level of the rocker hold (the board holds share their levels' shape).
+pub type RockerLevel = BoardLevel;
 
 /// Levels 1..=5.
 pub const ROCKER_LEVELS: [RockerLevel; 5] = [
@@ -117,7 +86,7 @@ impl RockerHoldConfig {
     /// The setup of `level` (1..=5) on a board whose edge touches at `edge_limit_deg`; `None`
     /// for a level that does not exist.
     pub fn for_level(level: u8, edge_limit_deg: f64) -> Option<Self> {
-        let l = ROCKER_LEVELS.get(usize::from(level).checked_sub(1)?)?;
+        let l = level_of(&ROCKER_LEVELS, level)?;
         Some(RockerHoldConfig {
             level,
             band_deg: l.band_deg,
@@ -178,50 +147,20 @@ pub type RockerHoldOutcome = DrillOutcome<RockerHoldMetrics>;
 #[derive(Debug, Clone)]
 pub struct RockerHold {
     config: RockerHoldConfig,
-    first_settled_us: Option<u64>,
-    t0_us: Option<u64>,
-    latest_tilt_deg: Option<f64>,
-    prev: Option<(f64, f64)>,
-    /// (time s, rate °/s) of the last two samples, oldest first, while the data is continuous.
-    recent_rates: [Option<(f64, f64)>; 2],
-    measured_s: f64,
-    in_band_s: f64,
-    sum_sq_deg2_s: f64,
-    samples: u64,
-    run_start_s: Option<f64>,
-    longest_run_s: f64,
-    time_to_stabilise_s: Option<f64>,
-    edge_released: bool,
-    edge_contacts: u64,
-    shown_in_band: bool,
-    corrections: u64,
-    events: EventLog,
-    end: Option<(EndReason, f64)>,
+    hold: TiltHold,
 }
 
 impl RockerHold {
     /// A drill waiting for its first settled sample.
     pub fn new(config: RockerHoldConfig) -> Self {
         RockerHold {
+            hold: TiltHold::new(
+                Axes::One,
+                config.band_deg,
+                config.duration_s,
+                config.edge_limit_deg,
+            ),
             config,
-            first_settled_us: None,
-            t0_us: None,
-            latest_tilt_deg: None,
-            prev: None,
-            recent_rates: [None; 2],
-            measured_s: 0.0,
-            in_band_s: 0.0,
-            sum_sq_deg2_s: 0.0,
-            samples: 0,
-            run_start_s: None,
-            longest_run_s: 0.0,
-            time_to_stabilise_s: None,
-            edge_released: true,
-            edge_contacts: 0,
-            shown_in_band: true,
-            corrections: 0,
-            events: EventLog::default(),
-            end: None,
         }
     }
 
@@ -232,196 +171,82 @@ impl RockerHold {
 
     /// True once it has ended.
     pub fn is_done(&self) -> bool {
-        self.end.is_some()
-    }
-
-    fn emit(&mut self, event: DrillEvent, out: &mut Vec<DrillEvent>) {
-        self.events.emit(event, out);
+        self.hold.is_done()
     }
 
     /// Takes one tilt sample; appends the events it causes to `out`.
     pub fn update(&mut self, tilt: &BoardTilt, out: &mut Vec<DrillEvent>) {
-        if self.end.is_some() {
-            return;
-        }
-        if tilt.converging && self.t0_us.is_none() {
-            return;
-        }
-        self.latest_tilt_deg = Some(tilt.tilt_deg);
-        let t0_us = match self.t0_us {
-            Some(t0) => t0,
-            None => {
-                let first = *self.first_settled_us.get_or_insert(tilt.t_us);
-                if tilt.t_us.saturating_sub(first) as f64 * 1e-6 > START_WITHIN_S {
-                    self.end_at(EndReason::NotStarted, 0.0, out);
-                    return;
-                }
-                if tilt.tilt_deg.abs() > self.config.band_deg {
-                    return;
-                }
-                *self.t0_us.insert(tilt.t_us)
-            }
+        let sample = TiltSample {
+            t_us: tilt.t_us,
+            converging: tilt.converging,
+            tilt_deg: [tilt.tilt_deg, 0.0],
+            rate_deg_s: [tilt.rate_deg_s, 0.0],
         };
-        let t_s = tilt.t_us.saturating_sub(t0_us) as f64 * 1e-6;
-        let value = tilt.tilt_deg;
-        let band = self.config.band_deg;
-        let inside = value.abs() <= band;
-        self.samples += 1;
-
-        let limit = self.config.edge_limit_deg;
-        let mut continuous = false;
-        if let Some((prev_t, prev_value)) = self.prev {
-            let dt = t_s - prev_t;
-            if dt <= MAX_HELD_S {
-                continuous = true;
-                self.measured_s += dt;
-                self.sum_sq_deg2_s += prev_value * prev_value * dt;
-                if prev_value.abs() <= band {
-                    self.in_band_s += dt;
-                }
-            }
-        }
-        self.prev = Some((t_s, value));
-
-        // Stretches within the band.
-        if !inside {
-            self.run_start_s = None;
-        } else if !continuous || self.run_start_s.is_none() {
-            self.run_start_s = Some(t_s);
-        }
-        if let Some(start) = self.run_start_s {
-            let run = t_s - start;
-            self.longest_run_s = self.longest_run_s.max(run);
-            if run >= STABLE_S && self.time_to_stabilise_s.is_none() {
-                self.time_to_stabilise_s = Some(start);
-                self.emit(DrillEvent::Stabilised { t_s }, out);
-            }
-        }
-
-        // Edge contacts. A sensor that averages over its sample interval spreads an impact over
-        // two samples, so the collapse is looked for across the last two.
-        if !continuous {
-            self.recent_rates = [None; 2];
-        }
-        let towards_edge = tilt.rate_deg_s * value.signum();
-        let impact = match self.recent_rates {
-            [Some((t_oldest, r_oldest)), Some((_, r_last))] => {
-                let was_towards_edge = (r_oldest * value.signum()).max(r_last * value.signum());
-                was_towards_edge >= IMPACT_RATE_DEG_S
-                    && towards_edge <= IMPACT_RATE_KEPT * was_towards_edge
-                    && (was_towards_edge - towards_edge) >= IMPACT_DECEL_DEG_S2 * (t_s - t_oldest)
-            }
-            _ => false,
-        };
-        self.recent_rates = [self.recent_rates[1], Some((t_s, tilt.rate_deg_s))];
-        if self.edge_released && impact && value.abs() >= limit - EDGE_ZONE_DEG {
-            self.edge_released = false;
-            self.edge_contacts += 1;
-            let side = Side::of(value);
-            self.emit(DrillEvent::EdgeContact { t_s, side }, out);
-        } else if value.abs() < limit - EDGE_RELEASE_DEG {
-            self.edge_released = true;
-        }
-
-        // Leaving and coming back into the band, for cues.
-        if self.shown_in_band && !inside {
-            self.shown_in_band = false;
-            let side = Side::of(value);
-            self.emit(DrillEvent::LeftBand { t_s, side }, out);
-        } else if !self.shown_in_band && value.abs() <= band - BAND_HYSTERESIS_DEG {
-            self.shown_in_band = true;
-            self.corrections += 1;
-            self.emit(DrillEvent::Corrected { t_s }, out);
-        }
-
-        if self.measured_s >= self.config.duration_s {
-            self.end_at(EndReason::Completed, t_s, out);
-        }
+        self.hold.update(&sample, out);
     }
 
     /// Ends the drill now (user stop, pain stop, link lost).
     pub fn stop(&mut self, reason: EndReason, out: &mut Vec<DrillEvent>) {
-        if self.end.is_none() {
-            let t_s = self.prev.map_or(0.0, |(t, _)| t);
-            self.end_at(reason, t_s, out);
-        }
-    }
-
-    fn end_at(&mut self, reason: EndReason, t_s: f64, out: &mut Vec<DrillEvent>) {
-        self.end = Some((reason, t_s));
-        self.emit(DrillEvent::Ended { t_s, reason }, out);
+        self.hold.stop(reason, out);
     }
 
     fn metrics(&self) -> RockerHoldMetrics {
-        let tilt_rms_deg = if self.measured_s > 0.0 {
-            (self.sum_sq_deg2_s / self.measured_s).sqrt()
-        } else {
-            0.0
-        };
-        let time_in_band_percent = if self.measured_s > 0.0 {
-            100.0 * self.in_band_s / self.measured_s
-        } else {
-            0.0
-        };
+        let h = &self.hold;
+        let sums = h.sums();
         RockerHoldMetrics {
-            tilt_rms_deg,
-            time_in_band_percent,
-            edge_contacts: self.edge_contacts,
-            longest_in_band_s: self.longest_run_s,
-            time_to_stabilise_s: self.time_to_stabilise_s,
-            corrections: self.corrections,
-            measured_s: self.measured_s,
-            samples: self.samples,
+            tilt_rms_deg: sums.rms(sums.sq_deg2_s),
+            time_in_band_percent: sums.time_in_band_percent(),
+            edge_contacts: h.edge_contacts(),
+            longest_in_band_s: h.longest_in_band_s(),
+            time_to_stabilise_s: h.time_to_stabilise_s(),
+            corrections: h.corrections(),
+            measured_s: sums.measured_s,
+            samples: h.samples(),
         }
     }
 
     /// The score for `metrics` with `done_s` seconds of the drill measured.
     pub fn score(&self, metrics: &RockerHoldMetrics, done_s: f64) -> f64 {
-        if metrics.measured_s <= 0.0 {
-            return 0.0;
-        }
-        let b = self.config.band_deg;
-        let completion = (done_s / self.config.duration_s).clamp(0.0, 1.0);
-        let in_band = metrics.time_in_band_percent / 100.0;
-        let steadiness =
-            ((2.0 * b / metrics.tilt_rms_deg.max(1e-9)).ln() / 10f64.ln()).clamp(0.0, 1.0);
-        let raw = 100.0 * completion * (0.5 * in_band + 0.5 * steadiness)
-            - 5.0 * metrics.edge_contacts as f64;
-        raw.clamp(0.0, 100.0)
+        hold_score(
+            self.config.band_deg,
+            self.config.duration_s,
+            done_s,
+            metrics.measured_s,
+            metrics.time_in_band_percent,
+            metrics.tilt_rms_deg,
+            metrics.edge_contacts,
+        )
     }
 
     /// What the live view shows now.
     pub fn live(&self) -> RockerHoldLive {
         let metrics = self.metrics();
-        let elapsed_s = self.prev.map_or(0.0, |(t, _)| t);
-        let tilt_deg = self.latest_tilt_deg.unwrap_or(0.0);
+        let latest = self.hold.latest_tilt_deg();
         RockerHoldLive {
-            tilt_deg,
-            in_band: tilt_deg.abs() <= self.config.band_deg,
-            elapsed_s,
-            remaining_s: (self.config.duration_s - self.measured_s).max(0.0),
+            tilt_deg: latest.map_or(0.0, |t| t[0]),
+            in_band: self.hold.latest_in_band(),
+            elapsed_s: self.hold.elapsed_s(),
+            remaining_s: (self.config.duration_s - metrics.measured_s).max(0.0),
             score: self.score(&metrics, self.config.duration_s),
             time_in_band_percent: metrics.time_in_band_percent,
             edge_contacts: metrics.edge_contacts,
-            settling: self.latest_tilt_deg.is_none(),
-            waiting: self.t0_us.is_none(),
+            settling: latest.is_none(),
+            waiting: !self.hold.started(),
         }
     }
 
     /// Ends the drill (as [`EndReason::DataEnded`] if it had not ended) and returns its outcome.
     pub fn finish(mut self) -> RockerHoldOutcome {
-        let mut sink = Vec::new();
-        self.stop(EndReason::DataEnded, &mut sink);
-        let (end, duration_s) = self.end.unwrap_or((EndReason::DataEnded, 0.0));
+        let (end, duration_s, start_s, events, events_total) = self.hold.finish();
         let metrics = self.metrics();
         RockerHoldOutcome {
             score: self.score(&metrics, metrics.measured_s),
-            start_s: self.t0_us.unwrap_or(0) as f64 * 1e-6,
+            start_s,
             end,
             duration_s,
             metrics,
-            events: self.events.kept,
-            events_total: self.events.total,
+            events,
+            events_total,
         }
     }
 }
@@ -429,6 +254,7 @@ impl RockerHold {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drill::START_WITHIN_S;
 
     fn run(
         tilts: impl IntoIterator<Item = (u64, f64)>,
@@ -448,6 +274,10 @@ mod tests {
                 t_us,
                 tilt_deg,
                 rate_deg_s,
+                pitch_deg: 0.0,
+                roll_deg: tilt_deg,
+                pitch_rate_deg_s: 0.0,
+                roll_rate_deg_s: rate_deg_s,
                 converging: false,
                 acc_rejected: false,
                 at_rest: false,

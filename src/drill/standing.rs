@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use super::START_WITHIN_S;
+use super::{MAX_HELD_S, START_WITHIN_S};
 use crate::pipeline::{BoardPhase, CopSample};
 
 /// The load must be steady this long before the drill starts, s.
@@ -17,8 +17,6 @@ pub const STEADY_TOLERANCE: f64 = 0.10;
 pub const STEP_OFF_SHARE: f64 = 0.7;
 /// …for at least this long, s (a quick dip from a bounce is not a step).
 pub const STEP_OFF_S: f64 = 0.25;
-/// Longest interval between samples that is still data, not a gap, s.
-pub const MAX_HELD_S: f64 = 0.25;
 
 /// The user stands steadily on the board: the drill starts.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -4,7 +4,8 @@
 //! # Brief overview
 //! - [`Pipeline`] holds the device's scale factors (from its `Hello`), its
 //!   [`proprio_calibration::ImuCalibration`] and an [`OrientationFilter`], and
-//!   turns each timed sample into a [`BoardTilt`].
+//!   turns each timed sample into a [`BoardTilt`]: the tilt about a rocker's axis, and the
+//!   two-axis tilt vector (pitch and roll) of a board that tilts both ways.
 //! - [`CopPipeline`] turns each timed load sample into a [`CopSample`] (tare, someone on the
 //!   board, COP in mm for a [`BoardGeometry`]); [`WindowResampler`] makes a regular series.
 //! - [`PIPELINE_VERSION`] and [`COP_PIPELINE_VERSION`] name these exact chains; results carry
@@ -73,6 +74,14 @@ pub struct PipelineConfig {
 }
 
 /// The board's tilt at one sample.
+///
+/// For a board that rocks about one axis, `tilt_deg` is the tilt about that axis. For a board
+/// that tilts both ways (a wobble board), `[pitch_deg, roll_deg]` is the **tilt vector** in
+/// the sensor's (the board's) axes: its length is the angle between the sensor's z axis and
+/// vertical ([`BoardTilt::tilt_magnitude_deg`]), its direction the way the board leans. It is
+/// the rotation vector that tips a level board into this attitude (no turn about vertical),
+/// so a tilt about one axis gives that axis's angle exactly, and the two components are the
+/// pitch and roll of a small tilt.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BoardTilt {
     /// Device time, µs since the stream's first sample.
@@ -81,6 +90,16 @@ pub struct BoardTilt {
     pub tilt_deg: f64,
     /// Tilt rate, degrees per second.
     pub rate_deg_s: f64,
+    /// The tilt vector's component about the sensor's y axis (pitch), degrees; positive: the
+    /// sensor's +x side down.
+    pub pitch_deg: f64,
+    /// The tilt vector's component about the sensor's x axis (roll), degrees; positive: the
+    /// sensor's −y side down.
+    pub roll_deg: f64,
+    /// Rate of pitch (the unbiased gyroscope's y), °/s.
+    pub pitch_rate_deg_s: f64,
+    /// Rate of roll (the unbiased gyroscope's x), °/s.
+    pub roll_rate_deg_s: f64,
     /// The estimate is still settling (first second, or after a gap).
     pub converging: bool,
     /// The accelerometer was not used for this sample.
@@ -91,6 +110,25 @@ pub struct BoardTilt {
     pub mag_disturbed: bool,
     /// Up (a unit vector) in sensor axes, from the live estimate.
     pub up_in_imu: Vector3<f64>,
+}
+
+impl BoardTilt {
+    /// The tilt's size whichever way the board leans: the angle between the sensor's z axis
+    /// and vertical, degrees.
+    pub fn tilt_magnitude_deg(&self) -> f64 {
+        self.pitch_deg.hypot(self.roll_deg)
+    }
+}
+
+/// The tilt vector `[pitch, roll]` (radians) of a sensor whose up, in its own axes, is `up`
+/// (a unit vector): see [`BoardTilt`].
+pub fn tilt_vector_rad(up: &Vector3<f64>) -> [f64; 2] {
+    let horizontal = up.x.hypot(up.y);
+    if horizontal <= 0.0 {
+        return [0.0, 0.0];
+    }
+    let angle = horizontal.atan2(up.z);
+    [angle * -up.x / horizontal, angle * up.y / horizontal]
 }
 
 /// Raw samples in, board tilt out.
@@ -153,10 +191,15 @@ impl Pipeline {
             RockingAxis::X => (up.y.atan2(up.z), w.x),
             RockingAxis::Y => ((-up.x).atan2(up.z), w.y),
         };
+        let [pitch_rad, roll_rad] = tilt_vector_rad(&up);
         BoardTilt {
             t_us,
             tilt_deg: tilt_rad.to_degrees(),
             rate_deg_s: rate_rad_s.to_degrees(),
+            pitch_deg: pitch_rad.to_degrees(),
+            roll_deg: roll_rad.to_degrees(),
+            pitch_rate_deg_s: w.y.to_degrees(),
+            roll_rate_deg_s: w.x.to_degrees(),
             converging: estimate.converging,
             acc_rejected: estimate.acc_rejected,
             at_rest: estimate.at_rest,

@@ -836,6 +836,7 @@ impl VirtualBoard {
                 lost,
                 walk: None,
                 posture_deg: None,
+                wobble: None,
                 board: Some(BoardTruth {
                     total_n,
                     cop_mm: (total_n >= 1.0)

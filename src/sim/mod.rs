@@ -9,8 +9,9 @@
 //!   receive times on a simulated host clock. Deterministic, so the same seed gives the same
 //!   recording.
 //! - [`SimConfig`]: seed, skill, rate, sensor errors and [`Faults`] to inject; which device
-//!   the simulator is ([`SimDevice`]: an IMU on a rocker board, or a balance board whose
-//!   person and load cells are in `balance_board`, see [`BalanceBoardSim`]).
+//!   the simulator is ([`SimDevice`]: an IMU on a rocker board or a wobble board
+//!   ([`WobbleWorld`]), on a person's lower back, or a balance board whose person and load
+//!   cells are in `balance_board`, see [`BalanceBoardSim`]).
 //!
 //! Nothing here does I/O or reads a clock: time is whatever the caller advances it to.
 
@@ -21,6 +22,7 @@ mod rng;
 mod rocker;
 mod shift;
 mod walker;
+mod wobble;
 
 use proprio_protocol::{
     encode_frame, Ack, AckStatus, Decoder, DeviceInfo, DeviceKind, DeviceMessage, FirmwareVersion,
@@ -47,6 +49,7 @@ pub use walker::{
     MisstepKind, ScriptedStep, WalkScript, WalkSim, WalkTruth, WalkWorld, IMPACT_DELAY_S,
     LUMBAR_HEIGHT_M,
 };
+pub use wobble::{wobble_orientation, WobbleState, WobbleWorld};
 
 use imu::VirtualImu;
 
@@ -80,8 +83,8 @@ pub struct SimConfig {
     pub seed: u64,
     /// The person's balance skill, 0 (beginner) to 1 (expert).
     pub skill: f64,
-    /// When the person steps onto the rocker board, seconds after power-on; until then the
-    /// board lies still on one of its edges. 0: on the board from the start.
+    /// When the person steps onto the rocker or wobble board, seconds after power-on; until
+    /// then the board lies still on one of its edges (its rim). 0: on the board from the start.
     #[serde(default)]
     pub step_on_s: f64,
     /// Sample rate the device runs at until the host asks for another, Hz.
@@ -131,6 +134,9 @@ pub enum SimDevice {
     /// An IMU wearable on the lower back of a person holding a neutral spine, drifting into
     /// flexion now and then.
     PostureWearable,
+    /// An IMU wearable strapped to the middle of a wobble board (x forward, z up) with a
+    /// person on it.
+    WobbleWearable,
 }
 
 /// What the virtual device speaks.
@@ -189,7 +195,7 @@ pub struct SampleTruth {
     pub t_true_us: u64,
     /// The timestamp the device put on it.
     pub t_device_us: u32,
-    /// True board tilt, degrees.
+    /// True board tilt, degrees (a wobble board's: the tilt's size).
     pub tilt_deg: f64,
     /// True edge contacts so far (all 0 for a balance board).
     pub edge_contacts: EdgeContacts,
@@ -202,6 +208,21 @@ pub struct SampleTruth {
     /// The trunk's deviation from neutral `[flexion, lateral]`, degrees, for a posture hold
     /// (tilt is then the flexion).
     pub posture_deg: Option<[f64; 2]>,
+    /// The wobble board's truth, for a wobble wearable.
+    pub wobble: Option<WobbleTruth>,
+}
+
+/// The simulated wobble board at one sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WobbleTruth {
+    /// True tilt `[AP, ML]` (front edge down, right edge down positive), degrees.
+    pub tilt_deg: [f64; 2],
+    /// An edge contact by the drill's definition is under way: the rim hit the floor at the
+    /// drill's threshold speed or faster, and the board has not yet come
+    /// [`EDGE_RELEASE_DEG`](crate::drill::EDGE_RELEASE_DEG) back off the limit.
+    pub on_edge: bool,
+    /// The rim rests on the floor now.
+    pub rim_down: bool,
 }
 
 /// Sub-streams of the seed, so that one part's randomness does not shift another's.
@@ -227,10 +248,16 @@ enum Motion {
     Walker(WalkWorld),
     /// A person holding their posture, the sensor on the lower back.
     Posture(PostureWorld),
+    /// A wobble board with a person on it, and the true edge contacts.
+    Wobble {
+        world: WobbleWorld,
+        edge_contacts: EdgeContactCounter,
+    },
 }
 
-/// The virtual device: a wearable IMU (on a rocker board or a person's lower back), running
-/// proprio's firmware protocol; or, for [`SimDevice::BalanceBoard`], a balance board.
+/// The virtual device: a wearable IMU (on a rocker or wobble board, or on a person's lower
+/// back), running proprio's firmware protocol; or, for [`SimDevice::BalanceBoard`], a balance
+/// board.
 pub struct VirtualDevice {
     config: SimConfig,
     motion: Motion,
@@ -265,6 +292,14 @@ impl VirtualDevice {
             Motion::Walker(WalkWorld::for_config(&config))
         } else if config.device == SimDevice::PostureWearable {
             Motion::Posture(PostureWorld::for_config(&config))
+        } else if config.device == SimDevice::WobbleWearable {
+            Motion::Wobble {
+                world: WobbleWorld::for_config(&config),
+                edge_contacts: EdgeContactCounter::new(
+                    config.board.limit_deg,
+                    config.step_on_s > 0.0,
+                ),
+            }
         } else {
             Motion::Rocker {
                 world: RockerWorld::new(
@@ -428,6 +463,14 @@ impl VirtualDevice {
                     world.step(STEP_US);
                     world.signals()
                 }
+                Motion::Wobble {
+                    world,
+                    edge_contacts,
+                } => {
+                    let impact = world.step();
+                    edge_contacts.observe(world.magnitude_deg(), impact, f64::from(self.rate_hz));
+                    world.signals()
+                }
             };
             if !self.streaming {
                 continue;
@@ -441,7 +484,7 @@ impl VirtualDevice {
                 let sample = self.take_sample(device_us as u32);
                 let lost = self.stalled() || self.fault_rng.chance(self.config.faults.drop_prob);
                 if let Some(t) = truth.as_deref_mut() {
-                    let mut posture_deg = None;
+                    let (mut posture_deg, mut wobble) = (None, None);
                     let (tilt_deg, edge_contacts, walk) = match &self.motion {
                         Motion::Rocker {
                             world,
@@ -460,6 +503,17 @@ impl VirtualDevice {
                             posture_deg = Some(deviation);
                             (deviation[0], EdgeContacts::default(), None)
                         }
+                        Motion::Wobble {
+                            world,
+                            edge_contacts,
+                        } => {
+                            wobble = Some(WobbleTruth {
+                                tilt_deg: world.tilt_deg(),
+                                on_edge: edge_contacts.in_contact(),
+                                rim_down: world.state().at_edge,
+                            });
+                            (world.magnitude_deg(), edge_contacts.counts(), None)
+                        }
                     };
                     t.push(SampleTruth {
                         seq: sample.seq,
@@ -471,6 +525,7 @@ impl VirtualDevice {
                         board: None,
                         walk,
                         posture_deg,
+                        wobble,
                     });
                 }
                 if !lost {
@@ -494,6 +549,7 @@ impl VirtualDevice {
             Motion::Rocker { world, .. } => VirtualImu::board_orientation(world.state().tilt_rad),
             Motion::Walker(world) => world.world_from_imu(),
             Motion::Posture(world) => world.world_from_imu(),
+            Motion::Wobble { world, .. } => world.world_from_imu(),
         };
         let raw = self
             .imu

@@ -215,12 +215,15 @@ pub fn speed_margin_deg_s(sample_rate_hz: f64) -> f64 {
 /// uncalibrated inclination error (3 mg of accelerometer bias is 0.17°) and then some.
 pub const RELEASE_MARGIN_DEG: f64 = 0.25;
 
-/// Counts [`EdgeContacts`] from the board's true motion.
+/// Counts [`EdgeContacts`] from the board's true motion (a rocker's tilt, or a wobble board's
+/// tilt size with the rate of that size at its impacts).
 #[derive(Debug, Clone)]
 pub struct EdgeContactCounter {
     limit_deg: f64,
     /// Released flags of the strict, nominal and lenient readings.
     released: [bool; 3],
+    /// A contact counted by the nominal reading is under way.
+    in_contact: bool,
     counts: EdgeContacts,
 }
 
@@ -231,6 +234,7 @@ impl EdgeContactCounter {
         EdgeContactCounter {
             limit_deg,
             released: [!starts_on_edge; 3],
+            in_contact: false,
             counts: EdgeContacts::default(),
         }
     }
@@ -238,6 +242,12 @@ impl EdgeContactCounter {
     /// The counts so far.
     pub fn counts(&self) -> EdgeContacts {
         self.counts
+    }
+
+    /// True while a contact counted by the drill's definition (the nominal reading) is under
+    /// way: from its impact until the board is [`EDGE_RELEASE_DEG`] back off the limit.
+    pub fn in_contact(&self) -> bool {
+        self.in_contact
     }
 
     /// Takes one physics step's tilt and impact (from [`RockerWorld::step`]), for a device
@@ -255,17 +265,24 @@ impl EdgeContactCounter {
             &mut self.counts.nominal,
             &mut self.counts.at_most,
         ];
-        for ((released, count), (min_speed, release_deg)) in
-            self.released.iter_mut().zip(counts).zip(readings)
+        for (i, ((released, count), (min_speed, release_deg))) in self
+            .released
+            .iter_mut()
+            .zip(counts)
+            .zip(readings)
+            .enumerate()
         {
+            let nominal = i == 1;
             if let Some(speed) = impact_deg_s {
                 if *released && speed >= min_speed {
                     *count += 1;
                     *released = false;
+                    self.in_contact |= nominal;
                 }
             }
             if tilt_deg.abs() < self.limit_deg - release_deg {
                 *released = true;
+                self.in_contact &= !nominal;
             }
         }
     }

@@ -18,3 +18,4 @@ mod sim_truth;
 mod spine;
 mod stance;
 mod walk;
+mod wobble;
