@@ -142,7 +142,7 @@ pub fn pipeline_version(drill: DrillKind) -> &'static str {
 
 /// The walk's chain: the IMU pipeline ([`PIPELINE_VERSION`]) and the step detection
 /// ([`STEP_DETECTION_VERSION`](crate::measures::gait::STEP_DETECTION_VERSION)).
-pub const WALK_PIPELINE_VERSION: &str = "4+mccamley-ionescu-1";
+pub const WALK_PIPELINE_VERSION: &str = "4+mccamley-ionescu-2";
 
 /// The neutral-spine hold's chain: the IMU pipeline ([`PIPELINE_VERSION`]), its result measured
 /// on the offline orientation estimate.

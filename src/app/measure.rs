@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use super::measure_csv::{self, Table};
 use crate::drill::DrillKind;
 use crate::measures::gait::{
-    bouts_cadence_steps_per_min, walking_bouts_of, STEP_DETECTION_VERSION,
+    bouts_cadence_steps_per_min, walking_bouts_of, Gait, STEP_DETECTION_VERSION,
 };
 use crate::measures::imu_sway::{
     imu_sway_measures, imu_sway_signals_in, ImuMounting, ImuSwaySignals,
@@ -66,6 +66,28 @@ pub struct MeasureArgs {
     /// Lumbar IMU: the sensor axis pointing up when upright (x, -x, y, -y, z or -z).
     #[arg(long, default_value = "z", value_name = "AXIS", value_parser = parse_axis)]
     up_axis: Vector3<f64>,
+    /// Walk: the kind of walking [default: heel-to-toe for a tandem-walk recording, everyday
+    /// otherwise].
+    #[arg(long, value_enum)]
+    gait: Option<GaitArg>,
+}
+
+/// `--gait`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GaitArg {
+    /// Everyday walking, as Mobilise-D measures it (the sensor's vertical axis).
+    Everyday,
+    /// Slow heel-to-toe (tandem) walking, as the tandem-walk drill measures it.
+    HeelToToe,
+}
+
+impl From<GaitArg> for Gait {
+    fn from(gait: GaitArg) -> Self {
+        match gait {
+            GaitArg::Everyday => Gait::Everyday,
+            GaitArg::HeelToToe => Gait::HeelToToe,
+        }
+    }
 }
 
 fn parse_axis(s: &str) -> Result<Vector3<f64>, String> {
@@ -170,12 +192,27 @@ pub fn measure(args: &MeasureArgs) -> Result<ExitCode> {
         (MeasureKind::Walk, Input::Imu { t_s, samples, .. }) => {
             // The step detection has its own filters: it takes the samples as they are.
             let rate_hz = mean_rate_hz(t_s);
-            let bouts = walking_bouts_of(samples, rate_hz);
+            let gait = args.gait.map_or(
+                if source == "recording" && default_kind == MeasureKind::Walk {
+                    Gait::HeelToToe
+                } else {
+                    Gait::Everyday
+                },
+                Gait::from,
+            );
+            let bouts = walking_bouts_of(samples, rate_hz, gait);
             let contacts: Vec<f64> = bouts
                 .iter()
                 .flat_map(|b| b.contacts.iter().map(|c| t_s[0] + c.t_s))
                 .collect();
             result.insert("step_detection".into(), json!(STEP_DETECTION_VERSION));
+            result.insert(
+                "gait".into(),
+                json!(match gait {
+                    Gait::Everyday => "everyday",
+                    Gait::HeelToToe => "heel-to-toe",
+                }),
+            );
             result.insert("rate_hz".into(), json!(rate_hz));
             result.insert(
                 "steps".into(),

@@ -3,10 +3,11 @@
 //! The user stands still with one foot in front of the other; once the sensor has been still
 //! for [`STILL_S`] the drill starts (that second also gives the upright trunk's lateral angle,
 //! the baseline). The user then walks heel to toe. Heel strikes are found with the step
-//! detection of [`crate::measures::gait`] (McCamley/Ionescu, then [`heel_strikes`]) over the
-//! whole walk so far: every [`DETECT_EVERY_S`] for the live count (with the live orientation
-//! estimate), and once more when the drill ends (with the offline estimate, which gives the
-//! result). The drill is done when the level's steps have been counted (and the last has been
+//! detection of [`crate::measures::gait`] (McCamley/Ionescu on the world's vertical
+//! acceleration, as for [`Gait::HeelToToe`](crate::measures::gait::Gait::HeelToToe), then
+//! [`heel_strikes`]) over the whole walk so far: every [`DETECT_EVERY_S`] for the live count
+//! (with the live orientation estimate), and once more when the drill ends (with the offline
+//! estimate, which gives the result). The drill is done when the level's steps have been counted (and the last has been
 //! followed by [`SETTLE_S`] of data), when its time limit passes, or when the user stops.
 //!
 //! When it ends, each step is judged against the usual step time, the lower quartile of the
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::{on_regular_grid, DrillEvent, DrillOutcome, EndReason, EventLog, START_WITHIN_S};
 use crate::measures::gait::{
     cadence_steps_per_min, heel_strikes, initial_contacts, step_detection_ahrs,
-    vertical_acceleration_in,
+    world_vertical_acceleration_in,
 };
 use crate::pipeline::{smooth_orientation, BoardTilt, ImuSi};
 use crate::G_M_S2;
@@ -393,7 +394,10 @@ impl TandemWalk {
         let (grid, grid_us) = self.regular_series(until_us, |e| e.1);
         let world_from_imu: Vec<UnitQuaternion<f64>> =
             smooth_orientation(&grid, 1.0 / self.rate_hz, &step_detection_ahrs());
-        let strikes = self.strikes_in(&vertical_acceleration_in(&grid, &world_from_imu), grid_us);
+        let strikes = self.strikes_in(
+            &world_vertical_acceleration_in(&grid, &world_from_imu),
+            grid_us,
+        );
         // Lateral angle of each grid sample, and its time since the start.
         let offset_s = (grid_us as f64 - t0_us as f64) * 1e-6;
         let times: Vec<f64> = (0..grid.len())

@@ -25,7 +25,7 @@ pub mod imu_sway;
 mod preprocess;
 mod spectrum;
 
-pub use filter::{butterworth_lowpass, filtfilt, Iir};
+pub use filter::{butterworth_lowpass, equiripple_lowpass, filtfilt, Iir};
 pub use preprocess::{preprocess, swarii, Preprocessing, PREPROCESSING_VERSION};
 pub use spectrum::{spectral_measures, welch_psd, Psd, SpectralMeasures, SPECTRAL_BAND_HZ};
 

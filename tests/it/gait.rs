@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use nalgebra::Vector3;
 use proprio::measures::gait::{
     cadence_steps_per_min, initial_contacts, vertical_acceleration, walking_bouts_of,
+    world_vertical_acceleration, Gait,
 };
 use proprio::pipeline::ImuSi;
 use proprio::G_M_S2;
@@ -97,16 +98,20 @@ const TRIALS: [(&str, &str, &str, &str); 9] = [
 ];
 
 /// Contacts found in each of the original's gait sequences, as the original was run: on that
-/// stretch of the recording only.
+/// stretch of the recording only, along the sensor's vertical axis (x here).
 ///
 /// Issue 5 asks for 90 % of the original's contacts within 50 ms of ours and every sequence's
-/// cadence within 5 %. That is asserted for the straight walks (Test5). Over all sequences it
-/// is not met yet, so it is printed, not asserted (`cargo test --test it gait -- --nocapture`):
-/// 82.8 % of contacts, and 14 of 19 sequences within 5 %; the slow, turning walks of the
-/// simulated daily activities (Test11) find extra or miss weak steps.
+/// cadence within 5 %. Asserted, over all 19 sequences (straight walks and the slow, turning
+/// walks of the simulated daily activities): at least 90 % of the contacts, every sequence's
+/// cadence, and all 28 contacts of the straight walks (Test5). With the reference's processing
+/// (`src/measures/gait.rs`) all 215 agree, and 214 are reported at the very same time; along
+/// the world's vertical (gravity-aligned by the orientation filter) instead of the sensor's
+/// axis, fewer agree (`cargo test --test it gait -- --nocapture` prints both).
 #[test]
 fn initial_contacts_agree_with_the_reference_implementation() {
-    let (mut matched, mut total, mut ours_total) = (0, 0, 0);
+    let (mut matched, mut total, mut ours_total, mut same_sample) = (0, 0, 0, 0);
+    // The same along the world's vertical instead (printed only).
+    let mut matched_world = 0;
     let mut cadence_errors = Vec::new();
     // Straight walks: (contacts agreeing, contacts, worst cadence error).
     let mut straight = (0, 0, 0.0f64);
@@ -114,9 +119,13 @@ fn initial_contacts_agree_with_the_reference_implementation() {
         let path = gait_dir().join(format!(
             "data_csv/{cohort}/{id}/TimeMeasure1_{test}_{trial}.csv"
         ));
-        let vertical = vertical_acceleration(&read_trial(&path), RATE_HZ);
+        let samples = read_trial(&path);
+        let vertical = vertical_acceleration(&samples);
+        let world = world_vertical_acceleration(&samples, RATE_HZ);
         for (start_s, end_s, original) in original(cohort, id, test, trial) {
-            let first = (start_s * RATE_HZ).round() as usize;
+            // The stretch the original analysed: its samples round(rate × start) to
+            // round(rate × end), counted from one.
+            let first = ((start_s * RATE_HZ).round() as usize).saturating_sub(1);
             let last = ((end_s * RATE_HZ).round() as usize).min(vertical.len());
             let ours: Vec<f64> = initial_contacts(&vertical[first..last], RATE_HZ)
                 .iter()
@@ -125,6 +134,18 @@ fn initial_contacts_agree_with_the_reference_implementation() {
             let agreeing = original
                 .iter()
                 .filter(|t| ours.iter().any(|o| (o - *t).abs() <= 0.05))
+                .count();
+            same_sample += original
+                .iter()
+                .filter(|t| ours.iter().any(|o| (o - *t).abs() < 0.001))
+                .count();
+            let ours_world: Vec<f64> = initial_contacts(&world[first..last], RATE_HZ)
+                .iter()
+                .map(|c| first as f64 / RATE_HZ + c.t_s)
+                .collect();
+            matched_world += original
+                .iter()
+                .filter(|t| ours_world.iter().any(|o| (o - *t).abs() <= 0.05))
                 .count();
             let cadence = (
                 cadence_steps_per_min(&original).unwrap(),
@@ -154,18 +175,27 @@ fn initial_contacts_agree_with_the_reference_implementation() {
     let share = matched as f64 / total as f64;
     let cadence_ok = cadence_errors.iter().filter(|e| **e <= 0.05).count();
     println!(
-        "{matched}/{total} contacts ({:.1} %) within 50 ms; {ours_total} found; cadence within \
-         5 % in {cadence_ok} of {} sequences",
+        "{matched}/{total} contacts ({:.1} %) within 50 ms ({same_sample} at the same time); \
+         {ours_total} found; cadence within 5 % in {cadence_ok} of {} sequences",
         share * 100.0,
         cadence_errors.len()
     );
+    println!("along the world's vertical instead: {matched_world}/{total} within 50 ms");
     assert_eq!(total, 215, "the reference results changed");
     assert_eq!(straight.1, 28, "the reference results changed");
-    let straight_share = straight.0 as f64 / straight.1 as f64;
     assert!(
-        straight_share >= 0.9,
-        "straight walks: only {:.1} % of contacts agree",
-        straight_share * 100.0
+        share >= 0.9,
+        "only {:.1} % of the original's contacts agree",
+        share * 100.0
+    );
+    assert_eq!(
+        cadence_ok,
+        cadence_errors.len(),
+        "cadence off by more than 5 %: {cadence_errors:.3?}"
+    );
+    assert_eq!(
+        straight.0, straight.1,
+        "straight walks: a contact disagrees"
     );
     assert!(
         straight.2 <= 0.05,
@@ -180,28 +210,32 @@ fn initial_contacts_agree_with_the_reference_implementation() {
 const SEQUENCE_MARGIN_S: f64 = 0.75;
 
 /// Walking bouts over whole recordings (standing, sitting and turning included), against the
-/// original's gait sequences and Mobilise-D's own gait-sequence detector.
+/// original's gait sequences and Mobilise-D's own gait-sequence detector (`Gait::Everyday`).
 ///
 /// Asserted: (1) no bout where neither the original nor the detector found walking: every heel
 /// strike of every bout lies within one of their sequences (± [`SEQUENCE_MARGIN_S`]); the long
-/// standing and sitting stretches of the daily-activity trials (Test11) give none. (2) Where the
-/// original found walking in the straight walks (Test5), the agreement of the stretch-only
-/// detection still holds with bouts over the whole recording: ≥ 90 % of its contacts within
-/// 50 ms of ours, and each sequence's cadence within 5 %.
+/// standing and sitting stretches of the daily-activity trials (Test11) give none. (2) Over all
+/// the original's sequences, at least 90 % of its contacts within 50 ms of a bout's heel strike;
+/// in the straight walks (Test5) all of them, and each sequence's cadence (from the bout's heel
+/// strikes within it) within 5 %.
 ///
-/// Not asserted, printed: HA/002's two straight walks have no sequence in the original's output,
-/// yet each holds 5–6 strong, regular steps that the detector also calls walking, and the bouts
-/// find them (`cargo test --test it walking_bouts -- --nocapture`).
+/// Not asserted, printed (`cargo test --test it walking_bouts -- --nocapture`): the cadence of
+/// the other sequences, and HA/002's two straight walks, which have no sequence in the
+/// original's output, yet hold 5–6 strong, regular steps that the detector also calls walking,
+/// and the bouts find them. The contacts the bouts miss are at the ends of walks (the bouts
+/// leave out a walk's first heel strike and last two, as the original's sequences do on the
+/// straight walks, but the original's sequences in the daily activities start and end anywhere)
+/// and in the original's slow, turning stretches between two walks.
 #[test]
 fn walking_bouts_are_found_only_where_someone_walked() {
     let mut outside = Vec::new();
     let (mut straight_matched, mut straight_total, mut worst_cadence) = (0, 0, 0.0f64);
-    let (mut matched, mut total) = (0, 0);
+    let (mut matched, mut total, mut sequences, mut cadence_ok) = (0, 0, 0, 0);
     for (cohort, id, test, trial) in TRIALS {
         let path = gait_dir().join(format!(
             "data_csv/{cohort}/{id}/TimeMeasure1_{test}_{trial}.csv"
         ));
-        let bouts = walking_bouts_of(&read_trial(&path), RATE_HZ);
+        let bouts = walking_bouts_of(&read_trial(&path), RATE_HZ, Gait::Everyday);
         let original = original(cohort, id, test, trial);
         let detector = detector(cohort, id, test, trial);
         let spans: Vec<(f64, f64)> = bouts.iter().map(|b| (b.start_s(), b.end_s())).collect();
@@ -250,6 +284,8 @@ fn walking_bouts_are_found_only_where_someone_walked() {
             );
             matched += agreeing;
             total += contacts.len();
+            sequences += 1;
+            cadence_ok += usize::from(cadence_error <= 0.05);
             if test == "Test5" {
                 straight_matched += agreeing;
                 straight_total += contacts.len();
@@ -258,8 +294,10 @@ fn walking_bouts_are_found_only_where_someone_walked() {
         }
     }
     println!(
-        "all sequences: {matched}/{total} contacts within 50 ms; straight walks: \
-         {straight_matched}/{straight_total}, worst cadence error {:.1} %",
+        "all sequences: {matched}/{total} contacts ({:.1} %) within 50 ms, cadence within 5 % in \
+         {cadence_ok} of {sequences}; straight walks: {straight_matched}/{straight_total}, worst \
+         cadence error {:.1} %",
+        matched as f64 / total as f64 * 100.0,
         worst_cadence * 100.0
     );
     assert!(
@@ -268,8 +306,12 @@ fn walking_bouts_are_found_only_where_someone_walked() {
     );
     assert_eq!(straight_total, 28, "the reference results changed");
     assert!(
-        straight_matched as f64 >= 0.9 * straight_total as f64,
-        "straight walks: only {straight_matched}/{straight_total} contacts agree"
+        matched as f64 >= 0.9 * total as f64,
+        "only {matched}/{total} of the original's contacts agree"
+    );
+    assert_eq!(
+        straight_matched, straight_total,
+        "straight walks: a contact disagrees"
     );
     assert!(
         worst_cadence <= 0.05,

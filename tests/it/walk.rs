@@ -12,10 +12,12 @@ use proprio_protocol::HostMessage;
 use crate::cmd::{json, proprio};
 use crate::common::{run_session, send};
 
-/// Heel strikes must be found this close to the scripted contacts, s (the simulated loading
-/// response peaks 0.12 s after the contact; the detector reports where the acceleration rises
-/// fastest, 0.05 s on).
-const CONTACT_TOLERANCE_S: f64 = 0.05;
+/// Heel strikes must be found this close to the scripted contacts, s. The simulated loading
+/// response peaks 0.12 s after the contact; the detector reports contacts as Mobilise-D's
+/// reference does, 72.5 ms after the instant where the acceleration rises fastest, on a 40 Hz
+/// grid (±12.5 ms): on these walks 28 ms late on average, 73 ms at worst (`step_detection`
+/// mccamley-ionescu-2; before it, reported 50 ms on at 100 Hz: 5 ms and 43 ms).
+const CONTACT_TOLERANCE_S: f64 = 0.08;
 
 /// A simulated walker of `skill` and the walk the level asks for.
 fn walker(seed: u64, skill: f64, level: u8) -> (SimConfig, TandemWalkConfig) {
