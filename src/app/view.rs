@@ -171,78 +171,57 @@ impl LiveView {
                 Print("\r\n")
             )
         };
-        match &live.drill {
+        line(
+            &mut out,
+            &format!(
+                "proprio · {} · q stop · p it hurts (stops at once)",
+                title(&live.drill, live.level)
+            ),
+        )?;
+        queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
+        let status = match &live.drill {
             DrillLive::RockerHold {
                 live: d,
                 band_deg,
                 edge_limit_deg,
             } => {
-                line(
-                    &mut out,
-                    &format!(
-                        "proprio · rocker-board hold · band ±{band_deg:.0}° · q stop · p it hurts (stops at once)"
-                    ),
-                )?;
-                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
                 if d.settling || !live.device_known {
-                    queue!(out, Print("  waiting for the sensor to settle…"))?;
+                    queue!(out, Print(SETTLING))?;
                 } else {
                     draw_gauge(&mut out, d.tilt_deg, *band_deg, *edge_limit_deg)?;
-                    let colour = if d.in_band { Color::Green } else { Color::Red };
-                    queue!(
-                        out,
-                        SetForegroundColor(colour),
-                        SetAttribute(Attribute::Bold),
-                        Print(format!("  {:+5.1}°", d.tilt_deg)),
-                        SetAttribute(Attribute::Reset),
-                        ResetColor
-                    )?;
+                    print_reading(&mut out, d.in_band, &format!("  {:+5.1}°", d.tilt_deg))?;
                 }
-                queue!(out, Print("\r\n"))?;
-                let status = if d.waiting {
-                    "step on and bring the board level to start".to_string()
+                if d.waiting {
+                    BOARD_WAITING.to_string()
                 } else {
                     format!(
                         "time left {:4.0} s   in band {:3.0} %   edge contacts {}   score {:3.0}",
                         d.remaining_s, d.time_in_band_percent, d.edge_contacts, d.score
                     )
-                };
-                line(&mut out, &status)?;
+                }
             }
             DrillLive::WobbleHold {
                 live: d,
                 band_deg,
                 edge_limit_deg,
             } => {
-                line(
-                    &mut out,
-                    &format!(
-                        "proprio · wobble-board hold · band {band_deg:.0}° any way · q stop · p it hurts (stops at once)"
-                    ),
-                )?;
-                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
                 if d.settling || !live.device_known {
-                    queue!(out, Print("  waiting for the sensor to settle…"))?;
+                    queue!(out, Print(SETTLING))?;
                 } else {
                     let tilt = [d.tilt_ap_deg, d.tilt_ml_deg];
                     let size = tilt[0].hypot(tilt[1]);
                     draw_radial_gauge(&mut out, size, *band_deg, *edge_limit_deg)?;
-                    let colour = if d.in_band { Color::Green } else { Color::Red };
-                    queue!(
-                        out,
-                        SetForegroundColor(colour),
-                        SetAttribute(Attribute::Bold),
-                        Print(format!(
+                    print_reading(
+                        &mut out,
+                        d.in_band,
+                        &format!(
                             "  {size:4.1}° towards {}",
                             direction_words(direction_deg(tilt))
-                        )),
-                        SetAttribute(Attribute::Reset),
-                        ResetColor
+                        ),
                     )?;
                 }
-                queue!(out, Print("\r\n"))?;
-                let status = if d.waiting {
-                    "step on and bring the board level to start".to_string()
+                if d.waiting {
+                    BOARD_WAITING.to_string()
                 } else {
                     format!(
                         "time left {:4.0} s   in band {:3.0} %   edge contacts {}   off balance {:4.1} s   score {:3.0}",
@@ -252,62 +231,28 @@ impl LiveView {
                         d.time_off_balance_s,
                         d.score
                     )
-                };
-                line(&mut out, &status)?;
+                }
             }
             DrillLive::QuietStance(d) => {
-                line(
-                    &mut out,
-                    &format!(
-                        "proprio · {} · level {} · q stop · p it hurts (stops at once)",
-                        stance_title(d.task),
-                        live.level
-                    ),
-                )?;
-                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
                 draw_stance(&mut out, d, live.device_known)?;
-                queue!(out, Print("\r\n"))?;
                 let touch_downs = if d.task == StanceTask::SingleLeg {
                     format!("   touch-downs {}", d.touch_downs)
                 } else {
                     String::new()
                 };
-                line(
-                    &mut out,
-                    &format!(
-                        "time left {:4.0} s   sway {:5.1} mm/s   ellipse {:5.0} mm²{touch_downs}   score {:3.0}",
-                        d.remaining_s, d.mean_velocity_mm_s, d.ellipse_area_95_mm2, d.score
-                    ),
-                )?;
+                format!(
+                    "time left {:4.0} s   sway {:5.1} mm/s   ellipse {:5.0} mm²{touch_downs}   score {:3.0}",
+                    d.remaining_s, d.mean_velocity_mm_s, d.ellipse_area_95_mm2, d.score
+                )
             }
             DrillLive::WeightShift(d) => {
-                line(
-                    &mut out,
-                    &format!(
-                        "proprio · weight shift · level {} · q stop · p it hurts (stops at once)",
-                        live.level
-                    ),
-                )?;
-                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
                 draw_shift(&mut out, d, live.device_known)?;
-                queue!(out, Print("\r\n"))?;
-                line(
-                    &mut out,
-                    &format!(
-                        "reached {}   missed {}   of {} targets   score {:3.0}",
-                        d.reached, d.misses, d.targets, d.score
-                    ),
-                )?;
+                format!(
+                    "reached {}   missed {}   of {} targets   score {:3.0}",
+                    d.reached, d.misses, d.targets, d.score
+                )
             }
             DrillLive::TandemWalk(d) => {
-                line(
-                    &mut out,
-                    &format!(
-                        "proprio · heel-to-toe walk · level {} · q stop · p it hurts (stops at once)",
-                        live.level
-                    ),
-                )?;
-                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
                 match (d.phase, d.lateral_deg) {
                     _ if !live.device_known => queue!(out, Print("  waiting for the sensor…"))?,
                     (WalkPhase::Waiting, _) => {
@@ -328,23 +273,12 @@ impl LiveView {
                     }
                     (_, None) => queue!(out, Print("  walk heel to toe"))?,
                 }
-                queue!(out, Print("\r\n"))?;
-                line(
-                    &mut out,
-                    &format!(
-                        "steps {:2} of {}   time left {:4.0} s",
-                        d.steps, d.target_steps, d.remaining_s
-                    ),
-                )?;
+                format!(
+                    "steps {:2} of {}   time left {:4.0} s",
+                    d.steps, d.target_steps, d.remaining_s
+                )
             }
             DrillLive::NeutralSpine { live: d, band_deg } => {
-                line(
-                    &mut out,
-                    &format!(
-                        "proprio · neutral-spine hold · band ±{band_deg:.0}° · q stop · p it hurts (stops at once)"
-                    ),
-                )?;
-                queue!(out, terminal::Clear(terminal::ClearType::CurrentLine))?;
                 match d.deviation_deg {
                     _ if !live.device_known => queue!(out, Print("  waiting for the sensor…"))?,
                     Some([flexion, lateral]) if !d.capturing => {
@@ -363,16 +297,14 @@ impl LiveView {
                         Print("  find your neutral and stand still: capturing it…")
                     )?,
                 }
-                queue!(out, Print("\r\n"))?;
-                line(
-                    &mut out,
-                    &format!(
-                        "time left {:4.0} s   in band {:3.0} %   score {:3.0}",
-                        d.remaining_s, d.time_in_band_percent, d.score
-                    ),
-                )?;
+                format!(
+                    "time left {:4.0} s   in band {:3.0} %   score {:3.0}",
+                    d.remaining_s, d.time_in_band_percent, d.score
+                )
             }
-        }
+        };
+        queue!(out, Print("\r\n"))?;
+        line(&mut out, &status)?;
         let battery = live
             .battery_percent
             .map_or(String::new(), |b| format!(" · battery {b} %"));
@@ -495,6 +427,42 @@ fn draw_radial_gauge(
 }
 
 /// A standing drill's name in the title line.
+/// What a board hold shows until the sensor's estimate has settled.
+const SETTLING: &str = "  waiting for the sensor to settle…";
+/// A board hold's status line until it starts.
+const BOARD_WAITING: &str = "step on and bring the board level to start";
+
+/// The drill's name (and level or band) in the title line.
+fn title(drill: &DrillLive, level: u8) -> String {
+    match drill {
+        DrillLive::RockerHold { band_deg, .. } => {
+            format!("rocker-board hold · band ±{band_deg:.0}°")
+        }
+        DrillLive::WobbleHold { band_deg, .. } => {
+            format!("wobble-board hold · band {band_deg:.0}° any way")
+        }
+        DrillLive::QuietStance(d) => format!("{} · level {level}", stance_title(d.task)),
+        DrillLive::WeightShift(_) => format!("weight shift · level {level}"),
+        DrillLive::TandemWalk(_) => format!("heel-to-toe walk · level {level}"),
+        DrillLive::NeutralSpine { band_deg, .. } => {
+            format!("neutral-spine hold · band ±{band_deg:.0}°")
+        }
+    }
+}
+
+/// A reading in bold, green inside the band and red outside.
+fn print_reading(out: &mut io::Stdout, in_band: bool, text: &str) -> io::Result<()> {
+    let colour = if in_band { Color::Green } else { Color::Red };
+    queue!(
+        out,
+        SetForegroundColor(colour),
+        SetAttribute(Attribute::Bold),
+        Print(text),
+        SetAttribute(Attribute::Reset),
+        ResetColor
+    )
+}
+
 fn stance_title(task: StanceTask) -> &'static str {
     match task {
         StanceTask::Quiet => "quiet stance",
