@@ -47,6 +47,15 @@ pub fn run_sim(
     level: u8,
     duration_s: f64,
 ) -> (SessionReport, Vec<Record>, Vec<SampleTruth>) {
+    run_session(
+        &mut streaming(sim),
+        Session::new(meta(sim, level, duration_s)),
+    )
+}
+
+/// The simulated device, asked for its info and streaming at its configured rate, as the app
+/// starts it.
+pub fn streaming(sim: SimConfig) -> SimTransport {
     let mut transport = SimTransport::new(sim);
     send(&mut transport, HostMessage::GetInfo);
     send(
@@ -55,7 +64,7 @@ pub fn run_sim(
             rate_hz: sim.rate_hz,
         },
     );
-    run_session(&mut transport, Session::new(meta(sim, level, duration_s)))
+    transport
 }
 
 /// Feeds what the simulated link delivers to `session` until its drill ends (within an hour

@@ -9,12 +9,11 @@ use proprio::devices::DeviceFormat;
 use proprio::drill::{DrillEvent, EndReason, WeightShiftConfig, WeightShiftMetrics};
 use proprio::recording::{Record, RecordingWriter};
 use proprio::session::{DrillSetup, Session, SessionReport};
-use proprio::sim::{SampleTruth, ShiftAttempt, ShiftTargetTruth, SimConfig, SimTransport, Stall};
-use proprio_protocol::HostMessage;
+use proprio::sim::{SampleTruth, ShiftAttempt, ShiftTargetTruth, SimConfig, Stall};
 
 use crate::board::{board, replay, stance_and_replay, stance_meta};
 use crate::cmd::{json, proprio};
-use crate::common::{run_session, send};
+use crate::common::{run_session, streaming};
 
 /// The drill's time to reach must be the truth's within this, s: the board's samples are
 /// 12.5 ms apart and each is a conversion's average (about 6 ms late), read up to 8 ms late.
@@ -43,9 +42,7 @@ struct Trial {
 }
 
 fn run_shift_with(sim: SimConfig, setup: DrillSetup) -> Trial {
-    let mut transport = SimTransport::new(sim);
-    send(&mut transport, HostMessage::GetInfo);
-    send(&mut transport, HostMessage::Start { rate_hz: 100 });
+    let mut transport = streaming(sim);
     let meta = stance_meta(sim, DeviceFormat::Proprio, setup);
     let (report, records, _): (_, _, Vec<SampleTruth>) =
         run_session(&mut transport, Session::new(meta));

@@ -6,11 +6,10 @@
 use proprio::devices::DeviceFormat;
 use proprio::drill::{DrillEvent, EndReason, NeutralSpineConfig, NeutralSpineMetrics, NEUTRAL_S};
 use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
-use proprio::sim::{DriftKind, PostureWorld, SampleTruth, SimConfig, SimDevice, SimTransport};
-use proprio_protocol::HostMessage;
+use proprio::sim::{DriftKind, PostureWorld, SampleTruth, SimConfig, SimDevice};
 
 use crate::cmd::{json, proprio};
-use crate::common::{run_session, send};
+use crate::common::{run_session, streaming};
 
 /// Runs a hold of `level` in process, as the app does: the report, the truth, the sim.
 fn run_hold(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<SampleTruth>, SimConfig) {
@@ -26,10 +25,7 @@ fn run_hold(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<SampleTruth
         Some(sim),
         "2026-11-22T00:00:00Z".into(),
     );
-    let mut transport = SimTransport::new(sim);
-    send(&mut transport, HostMessage::GetInfo);
-    send(&mut transport, HostMessage::Start { rate_hz: 100 });
-    let (report, _, truth) = run_session(&mut transport, Session::new(meta));
+    let (report, _, truth) = run_session(&mut streaming(sim), Session::new(meta));
     (report, truth, sim)
 }
 

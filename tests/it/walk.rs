@@ -6,11 +6,10 @@ use proprio::devices::DeviceFormat;
 use proprio::drill::{DrillEvent, EndReason, MisstepReason, TandemWalkConfig, TandemWalkMetrics};
 use proprio::recording::Record;
 use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
-use proprio::sim::{MisstepKind, SimConfig, SimDevice, SimTransport, WalkScript, WalkWorld};
-use proprio_protocol::HostMessage;
+use proprio::sim::{MisstepKind, SimConfig, SimDevice, WalkScript, WalkWorld};
 
 use crate::cmd::{json, proprio};
-use crate::common::{run_session, send};
+use crate::common::{run_session, streaming};
 
 /// Heel strikes must be found this close to the scripted contacts, s. The simulated loading
 /// response peaks 0.12 s after the contact; the detector reports contacts as Mobilise-D's
@@ -45,10 +44,7 @@ fn walk_meta(seed: u64, skill: f64, level: u8) -> SessionMeta {
 fn run_walk(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<Record>, WalkScript) {
     let (sim, _) = walker(seed, skill, level);
     let meta = walk_meta(seed, skill, level);
-    let mut transport = SimTransport::new(sim);
-    send(&mut transport, HostMessage::GetInfo);
-    send(&mut transport, HostMessage::Start { rate_hz: 100 });
-    let (report, records, _) = run_session(&mut transport, Session::new(meta));
+    let (report, records, _) = run_session(&mut streaming(sim), Session::new(meta));
     let script = WalkWorld::for_config(&sim).script().clone();
     (report, records, script)
 }

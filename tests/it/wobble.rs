@@ -8,12 +8,11 @@ use proprio::devices::DeviceFormat;
 use proprio::drill::{DrillEvent, EndReason, WobbleHoldConfig, WobbleHoldMetrics};
 use proprio::recording::{Record, RecordingReader, RecordingWriter};
 use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
-use proprio::sim::{EdgeContacts, SampleTruth, SimConfig, SimDevice, SimTransport, Stall};
-use proprio_protocol::HostMessage;
+use proprio::sim::{EdgeContacts, SampleTruth, SimConfig, SimDevice, Stall};
 
 use crate::board::stance_and_replay;
 use crate::cmd::{json, proprio};
-use crate::common::{run_session, send};
+use crate::common::{run_session, streaming};
 
 /// A simulated wobble board with a person of `skill` on it.
 fn wobble_sim(seed: u64, skill: f64) -> SimConfig {
@@ -43,16 +42,8 @@ fn run_on(
     level: u8,
     duration_s: f64,
 ) -> (SessionReport, Vec<Record>, Vec<SampleTruth>) {
-    let mut transport = SimTransport::new(sim);
-    send(&mut transport, HostMessage::GetInfo);
-    send(
-        &mut transport,
-        HostMessage::Start {
-            rate_hz: sim.rate_hz,
-        },
-    );
     run_session(
-        &mut transport,
+        &mut streaming(sim),
         Session::new(wobble_meta(sim, level, duration_s)),
     )
 }
