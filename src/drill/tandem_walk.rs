@@ -31,10 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{on_regular_grid, DrillEvent, DrillOutcome, EndReason, EventLog, START_WITHIN_S};
 use crate::measures::gait::{
-    cadence_steps_per_min, heel_strikes, initial_contacts, step_detection_ahrs,
-    world_vertical_acceleration_in,
+    cadence_steps_per_min, heel_strikes, initial_contacts, world_vertical_acceleration_in,
 };
-use crate::pipeline::{smooth_orientation, BoardTilt, ImuSi};
+use crate::pipeline::{smooth_orientation, AhrsParams, BoardTilt, ImuSi};
 use crate::G_M_S2;
 
 /// The sensor must be still this long before the drill starts, s.
@@ -393,7 +392,7 @@ impl TandemWalk {
         let t0_us = self.t0_us.unwrap_or(0);
         let (grid, grid_us) = self.regular_series(until_us, |e| e.1);
         let world_from_imu: Vec<UnitQuaternion<f64>> =
-            smooth_orientation(&grid, 1.0 / self.rate_hz, &step_detection_ahrs());
+            smooth_orientation(&grid, 1.0 / self.rate_hz, &AhrsParams::tilt_only());
         let strikes = self.strikes_in(
             &world_vertical_acceleration_in(&grid, &world_from_imu),
             grid_us,

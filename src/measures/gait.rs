@@ -159,7 +159,7 @@ pub fn axial_acceleration(samples: &[ImuSi], axis: &Vector3<f64>) -> Vec<f64> {
 /// into the world frame with the offline orientation (6D), so that trunk leans do not tilt the
 /// axis.
 pub fn world_vertical_acceleration(samples: &[ImuSi], rate_hz: f64) -> Vec<f64> {
-    let world_from_imu = smooth_orientation(samples, 1.0 / rate_hz, &step_detection_ahrs());
+    let world_from_imu = smooth_orientation(samples, 1.0 / rate_hz, &AhrsParams::tilt_only());
     world_vertical_acceleration_in(samples, &world_from_imu)
 }
 
@@ -181,14 +181,6 @@ pub fn world_vertical_acceleration_in(
             last
         })
         .collect()
-}
-
-/// The orientation filter's setup for walking: 6D, as the heading does not matter.
-pub fn step_detection_ahrs() -> AhrsParams {
-    AhrsParams {
-        use_mag: false,
-        ..AhrsParams::default()
-    }
 }
 
 /// The low-pass's coefficients (designed once).
