@@ -287,16 +287,6 @@ impl Target {
     }
 }
 
-/// SplitMix64: a tiny, fixed generator for the schedule (never to change: a seed must give
-/// the same order forever).
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 impl WeightShiftConfig {
     /// The setup of `level`; `None` for a level that does not exist.
     pub fn for_level(level: u8) -> Option<Self> {
@@ -326,7 +316,7 @@ impl WeightShiftConfig {
         while order.len() < usize::from(self.targets) {
             let mut round = set.to_vec();
             for i in (1..round.len()).rev() {
-                let j = (splitmix64(&mut state) % (i as u64 + 1)) as usize;
+                let j = (crate::sim::splitmix64(&mut state) % (i as u64 + 1)) as usize;
                 round.swap(i, j);
             }
             order.extend(round);

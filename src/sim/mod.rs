@@ -36,7 +36,7 @@ pub use board::{
 };
 pub use imu::{SensorErrors, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
 pub use posture::{Drift, DriftKind, PostureScript, PostureSim, PostureWorld, SENSOR_ABOVE_HIPS_M};
-pub use rng::SimRng;
+pub use rng::{splitmix64, SimRng};
 pub use rocker::{
     speed_margin_deg_s, BoardGeometry, BoardState, EdgeContactCounter, EdgeContacts, Person,
     RockerWorld, RELEASE_MARGIN_DEG, STEP_US,

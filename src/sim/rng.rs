@@ -1,6 +1,16 @@
 //! A small, fixed pseudo-random generator, so that a seed means the same bytes in every
 //! version of proprio (a library RNG may change its stream between releases).
 
+/// SplitMix64 (Steele, Lea & Flood): advances `state` and returns 64 well-mixed bits. Fixed
+/// forever, as everything seeded through it must keep its stream.
+pub fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// xoshiro256** (Blackman & Vigna), seeded through SplitMix64.
 #[derive(Debug, Clone)]
 pub struct SimRng {
@@ -12,13 +22,7 @@ impl SimRng {
     /// A generator for `seed`; `stream` separates independent sub-streams of one seed.
     pub fn new(seed: u64, stream: u64) -> Self {
         let mut x = seed ^ stream.wrapping_mul(0xA076_1D64_78BD_642F);
-        let mut next = || {
-            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
+        let mut next = || splitmix64(&mut x);
         SimRng {
             s: [next(), next(), next(), next()],
             spare_normal: None,
