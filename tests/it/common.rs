@@ -32,8 +32,13 @@ pub fn send(transport: &mut SimTransport, message: HostMessage) {
 pub fn meta(sim: SimConfig, level: u8, duration_s: f64) -> SessionMeta {
     let mut config = RockerHoldConfig::for_level(level, sim.board.limit_deg).unwrap();
     config.duration_s = duration_s;
+    sim_meta(sim, DrillSetup::RockerHold(config))
+}
+
+/// A session header for `setup` on the simulator speaking proprio's protocol.
+pub fn sim_meta(sim: SimConfig, setup: DrillSetup) -> SessionMeta {
     SessionMeta::new(
-        DrillSetup::RockerHold(config),
+        setup,
         "sim".into(),
         DeviceFormat::Proprio,
         Some(sim),

@@ -3,13 +3,12 @@
 //! counted as scripted, the deviation and time in band against the truth, a better person
 //! scoring better, and the command line's result replayed to the bit.
 
-use proprio::devices::DeviceFormat;
 use proprio::drill::{DrillEvent, EndReason, NeutralSpineConfig, NeutralSpineMetrics, NEUTRAL_S};
-use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
+use proprio::session::{DrillSetup, Session, SessionReport};
 use proprio::sim::{DriftKind, PostureWorld, SampleTruth, SimConfig, SimDevice};
 
 use crate::cmd::{json, proprio};
-use crate::common::{run_session, streaming};
+use crate::common::{run_session, sim_meta, streaming};
 
 /// Runs a hold of `level` in process, as the app does: the report, the truth, the sim.
 fn run_hold(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<SampleTruth>, SimConfig) {
@@ -18,13 +17,7 @@ fn run_hold(seed: u64, skill: f64, level: u8) -> (SessionReport, Vec<SampleTruth
     sim.skill = skill;
     sim.device = SimDevice::PostureWearable;
     sim.posture.band_deg = config.band_deg;
-    let meta = SessionMeta::new(
-        DrillSetup::NeutralSpine(config),
-        "sim".into(),
-        DeviceFormat::Proprio,
-        Some(sim),
-        "2026-11-22T00:00:00Z".into(),
-    );
+    let meta = sim_meta(sim, DrillSetup::NeutralSpine(config));
     let (report, _, truth) = run_session(&mut streaming(sim), Session::new(meta));
     (report, truth, sim)
 }

@@ -2,14 +2,13 @@
 //! scripted steps, missteps and stops recovered exactly; heel strikes on time; a better walker
 //! scores better; the command line's result replays to the bit.
 
-use proprio::devices::DeviceFormat;
 use proprio::drill::{DrillEvent, EndReason, MisstepReason, TandemWalkConfig, TandemWalkMetrics};
 use proprio::recording::Record;
 use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
 use proprio::sim::{MisstepKind, SimConfig, SimDevice, WalkScript, WalkWorld};
 
 use crate::cmd::{json, proprio};
-use crate::common::{run_session, streaming};
+use crate::common::{run_session, sim_meta, streaming};
 
 /// Heel strikes must be found this close to the scripted contacts, s. The simulated loading
 /// response peaks 0.12 s after the contact; the detector reports contacts as Mobilise-D's
@@ -31,13 +30,7 @@ fn walker(seed: u64, skill: f64, level: u8) -> (SimConfig, TandemWalkConfig) {
 /// The walk's session header.
 fn walk_meta(seed: u64, skill: f64, level: u8) -> SessionMeta {
     let (sim, config) = walker(seed, skill, level);
-    SessionMeta::new(
-        DrillSetup::TandemWalk(config),
-        "sim".into(),
-        DeviceFormat::Proprio,
-        Some(sim),
-        "2026-11-21T00:00:00Z".into(),
-    )
+    sim_meta(sim, DrillSetup::TandemWalk(config))
 }
 
 /// Runs the walk in process, as the app does: the report, the records fed, the walk's script.

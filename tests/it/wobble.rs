@@ -4,7 +4,6 @@
 //! person scoring better, and the result replayed to the bit, in process and from the
 //! command line.
 
-use proprio::devices::DeviceFormat;
 use proprio::drill::{DrillEvent, EndReason, WobbleHoldConfig, WobbleHoldMetrics};
 use proprio::recording::{Record, RecordingReader, RecordingWriter};
 use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
@@ -12,7 +11,7 @@ use proprio::sim::{EdgeContacts, SampleTruth, SimConfig, SimDevice, Stall};
 
 use crate::board::stance_and_replay;
 use crate::cmd::{json, proprio};
-use crate::common::{run_session, streaming};
+use crate::common::{run_session, sim_meta, streaming};
 
 /// A simulated wobble board with a person of `skill` on it.
 fn wobble_sim(seed: u64, skill: f64) -> SimConfig {
@@ -26,13 +25,7 @@ fn wobble_sim(seed: u64, skill: f64) -> SimConfig {
 fn wobble_meta(sim: SimConfig, level: u8, duration_s: f64) -> SessionMeta {
     let mut config = WobbleHoldConfig::for_level(level, sim.board.limit_deg).unwrap();
     config.duration_s = duration_s;
-    SessionMeta::new(
-        DrillSetup::WobbleHold(config),
-        "sim".into(),
-        DeviceFormat::Proprio,
-        Some(sim),
-        "2026-11-22T00:00:00Z".into(),
-    )
+    sim_meta(sim, DrillSetup::WobbleHold(config))
 }
 
 /// Runs a hold on `sim` in process, as the app does: the report, the records fed and the
