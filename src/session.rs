@@ -19,6 +19,7 @@ use crate::drill::{
     RockerHoldConfig, RockerHoldLive, StanceTask, TandemWalk, TandemWalkConfig, TandemWalkLive,
     WeightShift, WeightShiftConfig, WeightShiftLive, WobbleHold, WobbleHoldConfig, WobbleHoldLive,
 };
+use crate::measures::Stretch;
 use crate::pipeline::{
     CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION,
     PIPELINE_VERSION,
@@ -132,13 +133,18 @@ pub fn pipeline_version(drill: DrillKind) -> &'static str {
     match drill {
         DrillKind::RockerHold | DrillKind::WobbleHold => PIPELINE_VERSION,
         DrillKind::NeutralSpine => NEUTRAL_SPINE_PIPELINE_VERSION,
-        DrillKind::QuietStance
-        | DrillKind::SingleLeg
-        | DrillKind::TandemStance
-        | DrillKind::WeightShift => COP_PIPELINE_VERSION,
+        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => {
+            STANCE_PIPELINE_VERSION
+        }
+        DrillKind::WeightShift => COP_PIPELINE_VERSION,
         DrillKind::TandemWalk => WALK_PIPELINE_VERSION,
     }
 }
+
+/// The standing drills' chain: the balance board's ([`COP_PIPELINE_VERSION`]) and the
+/// canonical preprocessing of their sway measures
+/// ([`PREPROCESSING_VERSION`](crate::measures::PREPROCESSING_VERSION)).
+pub const STANCE_PIPELINE_VERSION: &str = "cop-1+swarii25-bw4lp10-1";
 
 /// The walk's chain: the IMU pipeline ([`PIPELINE_VERSION`]) and the step detection
 /// ([`STEP_DETECTION_VERSION`](crate::measures::gait::STEP_DETECTION_VERSION)).
@@ -375,6 +381,9 @@ pub struct DecodedSamples {
     pub imu: Vec<(u64, ImuSi)>,
     /// Balance-board samples (with the COP while someone is on the board).
     pub cop: Vec<CopSample>,
+    /// A standing drill's measured COP, in the stretches its measures come from (time since
+    /// the hold started, s; mm); empty for other drills.
+    pub measured_cop: Vec<Stretch>,
 }
 
 /// The running session.
@@ -455,7 +464,10 @@ impl Session {
 
     /// [`Session::finish`], and the samples kept since [`Session::keep_samples`].
     pub fn finish_with_samples(mut self) -> (SessionReport, DecodedSamples) {
-        let kept = self.kept.take().unwrap_or_default();
+        let mut kept = self.kept.take().unwrap_or_default();
+        if let Chain::QuietStance { drill, .. } = &self.chain {
+            kept.measured_cop = drill.stretches().to_vec();
+        }
         (self.finish(), kept)
     }
 

@@ -21,8 +21,8 @@ use crate::measures::imu_sway::{
     imu_sway_measures, imu_sway_signals_in, ImuMounting, ImuSwaySignals,
 };
 use crate::measures::{
-    preprocess, spectral_measures, sway_measures, Preprocessing, SpectralMeasures, SwayMeasures,
-    PREPROCESSING_VERSION,
+    prepare, spectral_measures, sway_measures, Preprocessing, SpectralMeasures, Stretch,
+    SwayMeasures, PREPROCESSING_VERSION,
 };
 use crate::pipeline::{smooth_orientation, AhrsParams, ImuSi};
 use crate::recording::{RecordingReader, MAGIC};
@@ -110,12 +110,8 @@ fn parse_axis(s: &str) -> Result<Vector3<f64>, String> {
 
 /// The samples of the file, whatever it was.
 enum Input {
-    /// COP, mm, at times t_s.
-    Cop {
-        t_s: Vec<f64>,
-        ml_mm: Vec<f64>,
-        ap_mm: Vec<f64>,
-    },
+    /// COP, mm, in stretches (a standing drill's, as its measures took them; otherwise one).
+    Cop { stretches: Vec<Stretch> },
     /// A lumbar IMU at times t_s; `span` is what to measure (a drill's hold), while the
     /// orientation is estimated over all of it (the still stretch before a hold makes the
     /// gyroscope's bias known).
@@ -139,7 +135,13 @@ pub fn measure(args: &MeasureArgs) -> Result<ExitCode> {
             Table::Imu { .. } => MeasureKind::Sway,
         };
         let input = match table {
-            Table::Cop { t_s, ml_mm, ap_mm } => Input::Cop { t_s, ml_mm, ap_mm },
+            Table::Cop { t_s, ml_mm, ap_mm } => Input::Cop {
+                stretches: vec![Stretch {
+                    t_s,
+                    ml: ml_mm,
+                    ap: ap_mm,
+                }],
+            },
             Table::Imu { t_s, samples } => Input::Imu {
                 span: 0..t_s.len(),
                 t_s,
@@ -149,39 +151,50 @@ pub fn measure(args: &MeasureArgs) -> Result<ExitCode> {
         (input, kind, "csv")
     };
     let kind = args.kind.unwrap_or(default_kind);
-    let t_s = match &input {
-        Input::Cop { t_s, .. } => &t_s[..],
-        Input::Imu { t_s, span, .. } => &t_s[span.clone()],
+    let (samples, span_s) = match &input {
+        Input::Cop { stretches } => (
+            stretches.iter().map(Stretch::len).sum(),
+            stretches.last().and_then(|s| s.t_s.last()).unwrap_or(&0.0)
+                - stretches
+                    .first()
+                    .and_then(|s| s.t_s.first())
+                    .unwrap_or(&0.0),
+        ),
+        Input::Imu { t_s, span, .. } => (
+            span.len(),
+            t_s.get(span.end.wrapping_sub(1)).unwrap_or(&0.0) - t_s.get(span.start).unwrap_or(&0.0),
+        ),
     };
-    if t_s.len() < MIN_SAMPLES {
+    if samples < MIN_SAMPLES {
         bail!(
-            "{} holds {} samples; measuring needs at least {MIN_SAMPLES}",
+            "{} holds {samples} samples; measuring needs at least {MIN_SAMPLES}",
             path.display(),
-            t_s.len()
         );
     }
-    let span_s = t_s[t_s.len() - 1] - t_s[0];
     let mut result = Map::new();
     result.insert("file".into(), json!(path.display().to_string()));
     result.insert("source".into(), json!(source));
     result.insert("kind".into(), json!(kind_name(kind)));
-    result.insert("samples".into(), json!(t_s.len()));
+    result.insert("samples".into(), json!(samples));
     result.insert("duration_s".into(), json!(span_s));
     let preprocessing = (!args.no_preprocess).then_some(Preprocessing::CANONICAL);
     match (kind, &input) {
-        (MeasureKind::Cop, Input::Cop { t_s, ml_mm, ap_mm }) => {
-            let (ml, ap, rate_hz) = prepare(t_s, ml_mm, ap_mm, preprocessing.as_ref());
+        (MeasureKind::Cop, Input::Cop { stretches }) => {
+            let prepared = prepare(stretches, preprocessing.as_ref());
+            let rate_hz = prepared.rate_hz;
+            let (longest_ml, longest_ap) = prepared.longest_part();
             let mut measures = Map::new();
             put_sway(
                 &mut measures,
                 "",
                 &COP_UNITS,
-                &sway_measures(&ml, &ap, rate_hz),
+                &sway_measures(&prepared.ml, &prepared.ap, rate_hz),
                 &[
-                    spectral_measures(&ml, rate_hz),
-                    spectral_measures(&ap, rate_hz),
+                    spectral_measures(longest_ml, rate_hz),
+                    spectral_measures(longest_ap, rate_hz),
                 ],
             );
+            result.insert("stretches".into(), json!(prepared.parts.len()));
             put_series(&mut result, preprocessing.is_some(), rate_hz, measures);
         }
         (MeasureKind::Sway, Input::Imu { t_s, samples, span }) => {
@@ -299,20 +312,21 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     let (from_s, to_s) = (report.start_s, report.start_s + report.duration_s);
     let in_span = |t_s: f64| t_s >= from_s - 1e-9 && t_s <= to_s + 1e-9;
     let input = match drill {
-        DrillKind::QuietStance
-        | DrillKind::SingleLeg
-        | DrillKind::TandemStance
-        | DrillKind::WeightShift => {
-            let (mut t_s, mut ml_mm, mut ap_mm) = (Vec::new(), Vec::new(), Vec::new());
+        // The stretches the drill measured, so both give the same numbers.
+        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => Input::Cop {
+            stretches: samples.measured_cop,
+        },
+        DrillKind::WeightShift => {
+            let mut stretch = Stretch::default();
             for s in &samples.cop {
                 let t = s.t_us as f64 * 1e-6;
                 if let (Some([ml, ap]), true) = (s.cop_mm, in_span(t)) {
-                    t_s.push(t);
-                    ml_mm.push(ml);
-                    ap_mm.push(ap);
+                    stretch.push(t, ml, ap);
                 }
             }
-            Input::Cop { t_s, ml_mm, ap_mm }
+            Input::Cop {
+                stretches: vec![stretch],
+            }
         }
         DrillKind::RockerHold
         | DrillKind::WobbleHold
@@ -350,27 +364,21 @@ fn mean_rate_hz(t_s: &[f64]) -> f64 {
     (t_s.len() - 1) as f64 / (t_s[t_s.len() - 1] - t_s[0])
 }
 
-/// A two-axis series ready for the kernels: preprocessed (at its rate), or centred as given
-/// (at the mean rate).
-fn prepare(
+/// One two-axis series at times `t_s` ready for the kernels, and its rate (see
+/// [`prepare`]).
+fn prepare_one(
     t_s: &[f64],
     ml: &[f64],
     ap: &[f64],
     preprocessing: Option<&Preprocessing>,
 ) -> (Vec<f64>, Vec<f64>, f64) {
-    match preprocessing {
-        Some(p) => {
-            let (ml, ap) = preprocess(t_s, ml, ap, p);
-            (ml, ap, p.rate_hz)
-        }
-        None => {
-            let centre = |v: &[f64]| {
-                let mean = v.iter().sum::<f64>() / v.len() as f64;
-                v.iter().map(|x| x - mean).collect::<Vec<f64>>()
-            };
-            (centre(ml), centre(ap), mean_rate_hz(t_s))
-        }
-    }
+    let stretch = Stretch {
+        t_s: t_s.to_vec(),
+        ml: ml.to_vec(),
+        ap: ap.to_vec(),
+    };
+    let prepared = prepare(&[stretch], preprocessing);
+    (prepared.ml, prepared.ap, prepared.rate_hz)
 }
 
 /// The ISway measures of a lumbar IMU's samples over `span` (the orientation is estimated
@@ -395,13 +403,13 @@ fn imu_sway(
     )
     .with_context(|| format!("cannot measure the sway of {}", args.file.display()))?;
     let t_s = &t_s[span];
-    let (acc_ml, acc_ap, rate_hz) = prepare(
+    let (acc_ml, acc_ap, rate_hz) = prepare_one(
         t_s,
         &signals.acc_ml_m_s2,
         &signals.acc_ap_m_s2,
         preprocessing,
     );
-    let (trunk_ml, trunk_ap, _) = prepare(
+    let (trunk_ml, trunk_ap, _) = prepare_one(
         t_s,
         &signals.trunk_ml_deg,
         &signals.trunk_ap_deg,

@@ -188,7 +188,7 @@ pub fn print_report(report: &SessionReport) {
                 s.ellipse_area_95_mm2,
                 s.rms_ml_mm,
                 s.rms_ap_mm,
-                s.sway_path_mm
+                s.path_mm
             );
             let weight = m
                 .weight_kg

@@ -62,9 +62,9 @@ pub use neutral_spine::{
 };
 
 pub use quiet_stance::{
-    ellipse_area_95_mm2, sway_measures, Feet, QuietStance, QuietStanceConfig, QuietStanceLive,
-    QuietStanceMetrics, QuietStanceOutcome, StanceCondition, StanceLevel, StancePhase, StanceTask,
-    SwayMeasures, TouchDowns, ANALYSIS_RATE_HZ, FOOT_UP_SHARE, MIN_SCORED_S, SINGLE_LEG_LEVELS,
+    cop_sway, Feet, QuietStance, QuietStanceConfig, QuietStanceLive, QuietStanceMetrics,
+    QuietStanceOutcome, StanceCondition, StanceLevel, StancePhase, StanceTask, SwayMeasures,
+    TouchDowns, ANALYSIS_RATE_HZ, FOOT_UP_SHARE, MIN_SCORED_S, SINGLE_LEG_LEVELS,
     SINGLE_LEG_STEP_OFF_SHARE, STANCE_LEVELS, TANDEM_STANCE_LEVELS, TOUCH_DOWN_S, TOUCH_DOWN_SHARE,
 };
 

@@ -20,18 +20,19 @@
 //!    [`FOOT_UP_SHARE`], and its samples never enter the measures. The **time held** is the
 //!    measured time before the first touch-down (or step-off), at most the target.
 //!
-//! # Measures (posturography, Prieto et al. 1996)
-//! The COP samples of the hold are averaged in fixed windows of `1/analysis_rate_hz` s
-//! ([`WindowResampler`]: 25 Hz, or half the device's rate for boards slower than 50 Hz); the
-//! window average is the fixed low-pass, and a window without samples is a gap that no
-//! difference crosses. On that series, with x medio-lateral (ML, + right) and y
-//! antero-posterior (AP, + forward) after removing the trial mean, N points, r = √(x²+y²):
-//! - mean distance (1/N)Σr, RMS distance √((1/N)Σr²), RMS per axis, range per axis;
-//! - sway path Σ|Δp| over consecutive points (never across a gap); mean velocity = path / T
-//!   (T = the time those steps span), also per axis (Σ|Δx| / T, Σ|Δy| / T);
-//! - 95 % **prediction** ellipse area = π·c·√det S, S the sample covariance (divisor N−1),
-//!   c = 2·F₀.₉₅(2, N−2)·(N−1)(N+1)/(N(N−2)), with the exact F(2, ν) quantile
-//!   (ν/2)·(0.05^(−2/ν) − 1).
+//! # Measures (posturography, Prieto et al. 1996; definitions in [`crate::measures`])
+//! The COP samples of the hold that enter the measures (not those below the step-off share,
+//! not a touch-down's) form stretches; a stretch breaks where samples are left out or data
+//! stops for more than [`MAX_HELD_S`](super::MAX_HELD_S). [`cop_sway`] measures them the way
+//! `proprio measure` does: the canonical preprocessing
+//! ([`Preprocessing::CANONICAL`](crate::measures::Preprocessing::CANONICAL): centred, SWARII to
+//! 25 Hz, zero-phase 10 Hz low-pass) of each stretch, then the kernels
+//! ([`crate::measures::sway_measures`]) over the stretches joined, no step crossing a break.
+//! With x medio-lateral (ML, + right) and y antero-posterior (AP, + forward): mean and RMS
+//! distance, RMS and range per axis, sway path, mean velocity (path · rate / points, also per
+//! axis), the 95 % **prediction** ellipse's area, the sway area per second and the mean
+//! frequency. The live view's velocity and ellipse are running values over 25 Hz window
+//! averages ([`WindowResampler`]), close to the result's but not the same numbers.
 //!
 //! # Score (provisional; issue 5 validates scores against people)
 //! `100 · completion · ½ · (s_v + s_a) · 0.9^(touch-downs after the first)`, where completion
@@ -51,7 +52,7 @@ use super::standing::{DrillClock, PreStart, StepOffWatch, StepOn, StepOnState};
 #[cfg(doc)]
 use super::standing::{STEADY_S, STEADY_TOLERANCE, STEP_OFF_S};
 use super::{DrillEvent, DrillOutcome, EndReason, EventLog, STEP_OFF_SHARE};
-use crate::measures::prediction_ellipse_95_scale;
+use crate::measures::{ellipse_area_95, prepare, stretch_means, Preprocessing, Stretch};
 use crate::pipeline::{CopSample, WindowResampler};
 
 /// On one leg, below this share the standing foot has left the board too.
@@ -317,8 +318,8 @@ impl QuietStanceConfig {
     }
 }
 
-/// The standard COP sway measures of a series (see the module docs). All zero for an empty
-/// series; the ellipse is zero below 3 points, velocities are zero without a step.
+/// The standard COP sway measures of a hold (see the module docs), from [`cop_sway`]. All zero
+/// below 3 points.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct SwayMeasures {
     /// Mean COP position, ML, mm in the board's frame (where the user stood).
@@ -338,7 +339,8 @@ pub struct SwayMeasures {
     /// Range (max − min), antero-posterior, mm.
     pub range_ap_mm: f64,
     /// Sway path: the length of the COP's trace, mm.
-    pub sway_path_mm: f64,
+    #[serde(alias = "sway_path_mm")]
+    pub path_mm: f64,
     /// Mean velocity: path / time, mm/s.
     pub mean_velocity_mm_s: f64,
     /// Mean velocity, medio-lateral, mm/s.
@@ -347,93 +349,40 @@ pub struct SwayMeasures {
     pub mean_velocity_ap_mm_s: f64,
     /// Area of the 95 % prediction ellipse, mm².
     pub ellipse_area_95_mm2: f64,
-    /// Points of the series used.
+    /// Area swept per second, mm²/s.
+    pub sway_area_per_s_mm2_s: f64,
+    /// Mean frequency (resultant), Hz.
+    pub mean_frequency_hz: f64,
+    /// Points of the 25 Hz series measured.
     pub points: u64,
-    /// Time spanned by the steps of the path (the velocities' denominator), s.
-    pub path_time_s: f64,
 }
 
-/// The 95 % prediction-ellipse area from N points' sums of squared deviations from their mean
-/// (Σdx², Σdy², Σdx·dy), mm²; 0 below 3 points.
-pub fn ellipse_area_95_mm2(n: u64, sum_dxx: f64, sum_dyy: f64, sum_dxy: f64) -> f64 {
-    if n < 3 {
-        return 0.0;
-    }
-    let n_f = n as f64;
-    let (sxx, syy, sxy) = (
-        sum_dxx / (n_f - 1.0),
-        sum_dyy / (n_f - 1.0),
-        sum_dxy / (n_f - 1.0),
-    );
-    let det = (sxx * syy - sxy * sxy).max(0.0);
-    std::f64::consts::PI * prediction_ellipse_95_scale(n as usize) * det.sqrt()
-}
-
-/// The sway measures of a regular series at `rate_hz` (`None` = a gap).
-pub fn sway_measures(series: &[Option<[f64; 2]>], rate_hz: f64) -> SwayMeasures {
-    let points: Vec<[f64; 2]> = series.iter().flatten().copied().collect();
-    if points.is_empty() {
+/// The sway measures of a hold's COP `stretches` (mm, in the board's frame; see the module
+/// docs): the same preprocessing and kernels as `proprio measure`.
+pub fn cop_sway(stretches: &[Stretch]) -> SwayMeasures {
+    let prepared = prepare(stretches, Some(&Preprocessing::CANONICAL));
+    let m = crate::measures::sway_measures(&prepared.ml, &prepared.ap, prepared.rate_hz);
+    if m.points < 3 {
         return SwayMeasures::default();
     }
-    let n = points.len() as f64;
-    let mean_x = points.iter().map(|p| p[0]).sum::<f64>() / n;
-    let mean_y = points.iter().map(|p| p[1]).sum::<f64>() / n;
-    let (mut sum_r, mut sum_dxx, mut sum_dyy, mut sum_dxy) = (0.0, 0.0, 0.0, 0.0);
-    let (mut min_x, mut max_x, mut min_y, mut max_y) = (
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-    );
-    for p in &points {
-        let (dx, dy) = (p[0] - mean_x, p[1] - mean_y);
-        sum_r += dx.hypot(dy);
-        sum_dxx += dx * dx;
-        sum_dyy += dy * dy;
-        sum_dxy += dx * dy;
-        min_x = min_x.min(p[0]);
-        max_x = max_x.max(p[0]);
-        min_y = min_y.min(p[1]);
-        max_y = max_y.max(p[1]);
-    }
-    let (mut path, mut path_x, mut path_y, mut steps) = (0.0, 0.0, 0.0, 0u64);
-    for pair in series.windows(2) {
-        if let [Some(a), Some(b)] = pair {
-            let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-            path += dx.hypot(dy);
-            path_x += dx.abs();
-            path_y += dy.abs();
-            steps += 1;
-        }
-    }
-    let path_time_s = if rate_hz > 0.0 {
-        steps as f64 / rate_hz
-    } else {
-        0.0
-    };
-    let per_s = |length: f64| {
-        if path_time_s > 0.0 {
-            length / path_time_s
-        } else {
-            0.0
-        }
-    };
+    let [mean_cop_x_mm, mean_cop_y_mm] = stretch_means(stretches);
     SwayMeasures {
-        mean_cop_x_mm: mean_x,
-        mean_cop_y_mm: mean_y,
-        mean_distance_mm: sum_r / n,
-        rms_distance_mm: ((sum_dxx + sum_dyy) / n).sqrt(),
-        rms_ml_mm: (sum_dxx / n).sqrt(),
-        rms_ap_mm: (sum_dyy / n).sqrt(),
-        range_ml_mm: max_x - min_x,
-        range_ap_mm: max_y - min_y,
-        sway_path_mm: path,
-        mean_velocity_mm_s: per_s(path),
-        mean_velocity_ml_mm_s: per_s(path_x),
-        mean_velocity_ap_mm_s: per_s(path_y),
-        ellipse_area_95_mm2: ellipse_area_95_mm2(points.len() as u64, sum_dxx, sum_dyy, sum_dxy),
-        points: points.len() as u64,
-        path_time_s,
+        mean_cop_x_mm,
+        mean_cop_y_mm,
+        mean_distance_mm: m.mean_distance[0],
+        rms_distance_mm: m.rms[0],
+        rms_ml_mm: m.rms[1],
+        rms_ap_mm: m.rms[2],
+        range_ml_mm: m.range[1],
+        range_ap_mm: m.range[2],
+        path_mm: m.path[0],
+        mean_velocity_mm_s: m.mean_velocity[0],
+        mean_velocity_ml_mm_s: m.mean_velocity[1],
+        mean_velocity_ap_mm_s: m.mean_velocity[2],
+        ellipse_area_95_mm2: m.ellipse_area_95,
+        sway_area_per_s_mm2_s: m.sway_area_per_s,
+        mean_frequency_hz: m.mean_frequency_hz[0],
+        points: m.points as u64,
     }
 }
 
@@ -445,7 +394,8 @@ pub struct QuietStanceMetrics {
     pub sway: SwayMeasures,
     /// The standing load, kg, when the board's scale is known.
     pub weight_kg: Option<f64>,
-    /// Rate of the series the measures come from, Hz.
+    /// Rate of the series the live view's running measures come from, Hz (the result's
+    /// series is always 25 Hz).
     pub analysis_rate_hz: f64,
     /// Time covered by data during the hold (gaps excluded), s.
     pub measured_s: f64,
@@ -517,8 +467,9 @@ pub struct QuietStanceLive {
 /// The result of one quiet-stance trial (it starts when the hold does).
 pub type QuietStanceOutcome = DrillOutcome<QuietStanceMetrics>;
 
-/// Running sums for the live view: the same measures as [`sway_measures`] except the mean
-/// distance, updated point by point (deviations taken from the first point, for precision).
+/// Running sums for the live view: mean velocity and ellipse area as the kernels define them,
+/// updated point by point over the window averages (deviations taken from the first point,
+/// for precision).
 #[derive(Debug, Clone, Copy, Default)]
 struct RunningSway {
     origin: Option<[f64; 2]>,
@@ -558,15 +509,13 @@ impl RunningSway {
 
     fn ellipse_area_95_mm2(&self) -> f64 {
         let n = self.n as f64;
-        if self.n < 3 {
-            return 0.0;
-        }
         let [sx, sy, sxx, syy, sxy] = self.sums;
-        ellipse_area_95_mm2(
-            self.n,
-            sxx - sx * sx / n,
-            syy - sy * sy / n,
-            sxy - sx * sy / n,
+        let (mx, my) = (sx / n, sy / n);
+        ellipse_area_95(
+            self.n as usize,
+            sxx / n - mx * mx,
+            syy / n - my * my,
+            sxy / n - mx * my,
         )
     }
 }
@@ -596,6 +545,10 @@ pub struct QuietStance {
     resampler: Option<WindowResampler>,
     series: Vec<Option<[f64; 2]>>,
     running: RunningSway,
+    /// The samples that enter the measures, in stretches (see the module docs).
+    stretches: Vec<Stretch>,
+    /// The last sample entered the measures: the next one may continue its stretch.
+    in_stretch: bool,
     samples: u64,
     latest: Option<CopSample>,
     events: EventLog,
@@ -623,6 +576,8 @@ impl QuietStance {
             resampler: None,
             series: Vec::new(),
             running: RunningSway::default(),
+            stretches: Vec::new(),
+            in_stretch: false,
             samples: 0,
             latest: None,
             events: EventLog::default(),
@@ -649,7 +604,12 @@ impl QuietStance {
         }
     }
 
-    /// The rate of the series the measures use, Hz.
+    /// The samples that enter the measures so far, in stretches (see the module docs).
+    pub fn stretches(&self) -> &[Stretch] {
+        &self.stretches
+    }
+
+    /// The rate of the series the live view's running measures use, Hz.
     pub fn analysis_rate_hz(&self) -> f64 {
         self.analysis_rate_hz
     }
@@ -704,14 +664,28 @@ impl QuietStance {
         }
         let foot_down =
             self.config.task == StanceTask::SingleLeg && self.touch_down(t_us, t0_us, share, out);
-        if !off && !foot_down {
-            if let (Some(cop), Some(resampler)) = (sample.cop_mm, self.resampler.as_mut()) {
+        match (off || foot_down, sample.cop_mm, self.resampler.as_mut()) {
+            (false, Some(cop), Some(resampler)) => {
                 let before = self.series.len();
                 resampler.push(t_us, cop, &mut self.series);
                 for &point in &self.series[before..] {
                     self.running.push(point);
                 }
+                let continues = self.in_stretch
+                    && self
+                        .stretches
+                        .last()
+                        .and_then(|s| s.t_s.last())
+                        .is_some_and(|last| t_s - last <= super::MAX_HELD_S);
+                if !continues {
+                    self.stretches.push(Stretch::default());
+                }
+                if let Some(stretch) = self.stretches.last_mut() {
+                    stretch.push(t_s, cop[0], cop[1]);
+                }
+                self.in_stretch = true;
             }
+            _ => self.in_stretch = false,
         }
         if self.measured_s >= self.config.duration_s {
             self.end_at(EndReason::Completed, t_s, out);
@@ -834,9 +808,6 @@ impl QuietStance {
     pub fn finish(mut self) -> QuietStanceOutcome {
         let mut sink = Vec::new();
         self.stop(EndReason::DataEnded, &mut sink);
-        if let Some(resampler) = self.resampler.as_mut() {
-            resampler.flush(&mut self.series);
-        }
         let (end, duration_s) = self.end.unwrap_or((EndReason::DataEnded, 0.0));
         if let (true, Some((since_us, _)), Some(last)) =
             (self.foot_down, self.low_since, self.clock.last_t_us())
@@ -844,7 +815,7 @@ impl QuietStance {
             // Still down when the trial ended.
             self.touch_downs.total_s += last.saturating_sub(since_us) as f64 * 1e-6;
         }
-        let sway = sway_measures(&self.series, self.analysis_rate_hz);
+        let sway = cop_sway(&self.stretches);
         let metrics = QuietStanceMetrics {
             sway,
             weight_kg: self.standing_n.map(|n| n / G_M_S2),
@@ -889,77 +860,37 @@ mod tests {
     }
 
     #[test]
-    fn a_circle_by_hand() {
-        // 100 points on a circle of radius 10 mm around (5, −3), 25 Hz.
-        let (n, r) = (100usize, 10.0);
-        let series: Vec<Option<[f64; 2]>> = (0..n)
-            .map(|k| {
-                let a = 2.0 * PI * k as f64 / n as f64;
-                Some([5.0 + r * a.cos(), -3.0 + r * a.sin()])
-            })
-            .collect();
-        let m = sway_measures(&series, 25.0);
-        assert!(close(m.mean_cop_x_mm, 5.0, 1e-12) && close(m.mean_cop_y_mm, -3.0, 1e-12));
-        assert!(close(m.mean_distance_mm, r, 1e-12));
-        assert!(close(m.rms_distance_mm, r, 1e-12));
-        assert!(close(m.rms_ml_mm, r / 2f64.sqrt(), 1e-12));
-        assert!(close(m.rms_ap_mm, r / 2f64.sqrt(), 1e-12));
-        assert!(close(m.range_ml_mm, 2.0 * r, 1e-12));
-        // 99 chords of 2r·sin(π/100) = 0.628215 mm: 62.1933 mm in 99/25 = 3.96 s.
-        let chord = 2.0 * r * (PI / n as f64).sin();
-        assert!(close(m.sway_path_mm, 99.0 * chord, 1e-12));
-        assert!(close(m.sway_path_mm, 62.193_3, 1e-6));
-        assert!(close(m.path_time_s, 3.96, 1e-12));
-        assert!(close(m.mean_velocity_mm_s, chord * 25.0, 1e-12));
-        // S = diag(n r²/(2(n−1))) = 50.505 mm² each; √det S = 50.505;
-        // F₀.₉₅(2, 98) = 49·(0.05^(−1/49) − 1) = 3.0892; c = 2·3.0892·99·101/(100·98) = 6.3039;
-        // area = π · 6.3039 · 50.505 = 1000.2 mm².
-        let s = n as f64 * r * r / (2.0 * (n as f64 - 1.0));
-        let f = 49.0 * (0.05f64.powf(-1.0 / 49.0) - 1.0);
-        assert!(close(f, 3.0892, 1e-4), "{f}");
-        let c = 2.0 * f * 99.0 * 101.0 / (100.0 * 98.0);
-        assert!(close(m.ellipse_area_95_mm2, PI * c * s, 1e-12));
+    fn a_slow_sway_is_measured_through_the_canonical_preprocessing() {
+        // 0.25 Hz sway of ±8 mm ML around (5, −3) at 100 Hz for 40 s, with a 4 s break: the
+        // 10 Hz low-pass leaves it whole, so RMS = 8/√2, range 16, and the mean frequency is
+        // the sine's (its mean speed 4·A·f over 2π times its mean distance 2A/π).
+        let (amplitude_mm, f_hz) = (8.0, 0.25);
+        let mut stretches = vec![Stretch::default(), Stretch::default()];
+        for k in 0..4000 {
+            let t = k as f64 / 100.0;
+            if (20.0..24.0).contains(&t) {
+                continue;
+            }
+            let x = 5.0 + amplitude_mm * (2.0 * PI * f_hz * t).sin();
+            stretches[usize::from(t >= 24.0)].push(t, x, -3.0);
+        }
+        let m = cop_sway(&stretches);
+        assert!(close(m.mean_cop_x_mm, 5.0, 0.01) && close(m.mean_cop_y_mm, -3.0, 1e-9));
         assert!(
-            close(m.ellipse_area_95_mm2, 1000.2, 1e-4),
-            "{}",
-            m.ellipse_area_95_mm2
+            close(m.rms_ml_mm, amplitude_mm / 2f64.sqrt(), 0.005),
+            "{m:?}"
         );
-        assert_eq!(m.points, 100);
-    }
-
-    #[test]
-    fn a_line_with_a_gap_by_hand() {
-        // x = 0, 1, 2 | gap | 3, 4 mm at 10 Hz; y = 0.
-        let series = [
-            Some([0.0, 0.0]),
-            Some([1.0, 0.0]),
-            Some([2.0, 0.0]),
-            None,
-            Some([3.0, 0.0]),
-            Some([4.0, 0.0]),
-        ];
-        let m = sway_measures(&series, 10.0);
-        // Deviations −2, −1, 0, 1, 2: mean distance 6/5, RMS √2.
-        assert!(close(m.mean_distance_mm, 1.2, 1e-12));
-        assert!(close(m.rms_ml_mm, 2f64.sqrt(), 1e-12));
-        assert_eq!((m.rms_ap_mm, m.range_ap_mm), (0.0, 0.0));
-        assert!(close(m.range_ml_mm, 4.0, 1e-12));
-        // Three steps of 1 mm (none across the gap) in 0.3 s.
-        assert!(close(m.sway_path_mm, 3.0, 1e-12));
-        assert!(close(m.path_time_s, 0.3, 1e-12));
-        assert!(close(m.mean_velocity_mm_s, 10.0, 1e-12));
-        assert!(close(m.mean_velocity_ml_mm_s, 10.0, 1e-12));
+        assert!(m.rms_ap_mm < 1e-9 && m.ellipse_area_95_mm2 < 1e-6, "{m:?}");
+        assert!(close(m.range_ml_mm, 2.0 * amplitude_mm, 0.005), "{m:?}");
+        // The path: 4A per cycle over the 36 s measured (less the 0.1 s lead-ins).
+        let speed = 4.0 * amplitude_mm * f_hz;
+        assert!(close(m.mean_velocity_mm_s, speed, 0.01), "{m:?}");
+        assert!(close(m.mean_velocity_ml_mm_s, speed, 0.01), "{m:?}");
         assert_eq!(m.mean_velocity_ap_mm_s, 0.0);
-        assert_eq!(m.ellipse_area_95_mm2, 0.0, "a line has no area");
-    }
-
-    #[test]
-    fn the_ellipse_constant_tends_to_chi_square() {
-        // For large n, c → χ²₂(0.95) = 5.9915: area → π·5.9915·σx·σy for independent axes.
-        let area = ellipse_area_95_mm2(1_000_001, 4.0 * 1_000_000.0, 9.0 * 1_000_000.0, 0.0);
-        assert!(close(area, PI * 5.991_46 * 6.0, 1e-4), "{area}");
-        assert_eq!(sway_measures(&[], 25.0), SwayMeasures::default());
-        assert_eq!(ellipse_area_95_mm2(2, 1.0, 1.0, 0.0), 0.0);
+        assert!(close(m.mean_frequency_hz, f_hz, 0.01), "{m:?}");
+        // About 900 points at 25 Hz (two stretches, each from 0.1 s in).
+        assert!((890..=900).contains(&m.points), "{}", m.points);
+        assert_eq!(cop_sway(&[]), SwayMeasures::default());
     }
 
     fn sample(t_us: u64, total: f64, cop: Option<[f64; 2]>) -> CopSample {
@@ -1014,9 +945,12 @@ mod tests {
             (weight_kg / (700.0 / G_M_S2) - 0.995).abs() < 0.003,
             "{weight_kg}"
         );
-        // x = 5 sin πt over 5 whole periods: mean speed 4·A·f = 10 mm/s, RMS 5/√2.
+        // x = 5 sin πt over 5 whole periods: mean speed 4·A·f = 10 mm/s, RMS 5/√2. The
+        // velocity reads up to 2.5 % low: the preprocessing leaves out the first 0.1 s (9.9 s
+        // are not whole periods), its window averaging takes 0.3 % off, and the kernels divide
+        // the path by the points, not the steps.
         let v = out.metrics.sway.mean_velocity_ml_mm_s;
-        assert!((v - 10.0).abs() < 0.1, "{v}");
+        assert!((v - 10.0).abs() < 0.25, "{v}");
         assert!((out.metrics.sway.rms_ml_mm - 5.0 / 2f64.sqrt()).abs() < 0.05);
         assert!(out.score > 0.0);
     }

@@ -8,7 +8,8 @@
 //! - [`spectral_measures`]: one axis's Welch power spectrum and the measures on it (total power,
 //!   50 % and 95 % power frequencies, centroid frequency, frequency dispersion).
 //! - [`preprocess`]: [`PREPROCESSING_VERSION`]: resampling to a fixed rate by sliding-window
-//!   averaging, then a zero-phase low-pass.
+//!   averaging, then a zero-phase low-pass; [`prepare`] does it for a series in [`Stretch`]es
+//!   (a break is never bridged), as the standing drills and `proprio measure` both use it.
 //! - [`gait`]: initial contacts and walking bouts from a lumbar IMU, for walking drills.
 //! - [`imu_sway`]: a lumbar IMU in quiet stance (ISway): tilt-corrected horizontal
 //!   acceleration and trunk angles, the kernels on them, JERK and trunk-angle RMS.
@@ -26,7 +27,10 @@ mod preprocess;
 mod spectrum;
 
 pub use filter::{butterworth_lowpass, equiripple_lowpass, filtfilt, Iir};
-pub use preprocess::{preprocess, swarii, Preprocessing, PREPROCESSING_VERSION};
+pub use preprocess::{
+    centre_stretches, join_stretches, prepare, preprocess, preprocess_stretches, stretch_means,
+    swarii, Prepared, Preprocessing, Stretch, PREPROCESSING_VERSION,
+};
 pub use spectrum::{spectral_measures, welch_psd, Psd, SpectralMeasures, SPECTRAL_BAND_HZ};
 
 use serde::{Deserialize, Serialize};
@@ -61,20 +65,26 @@ pub struct SwayMeasures {
 
 /// The measures of a centred series (`ml`, `ap` of equal length) sampled at `rate_hz`.
 ///
-/// The series is taken as it is: centre it first (the kernels measure distances from 0).
+/// The series is taken as it is: centre it first (the kernels measure distances from 0). A
+/// point that is not finite on either axis is a gap (see [`join_stretches`]): it is no point,
+/// and no step of the path crosses it. Without gaps the definitions are Quijoux et al.'s; with
+/// gaps the per-step averages divide by the steps taken.
 pub fn sway_measures(ml: &[f64], ap: &[f64], rate_hz: f64) -> SwayMeasures {
-    let n = ml.len().min(ap.len());
+    let n_all = ml.len().min(ap.len());
+    let (ml, ap) = (&ml[..n_all], &ap[..n_all]);
+    let finite = |i: usize| ml[i].is_finite() && ap[i].is_finite();
+    let points: Vec<usize> = (0..n_all).filter(|&i| finite(i)).collect();
+    let n = points.len();
     if n < 3 || rate_hz.is_nan() || rate_hz <= 0.0 {
         return SwayMeasures {
             points: n,
             ..SwayMeasures::default()
         };
     }
-    let (ml, ap) = (&ml[..n], &ap[..n]);
     let nf = n as f64;
     let radius = |i: usize| ml[i].hypot(ap[i]);
-    let mean = |f: &dyn Fn(usize) -> f64| (0..n).map(f).sum::<f64>() / nf;
-    let max = |f: &dyn Fn(usize) -> f64| (0..n).map(f).fold(0.0f64, f64::max);
+    let mean = |f: &dyn Fn(usize) -> f64| points.iter().map(|&i| f(i)).sum::<f64>() / nf;
+    let max = |f: &dyn Fn(usize) -> f64| points.iter().map(|&i| f(i)).fold(0.0f64, f64::max);
 
     let mean_distance = [
         mean(&radius),
@@ -86,6 +96,8 @@ pub fn sway_measures(ml: &[f64], ap: &[f64], rate_hz: f64) -> SwayMeasures {
     let cov = mean(&|i| ml[i] * ap[i]);
     let rms = [(var_ml + var_ap).sqrt(), var_ml.sqrt(), var_ap.sqrt()];
     let max_distance = [max(&radius), max(&|i| ml[i].abs()), max(&|i| ap[i].abs())];
+    let (ml_points, ap_points): (Vec<f64>, Vec<f64>) =
+        points.iter().map(|&i| (ml[i], ap[i])).unzip();
     let span = |s: &[f64]| {
         let (lo, hi) = s
             .iter()
@@ -94,21 +106,28 @@ pub fn sway_measures(ml: &[f64], ap: &[f64], rate_hz: f64) -> SwayMeasures {
             });
         hi - lo
     };
-    let range = [largest_distance(ml, ap), span(ml), span(ap)];
+    let range = [
+        largest_distance(&ml_points, &ap_points),
+        span(&ml_points),
+        span(&ap_points),
+    ];
 
     let mut path = [0.0; 3];
     let mut swept = 0.0;
-    for i in 0..n - 1 {
+    let mut steps = 0usize;
+    for i in (0..n_all - 1).filter(|&i| finite(i) && finite(i + 1)) {
         let (dx, dy) = (ml[i + 1] - ml[i], ap[i + 1] - ap[i]);
         path[0] += dx.hypot(dy);
         path[1] += dx.abs();
         path[2] += dy.abs();
         swept += (ml[i + 1] * ap[i] - ap[i + 1] * ml[i]).abs();
+        steps += 1;
     }
     let mean_velocity = path.map(|p| p * rate_hz / nf);
-    let sway_area_per_s = swept / (2.0 * (nf - 1.0) / rate_hz);
-    // The mean of the step speeds (over n − 1 steps), as the reference defines it.
-    let step_speed = path.map(|p| p * rate_hz / (nf - 1.0));
+    let per_step = |v: f64| if steps > 0 { v / steps as f64 } else { 0.0 };
+    let sway_area_per_s = per_step(swept) * rate_hz / 2.0;
+    // The mean of the step speeds, as the reference defines it.
+    let step_speed = path.map(|p| per_step(p) * rate_hz);
     let ratio = |v: f64, d: f64| if d > 0.0 { v / d } else { 0.0 };
     let mean_frequency_hz = [
         ratio(step_speed[0], 2.0 * std::f64::consts::PI * mean_distance[0]),
@@ -124,8 +143,7 @@ pub fn sway_measures(ml: &[f64], ap: &[f64], rate_hz: f64) -> SwayMeasures {
 
     // 95 % prediction ellipse, covariance about 0 with denominator n.
     let scale = prediction_ellipse_95_scale(n);
-    let det = (var_ml * var_ap - cov * cov).max(0.0);
-    let ellipse_area_95 = std::f64::consts::PI * scale * det.sqrt();
+    let ellipse_area_95 = ellipse_area_95(n, var_ml, var_ap, cov);
     // Eigenvalues of the covariance give the axes.
     let half_trace = 0.5 * (var_ml + var_ap);
     let spread = (0.25 * (var_ml - var_ap).powi(2) + cov * cov).sqrt();
@@ -147,6 +165,17 @@ pub fn sway_measures(ml: &[f64], ap: &[f64], rate_hz: f64) -> SwayMeasures {
         mean_frequency_hz,
         points: n,
     }
+}
+
+/// The area of the 95 % prediction ellipse of `n` points (`n` ≥ 3; 0 below) whose covariance
+/// (divisor n, about the centre the kernels measure from) is `var_ml`, `var_ap`, `cov`:
+/// π·k·√det C with k from [`prediction_ellipse_95_scale`].
+pub fn ellipse_area_95(n: usize, var_ml: f64, var_ap: f64, cov: f64) -> f64 {
+    if n < 3 {
+        return 0.0;
+    }
+    let det = (var_ml * var_ap - cov * cov).max(0.0);
+    std::f64::consts::PI * prediction_ellipse_95_scale(n) * det.sqrt()
 }
 
 /// The factor `k` of a 95 % prediction ellipse from `n` points (`n` ≥ 3): the ellipse is
@@ -200,6 +229,83 @@ fn largest_distance(ml: &[f64], ap: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::f64::consts::PI;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn a_circle_by_hand() {
+        // 100 points on a circle of radius 10 around the centre, 25 Hz.
+        let (n, r) = (100usize, 10.0);
+        let angle = |k: usize| 2.0 * PI * k as f64 / n as f64;
+        let ml: Vec<f64> = (0..n).map(|k| r * angle(k).cos()).collect();
+        let ap: Vec<f64> = (0..n).map(|k| r * angle(k).sin()).collect();
+        let m = sway_measures(&ml, &ap, 25.0);
+        assert!(close(m.mean_distance[0], r, 1e-12) && close(m.rms[0], r, 1e-12));
+        assert!(close(m.rms[1], r / 2f64.sqrt(), 1e-12) && close(m.rms[2], r / 2f64.sqrt(), 1e-12));
+        assert!(close(m.range[1], 2.0 * r, 1e-12) && close(m.range[0], 2.0 * r, 1e-12));
+        // 99 chords of 2r·sin(π/100) = 0.628215: 62.1933; velocity = path · 25 / 100 points.
+        let chord = 2.0 * r * (PI / n as f64).sin();
+        assert!(close(m.path[0], 99.0 * chord, 1e-12));
+        assert!(close(m.path[0], 62.193_3, 1e-6));
+        assert!(close(
+            m.mean_velocity[0],
+            99.0 * chord * 25.0 / 100.0,
+            1e-12
+        ));
+        // Covariance r²/2 on each axis (divisor n), none across: √det = 50;
+        // F₀.₉₅(2, 98) = 49·(0.05^(−1/49) − 1) = 3.0892; k = 2·3.0892·99·101/(100·98) = 6.3039;
+        // area = π · 6.3039 · 50 = 990.2.
+        let f = 49.0 * (0.05f64.powf(-1.0 / 49.0) - 1.0);
+        assert!(close(f, 3.0892, 1e-4), "{f}");
+        let k = 2.0 * f * 99.0 * 101.0 / (100.0 * 98.0);
+        assert!(close(prediction_ellipse_95_scale(n), k, 1e-12));
+        assert!(close(m.ellipse_area_95, PI * k * 50.0, 1e-12));
+        assert!(
+            close(m.ellipse_area_95, 990.2, 1e-4),
+            "{}",
+            m.ellipse_area_95
+        );
+        // Each step sweeps the triangle ½·r²·sin(2π/100) from the centre.
+        let per_s = 0.5 * r * r * angle(1).sin() * 25.0;
+        assert!(close(m.sway_area_per_s, per_s, 1e-12));
+        assert_eq!(m.points, 100);
+    }
+
+    #[test]
+    fn a_line_with_a_gap_by_hand() {
+        // ML = −2, −1, 0 | gap | 1, 2 at 10 Hz; AP = 0.
+        let ml = [-2.0, -1.0, 0.0, f64::NAN, 1.0, 2.0];
+        let ap = [0.0, 0.0, 0.0, f64::NAN, 0.0, 0.0];
+        let m = sway_measures(&ml, &ap, 10.0);
+        assert_eq!(m.points, 5);
+        // Mean distance 6/5, RMS √2, range 4.
+        assert!(close(m.mean_distance[0], 1.2, 1e-12) && close(m.rms[1], 2f64.sqrt(), 1e-12));
+        assert_eq!((m.rms[2], m.range[2]), (0.0, 0.0));
+        assert!(close(m.range[1], 4.0, 1e-12));
+        // Three steps of 1 (none across the gap): velocity 3 · 10 / 5 points.
+        assert!(close(m.path[0], 3.0, 1e-12) && close(m.path[1], 3.0, 1e-12));
+        assert!(close(m.mean_velocity[0], 6.0, 1e-12));
+        assert_eq!(m.mean_velocity[2], 0.0);
+        // Mean frequency from the mean step speed, 10 per s: 10 / (2π · 1.2).
+        assert!(close(
+            m.mean_frequency_hz[0],
+            10.0 / (2.0 * PI * 1.2),
+            1e-12
+        ));
+        assert_eq!(m.ellipse_area_95, 0.0, "a line has no area");
+    }
+
+    #[test]
+    fn the_ellipse_constant_tends_to_chi_square() {
+        // For large n, k → χ²₂(0.95) = 5.9915: area → π·5.9915·σx·σy for independent axes.
+        let area = ellipse_area_95(1_000_000, 4.0, 9.0, 0.0);
+        assert!(close(area, PI * 5.991_46 * 6.0, 1e-4), "{area}");
+        assert_eq!(ellipse_area_95(2, 1.0, 1.0, 0.0), 0.0);
+        assert_eq!(sway_measures(&[], &[], 25.0), SwayMeasures::default());
+    }
 
     #[test]
     fn the_range_is_the_widest_pair_whatever_lies_inside() {

@@ -1011,28 +1011,23 @@ mod tests {
         assert!(loads[6_950..].iter().all(|&f| f == 0.0));
     }
 
-    /// The person's own COP, averaged in 40 ms windows from 5 s to `end_s` of streaming.
+    /// The person's own COP (every 1 ms step) from 5 s to `end_s` of streaming, measured as
+    /// the drill measures a board's.
     fn sway(skill: f64, seed: u64, end_s: u64) -> crate::drill::SwayMeasures {
         let mut world = BalanceWorld::new(skill, BalanceBoardSim::default(), SimRng::new(seed, 1));
         world.start_script();
-        let mut series = Vec::new();
-        let mut sums = [0.0; 2];
+        let mut stretch = crate::measures::Stretch::default();
         for k in 0..end_s * 1_000 {
             let load = world.step();
             if k >= 5_000 {
-                sums[0] += load.cop_mm[0];
-                sums[1] += load.cop_mm[1];
-                if (k + 1) % 40 == 0 {
-                    series.push(Some([sums[0] / 40.0, sums[1] / 40.0]));
-                    sums = [0.0; 2];
-                }
+                stretch.push(k as f64 * 1e-3, load.cop_mm[0], load.cop_mm[1]);
             }
         }
-        crate::drill::sway_measures(&series, 25.0)
+        crate::drill::cop_sway(&[stretch])
     }
 
-    /// Measured (200 s runs, seeds 1–3): skill 1 sways 8.6–9.0 mm/s with an RMS of 3.7–4.0 mm
-    /// AP and 2.7–2.9 mm ML; skill 0.6 13.2–13.9 mm/s, 5.8–6.3 mm AP; skill 0 about 24 mm/s.
+    /// Measured (200 s runs, seeds 1–3): skill 1 sways 8.6–8.7 mm/s with an RMS of 3.7–4.1 mm
+    /// AP and 2.8–2.9 mm ML; skill 0.6 13.3–13.5 mm/s, 5.8–6.4 mm AP; skill 0 23–24 mm/s.
     #[test]
     fn sway_is_that_of_healthy_adults_and_grows_as_skill_falls() {
         for seed in 1..=3 {

@@ -9,15 +9,14 @@ use std::path::Path;
 use proprio::decode::{SampleClock, StreamDecoder};
 use proprio::devices::{DeviceFormat, Hx711Format, LoadUnit};
 use proprio::drill::{
-    sway_measures, DrillEvent, EndReason, QuietStance, QuietStanceConfig, QuietStanceMetrics,
+    cop_sway, DrillEvent, EndReason, QuietStance, QuietStanceConfig, QuietStanceMetrics,
     StanceTask, SwayMeasures,
 };
-use proprio::pipeline::{
-    BoardPhase, CopConfig, CopPipeline, CopSample, WindowResampler, COP_PIPELINE_VERSION,
-};
+use proprio::measures::Stretch;
+use proprio::pipeline::{BoardPhase, CopConfig, CopPipeline, CopSample};
 use proprio::quality::{DataQuality, TimestampSource};
 use proprio::recording::{Record, RecordingReader, RecordingWriter};
-use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport};
+use proprio::session::{DrillSetup, Session, SessionMeta, SessionReport, STANCE_PIPELINE_VERSION};
 use proprio::sim::{
     BalanceWorld, SampleTruth, SimConfig, SimDevice, SimOutput, SimTransport, Stall, STEP_US,
 };
@@ -99,22 +98,20 @@ pub(crate) fn quiet(report: &SessionReport) -> QuietStanceMetrics {
 }
 
 /// The truth's COP of each sample the board took, over a hold of `duration_s` from `start_s`
-/// (device time since the first sample), through the same 25 Hz windows as the drill.
+/// (device time since the first sample), measured as the drill measures (one stretch).
 pub(crate) fn truth_sway(truth: &[SampleTruth], start_s: f64, duration_s: f64) -> SwayMeasures {
     let first = truth[0].t_device_us;
     let start_us = (start_s * 1e6).round() as u64;
     let end_us = ((start_s + duration_s) * 1e6).round() as u64;
-    let mut resampler = WindowResampler::new(start_us, 25.0);
-    let mut series = Vec::new();
+    let mut stretch = Stretch::default();
     for t in truth {
         let t_us = u64::from(t.t_device_us.wrapping_sub(first));
         let cop = t.board.and_then(|b| b.cop_mm);
         if let (Some(cop), true) = (cop, (start_us..=end_us).contains(&t_us)) {
-            resampler.push(t_us, cop, &mut series);
+            stretch.push(t_us as f64 * 1e-6, cop[0], cop[1]);
         }
     }
-    resampler.flush(&mut series);
-    sway_measures(&series, 25.0)
+    cop_sway(&[stretch])
 }
 
 pub(crate) fn relative_error(measured: f64, truth: f64) -> f64 {
@@ -267,32 +264,24 @@ fn the_tare_finds_each_cells_true_zero() {
     }
 }
 
-/// The person's continuous COP (every 1 ms physics step of the same simulated world), averaged
-/// in exact 40 ms windows over the hold: what a perfect, regularly sampled board would give.
+/// The person's continuous COP (every 1 ms physics step of the same simulated world) over the
+/// hold, measured as the drill measures: what a perfect, regularly sampled board would give.
 /// `t0_true_us` is the true time of the stream's first sample (the session's time 0).
 fn continuous_sway(sim: SimConfig, t0_true_us: u64, start_s: f64, duration_s: f64) -> SwayMeasures {
     let mut world = BalanceWorld::for_config(&sim);
     world.start_script(); // the device started it on `Start`, before its first step
     let start_us = t0_true_us + (start_s * 1e6).round() as u64;
     let end_us = start_us + (duration_s * 1e6).round() as u64;
-    let mut series = Vec::new();
-    let (mut sums, mut n) = ([0.0; 2], 0u32);
+    let mut stretch = Stretch::default();
     let mut t_us = 0;
     while t_us < end_us {
         t_us += STEP_US;
         let load = world.step();
-        if t_us <= start_us {
-            continue;
-        }
-        sums[0] += load.cop_mm[0];
-        sums[1] += load.cop_mm[1];
-        n += 1;
-        if n == 40 {
-            series.push(Some([sums[0] / 40.0, sums[1] / 40.0]));
-            (sums, n) = ([0.0; 2], 0);
+        if t_us >= start_us {
+            stretch.push(t_us as f64 * 1e-6, load.cop_mm[0], load.cop_mm[1]);
         }
     }
-    sway_measures(&series, 25.0)
+    cop_sway(&[stretch])
 }
 
 /// The board samples irregularly (80 Hz nominal on a ±2 % oscillator, reads up to 1 ms late,
@@ -551,7 +540,7 @@ fn quiet_stance_replays_to_the_bit_even_with_faults() {
             serde_json::to_string(&replayed).unwrap()
         );
         assert_eq!(live.score.to_bits(), replayed.score.to_bits());
-        assert_eq!(live.pipeline_version, COP_PIPELINE_VERSION);
+        assert_eq!(live.pipeline_version, STANCE_PIPELINE_VERSION);
         assert_eq!(live.end, EndReason::Completed);
     }
 }
@@ -583,7 +572,7 @@ fn quiet_stance_on_the_simulator_then_its_replay() {
     assert_eq!(live["drill"], "quiet-stance");
     assert_eq!(live["end"], "completed");
     assert_eq!(live["device"]["kind"], "balance-board");
-    assert_eq!(live["pipeline_version"], COP_PIPELINE_VERSION);
+    assert_eq!(live["pipeline_version"], STANCE_PIPELINE_VERSION);
     let m = &live["metrics"];
     for key in [
         "mean_velocity_mm_s",
@@ -593,7 +582,7 @@ fn quiet_stance_on_the_simulator_then_its_replay() {
         "rms_ml_mm",
         "rms_ap_mm",
         "mean_distance_mm",
-        "sway_path_mm",
+        "path_mm",
         "range_ml_mm",
         "weight_kg",
         "measured_s",

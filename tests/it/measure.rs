@@ -200,52 +200,56 @@ fn measure_finds_the_original_steps_of_a_walk() {
     );
 }
 
-/// A quiet stance recorded on the simulator, measured again from its recording: where the
-/// definitions are the same (RMS and mean distance, ranges, the 95 % ellipse), the command
-/// agrees with the drill's own result within 1 % (ranges 2 %). They differ only in smoothing:
-/// the drill averages fixed 0.04 s windows, the command resamples by SWARII (0.08 s windows)
-/// and low-passes at 10 Hz; the sway's power lies below 2 Hz, so this moves the spread by a
-/// fraction of a percent, and the extremes (ranges) a little more. The ellipse also differs by
-/// its covariance divisor (N − 1 against N: 0.13 % at 750 points). Mean velocity is left out:
-/// it depends on the smoothing, so it is not the same measure.
+/// Standing drills recorded on the simulator, measured again from their recordings: the
+/// command measures the stretches the drill measured, with the same preprocessing and kernels,
+/// so every measure both give is the same number (to the JSON's printing). The single-leg
+/// stance (seed 1) has a touch-down, whose samples split the hold into two stretches.
 #[test]
-fn measure_of_a_quiet_stance_recording_agrees_with_the_drill() {
+fn measure_of_a_standing_drill_recording_is_the_drills_own() {
     let dir = tempfile::tempdir().unwrap();
-    let drill = json(&proprio(
-        dir.path(),
-        &[
-            "drill",
-            "quiet-stance",
-            "--source",
-            "sim",
-            "--seed",
-            "3",
-            "--no-live",
-            "--json",
-        ],
-    ));
-    let recording = drill["recording"].as_str().unwrap();
-    let ours = json(&proprio(dir.path(), &["measure", recording, "--json"]));
-    assert_eq!(ours["kind"], "cop");
-    let metrics = &drill["metrics"];
-    for (name, tolerance) in [
-        ("rms_ml_mm", 0.01),
-        ("rms_ap_mm", 0.01),
-        ("rms_distance_mm", 0.01),
-        ("mean_distance_mm", 0.01),
-        ("range_ml_mm", 0.02),
-        ("range_ap_mm", 0.02),
-        ("ellipse_area_95_mm2", 0.01),
-    ] {
-        let (a, b) = (
-            ours["measures"][name].as_f64().unwrap(),
-            metrics[name].as_f64().unwrap(),
-        );
-        eprintln!("{name}: measure {a:.4}, drill {b:.4}");
-        assert!(
-            (a / b - 1.0).abs() <= tolerance,
-            "{name}: {a} vs the drill's {b}"
-        );
+    for (drill, seed, stretches) in [("quiet-stance", "3", 1), ("single-leg", "1", 2)] {
+        let result = json(&proprio(
+            dir.path(),
+            &[
+                "drill",
+                drill,
+                "--source",
+                "sim",
+                "--seed",
+                seed,
+                "--no-live",
+                "--json",
+            ],
+        ));
+        let recording = result["recording"].as_str().unwrap();
+        let ours = json(&proprio(dir.path(), &["measure", recording, "--json"]));
+        assert_eq!(ours["kind"], "cop");
+        assert_eq!(ours["stretches"], stretches, "{drill}");
+        let metrics = &result["metrics"];
+        for name in [
+            "rms_ml_mm",
+            "rms_ap_mm",
+            "rms_distance_mm",
+            "mean_distance_mm",
+            "range_ml_mm",
+            "range_ap_mm",
+            "path_mm",
+            "mean_velocity_mm_s",
+            "mean_velocity_ml_mm_s",
+            "mean_velocity_ap_mm_s",
+            "ellipse_area_95_mm2",
+            "sway_area_per_s_mm2_s",
+            "mean_frequency_hz",
+        ] {
+            let (a, b) = (
+                ours["measures"][name].as_f64().unwrap(),
+                metrics[name].as_f64().unwrap(),
+            );
+            assert!(
+                (a / b - 1.0).abs() <= 1e-12,
+                "{drill} {name}: measure {a} vs the drill's {b}"
+            );
+        }
     }
 }
 
