@@ -8,11 +8,93 @@
 //! - [`AffineCorrection`] is the per-sensor model `corrected = matrix · (raw − offset)`: the
 //!   offset is the bias (or hard iron), the matrix holds per-axis scale and cross-axis terms
 //!   (or soft iron).
+//! - [`still`]: the gyroscope's bias from a still period, and the stillness detector that
+//!   refuses motion.
+//! - [`sphere`]: accelerometer offset, scale and cross-axis terms from still poses, and
+//!   magnetometer hard and soft iron from a rotation sequence: both fit a correction that maps
+//!   the readings onto a sphere.
+//! - [`mount`]: `body_from_imu` from two poses (upright, then bent forward).
+//! - [`board`]: a balance board's tare, its cells' gains from a known mass, and the COP check.
+//!
+//! Every fit reports a quality figure (residual, coverage, spread) and refuses, with a
+//! [`CalibrationError`] naming the problem, data that cannot support it.
 
 #![deny(missing_docs)]
 
 use nalgebra::{Matrix3, Vector3};
 use serde::{Deserialize, Serialize};
+
+pub mod board;
+pub mod mount;
+pub mod sphere;
+pub mod still;
+#[cfg(test)]
+mod testing;
+
+/// Why a calibration was refused. Each message is one sentence a user can act on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CalibrationError {
+    /// Too short a still period.
+    #[error("only {got} samples; a still period needs at least {need}")]
+    TooFewSamples {
+        /// Samples given.
+        got: usize,
+        /// Samples needed.
+        need: usize,
+    },
+    /// Too few poses or readings for the fit.
+    #[error("only {got} poses or readings; this fit needs at least {need}")]
+    TooFewReadings {
+        /// Readings given.
+        got: usize,
+        /// Readings needed.
+        need: usize,
+    },
+    /// A reading was NaN or infinite, or a setting out of range.
+    #[error("a reading is not a number (NaN or infinite) or a setting is out of range")]
+    NotFinite,
+    /// The sensor moved during a still period.
+    #[error("the sensor moved: the {sensor} varied by {spread:.4} {unit}, more than the {limit} {unit} a still period allows; keep it still")]
+    Moving {
+        /// Which sensor showed it.
+        sensor: &'static str,
+        /// The largest axis's standard deviation.
+        spread: f64,
+        /// The limit.
+        limit: f64,
+        /// Their unit.
+        unit: &'static str,
+    },
+    /// The readings do not surround a centre.
+    #[error("the readings lie too close to one plane (coverage {coverage:.2}, at least {min} needed); turn the sensor through more directions")]
+    PoorCoverage {
+        /// √(λmin/λmax) of the readings' scatter.
+        coverage: f64,
+        /// The least accepted.
+        min: f64,
+    },
+    /// The fit did not converge or gave a correction that is no correction.
+    #[error("the readings fit no calibration; repeat the routine, holding each pose still")]
+    NoFit,
+    /// The second pose of a mounting routine was not a usable forward bend.
+    #[error("the second pose is {bend_deg:.0}° from the first; bend (or tip the board) forward between {min_deg}° and {max_deg}°")]
+    Bend {
+        /// The angle between the poses.
+        bend_deg: f64,
+        /// The least accepted.
+        min_deg: f64,
+        /// The most accepted.
+        max_deg: f64,
+    },
+    /// The empty board's load moved during the tare.
+    #[error("the board's load moved during the tare (a cell varied by {spread_counts:.0} counts, at most {limit_counts:.0} allowed); keep the board empty and still")]
+    BoardNotSteady {
+        /// The largest cell's standard deviation.
+        spread_counts: f64,
+        /// The limit.
+        limit_counts: f64,
+    },
+}
 
 /// `corrected = matrix · (raw − offset)`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
