@@ -43,12 +43,20 @@ pub struct AhrsParams {
     pub tau_acc_offline_s: f64,
     /// Time constant of the heading correction towards magnetic north, s.
     pub tau_mag_s: f64,
+    /// Time constant of the offline estimate's zero-phase heading correction, s (see
+    /// [`super::smooth_orientation`]): offline the gyroscope's heading drifts little (its bias
+    /// is known from the whole recording), so the field is averaged over more orientations.
+    pub tau_mag_offline_s: f64,
     /// Prior uncertainty of the gyroscope bias (1σ), rad/s; also the most it is allowed to
     /// grow back to without measurements.
     pub bias_sigma_init_rad_s: f64,
     /// Time in which the bias uncertainty grows from zero back to `bias_sigma_init_rad_s`
     /// without measurements (how fast the bias may wander), s.
     pub bias_forgetting_s: f64,
+    /// The same for the offline estimate's passes over a whole recording, s (see
+    /// [`super::smooth_orientation`]): a recording is minutes long and its rests, at either end
+    /// or between movements, measure the bias best, so the bias is held far more steadily.
+    pub bias_forgetting_offline_s: f64,
     /// Noise of the bias seen in the inclination correction while moving, as the 1σ of its
     /// one-second mean, rad/s.
     pub bias_sigma_motion_rad_s: f64,
@@ -96,8 +104,10 @@ impl Default for AhrsParams {
             tau_acc_s: 3.0,
             tau_acc_offline_s: 3.0,
             tau_mag_s: 9.0,
+            tau_mag_offline_s: 30.0,
             bias_sigma_init_rad_s: 0.5f64.to_radians(),
             bias_forgetting_s: 100.0,
+            bias_forgetting_offline_s: 1000.0,
             bias_sigma_motion_rad_s: 0.1f64.to_radians(),
             bias_sigma_rest_rad_s: 0.03f64.to_radians(),
             rest_gyr_rad_s: 2f64.to_radians(),
@@ -514,6 +524,11 @@ impl AhrsFilter {
     /// The current gyroscope bias estimate, sensor frame, rad/s.
     pub fn gyr_bias_rad_s(&self) -> Vector3<f64> {
         self.bias.bias_rad_s
+    }
+
+    /// The uncertainty of [`AhrsFilter::gyr_bias_rad_s`]: its covariance, (rad/s)².
+    pub fn gyr_bias_covariance_rad2_s2(&self) -> Matrix3<f64> {
+        self.bias.covariance
     }
 
     /// Starts from a known bias (e.g. a stored calibration or another pass over the data).
