@@ -415,18 +415,24 @@ fn labels(trials: &[Trial]) -> Vec<String> {
     }
 }
 
-fn print_rate(rate_hz: f64, rows: &[Row], trials: &[Trial]) {
+/// The table of one rate, as text.
+fn rate_table(rate_hz: f64, rows: &[Row], trials: &[Trial]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
     let n = trials.len();
-    println!(
+    let _ = writeln!(
+        out,
         "BROAD, {n} trials at {rate_hz} Hz: RMSE in degrees (mean over trials), ns per sample.\n\
          6D rows: total and heading after removing one constant heading offset per trial."
     );
-    println!(
+    let _ = writeln!(
+        out,
         "{:<9} {:<8} {:<4} {:>8} {:>8} {:>8} {:>10}",
         "filter", "mode", "dims", "total", "heading", "incl", "ns/sample"
     );
     for r in rows {
-        println!(
+        let _ = writeln!(
+            out,
             "{:<9} {:<8} {:<4} {:>8.2} {:>8.2} {:>8.2} {:>10.0}",
             r.filter,
             r.mode,
@@ -437,31 +443,35 @@ fn print_rate(rate_hz: f64, rows: &[Row], trials: &[Trial]) {
             r.ns_per_sample
         );
     }
-    println!();
+    let _ = writeln!(out);
     let labels = labels(trials);
-    println!("Per trial at {rate_hz} Hz, total / heading / inclination RMSE in degrees:");
-    print!("{:<9} {:<8} {:<4}", "filter", "mode", "dims");
+    let _ = writeln!(
+        out,
+        "Per trial at {rate_hz} Hz, total / heading / inclination RMSE in degrees:"
+    );
+    let _ = write!(out, "{:<9} {:<8} {:<4}", "filter", "mode", "dims");
     for l in &labels {
-        print!(" {l:>17}");
+        let _ = write!(out, " {l:>17}");
     }
-    println!();
+    let _ = writeln!(out);
     for r in rows {
-        print!("{:<9} {:<8} {:<4}", r.filter, r.mode, r.dims);
+        let _ = write!(out, "{:<9} {:<8} {:<4}", r.filter, r.mode, r.dims);
         for t in &r.trials {
             let cell = match (t.total_deg, t.heading_deg, t.inclination_deg) {
                 (Some(a), Some(b), Some(c)) => format!("{a:.2}/{b:.2}/{c:.2}"),
                 _ => "no evaluated".to_owned(),
             };
-            print!(" {cell:>17}");
+            let _ = write!(out, " {cell:>17}");
         }
-        println!();
+        let _ = writeln!(out);
     }
     for (l, t) in labels.iter().zip(trials) {
         if *l != t.name {
-            println!("  {l}: {}", t.name);
+            let _ = writeln!(out, "  {l}: {}", t.name);
         }
     }
-    println!();
+    let _ = writeln!(out);
+    out
 }
 
 fn main() -> ExitCode {
@@ -476,7 +486,7 @@ fn main() -> ExitCode {
 
 fn try_main() -> Result<(), String> {
     let Some(args) = parse_args()? else {
-        println!("{USAGE}");
+        emit(&format!("{USAGE}\n"))?;
         return Ok(());
     };
     let trials = load(&args.dir)?;
@@ -497,14 +507,25 @@ fn try_main() -> Result<(), String> {
             .map(|c| evaluate(c, rate_hz, &at_rate))
             .collect();
         if !args.json {
-            print_rate(rate_hz, &rows, &at_rate);
+            emit(&rate_table(rate_hz, &rows, &at_rate))?;
         }
         results.extend(rows);
     }
     if args.json {
         let text = serde_json::to_string(&Report { results })
             .map_err(|e| format!("cannot write the JSON report: {e}."))?;
-        println!("{text}");
+        emit(&format!("{text}\n"))?;
     }
     Ok(())
+}
+
+/// Writes `text` to standard output; a reader that went away (`| head`) ends the run quietly.
+fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to standard output: {e}."))
+        }
+        _ => Ok(()),
+    }
 }

@@ -146,13 +146,16 @@ pub fn pipeline_version(drill: DrillKind) -> &'static str {
 /// ([`PREPROCESSING_VERSION`](crate::measures::PREPROCESSING_VERSION)).
 pub const STANCE_PIPELINE_VERSION: &str = "cop-1+swarii25-bw4lp10-1";
 
-/// The walk's chain: the IMU pipeline ([`PIPELINE_VERSION`]) and the step detection
+/// The walk's chain: the IMU pipeline ([`PIPELINE_VERSION`]), the offline orientation
+/// ([`OFFLINE_ORIENTATION_VERSION`](crate::pipeline::OFFLINE_ORIENTATION_VERSION)) its trunk
+/// sway and heel-to-toe steps are measured on, and the step detection
 /// ([`STEP_DETECTION_VERSION`](crate::measures::gait::STEP_DETECTION_VERSION)).
-pub const WALK_PIPELINE_VERSION: &str = "4+mccamley-ionescu-2";
+pub const WALK_PIPELINE_VERSION: &str = "4+offline-2+mccamley-ionescu-2";
 
 /// The neutral-spine hold's chain: the IMU pipeline ([`PIPELINE_VERSION`]), its result measured
-/// on the offline orientation estimate.
-pub const NEUTRAL_SPINE_PIPELINE_VERSION: &str = "4+offline-1";
+/// on the offline orientation estimate
+/// ([`OFFLINE_ORIENTATION_VERSION`](crate::pipeline::OFFLINE_ORIENTATION_VERSION)).
+pub const NEUTRAL_SPINE_PIPELINE_VERSION: &str = "4+offline-2";
 
 /// Everything needed to run (or re-run) a session; the recording's header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

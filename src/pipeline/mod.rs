@@ -28,7 +28,7 @@ pub use cop::{
     TARE_MIN_SAMPLES, TARE_S, TARE_STEADY_N,
 };
 pub use orientation::{OrientationEstimate, OrientationFilter};
-pub use smoother::smooth_orientation;
+pub use smoother::{smooth_orientation, OFFLINE_ORIENTATION_VERSION};
 
 /// Version of the signal chain (decoding, units, calibration, filter, its parameters, tilt
 /// extraction). Bump it whenever a change can move a result. 2: the decoder resyncs at each

@@ -28,6 +28,10 @@
 
 use nalgebra::{Matrix3, UnitQuaternion, Vector3};
 
+/// Names this estimate; results measured on it carry it, and it changes whenever the estimate
+/// can move a result.
+pub const OFFLINE_ORIENTATION_VERSION: &str = "offline-2";
+
 use super::ahrs::{acc_usable, turn_up, wrap_pi, Butterworth3};
 use super::{AhrsFilter, AhrsParams, ImuSi, OrientationFilter};
 
@@ -253,6 +257,18 @@ fn fill_gaps(angles: &[Option<f64>]) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_chains_measured_on_it_name_this_version() {
+        use crate::session::{NEUTRAL_SPINE_PIPELINE_VERSION, WALK_PIPELINE_VERSION};
+        let chain = format!(
+            "{}+{}",
+            crate::pipeline::PIPELINE_VERSION,
+            super::OFFLINE_ORIENTATION_VERSION
+        );
+        assert_eq!(NEUTRAL_SPINE_PIPELINE_VERSION, chain);
+        assert!(WALK_PIPELINE_VERSION.starts_with(&format!("{chain}+")));
+    }
+
     use super::*;
 
     #[test]

@@ -221,11 +221,10 @@ fn measured_trunk_sway_is_the_true_trunks() {
     eprintln!("trunk-angle RMS within {:.1} % of the truth", worst * 100.0);
 }
 
-/// The measured trunk-angle RMS must be the truth's within this share. It reads slow drifts
-/// short: the offline orientation's accelerometer correction (τ = 3 s) and gyroscope bias
-/// estimate share the drifts between them (with τ = 1 s the same holds read within 6.5 %, but
-/// a real trunk's own accelerations would then tilt the estimate).
-const TRUNK_RMS_TOLERANCE: f64 = 0.12;
+/// The measured trunk-angle RMS must be the truth's within this share (measured: within
+/// 6.8 %; the offline orientation's accelerometer correction, τ = 3 s, still takes a little of
+/// the slowest drifts).
+const TRUNK_RMS_TOLERANCE: f64 = 0.09;
 
 /// A steadier person scores higher (means of three seeds).
 #[test]
