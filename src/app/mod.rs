@@ -8,6 +8,8 @@
 //! - `scan`: `proprio devices`, what is plugged in and in range.
 //! - `store`: the data directory and recording files (readable by the user only).
 //! - `run`: a live drill: link → recording → session → live view → result.
+//! - `view`: the live view: its model (what is shown when), its drawing (ratatui), the
+//!   terminal, the progress line without one.
 //! - `plan`: `proprio plan`, and the plan's level and baseline for a new session.
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 //! - `measure`: `proprio measure`, the measures of a recording or another tool's CSV

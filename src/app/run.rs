@@ -210,7 +210,7 @@ async fn run_live(
     } else {
         None
     };
-    let mut progress = options.progress.then(ProgressLine::new);
+    let mut progress = options.progress.then(ProgressLine::on_stderr).flatten();
     let mut latency = if live {
         LatencyProbe::from_env(REDRAW)
     } else {
@@ -259,25 +259,25 @@ async fn run_live(
                         let t_host_us = run.link.now_us();
                         run.feed(Record::Control { t_host_us, control })?;
                     }
-                }
-                // The frame is drawn here, on the tick, from the session's state now: samples
-                // arriving meanwhile wait in the link's queue for a few hundred microseconds.
-                let frame_started = Instant::now();
-                ui.update(run.session.live(), &run.events, run.link.now_us());
-                run.events.clear();
-                if let Some(view) = view.as_mut() {
+                    // The frame is drawn here, on the tick, from the session's state now:
+                    // samples arriving meanwhile wait in the link's queue for the frame's time.
+                    let frame_started = Instant::now();
+                    ui.update(run.session.live(), &run.events, run.link.now_us());
+                    run.events.clear();
                     view.draw(&mut ui)?;
                     if let Some(latency) = latency.as_mut() {
                         latency.drawn(frame_started);
                     }
                 }
-                if let Some(progress) = progress.as_mut() {
-                    progress.tick(&ui);
-                }
             }
         }
-        if !live && !options.progress {
-            // Nobody shows them.
+        // Not on the tick: an unpaced simulator never lets the runtime's timers fire.
+        if let Some(progress) = progress.as_mut().filter(|p| p.due()) {
+            ui.update(run.session.live(), &run.events, run.link.now_us());
+            progress.print(&ui);
+        }
+        if view.is_none() {
+            // Shown (by the progress line) or not, they are done with.
             run.events.clear();
         }
         if let Some(kind) = run.session.device_kind() {
@@ -301,11 +301,9 @@ async fn run_live(
             last_info_request_us = run.link.now_us();
         }
     }
-    // The terminal back before the result is printed.
+    // The terminal (and standard error's line) back before the result is printed.
     drop(view);
-    if let Some(progress) = progress {
-        progress.finish();
-    }
+    drop(progress);
     if let Some(latency) = latency.as_mut() {
         latency.write().with_context(|| {
             format!(
@@ -361,7 +359,8 @@ struct LiveOptions {
     rate_hz: u16,
     /// The cues the user chose (haptic: buzz the wearable on leaving the band).
     cues: CueKinds,
-    /// No live view, but a progress line on standard error (the output is not a terminal).
+    /// No live view, but a progress line on standard error if it is a terminal (standard output
+    /// is not).
     progress: bool,
 }
 

@@ -122,6 +122,14 @@ fn number_after(screen: &str, label: &str) -> Option<u32> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
+/// The exit status the shell printed after proprio (`EXIT=0` on a line of its own; the typed
+/// command holds `EXIT=$?` within its line).
+fn exit_status(screen: &str) -> Option<&str> {
+    screen
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("EXIT="))
+}
+
 /// A shell line that runs proprio with its data in `data_dir`, then prints its exit status.
 fn proprio_line(data_dir: &Path, args: &str) -> String {
     format!(
@@ -199,8 +207,8 @@ fn a_simulated_drill_in_a_terminal_shows_the_drill_and_stops_on_the_pain_key() {
     });
 
     tmux.send(&["p"]);
-    let after = tmux.wait_for("proprio to end", |s| s.contains("EXIT="));
-    assert!(after.contains("EXIT=0"), "{after}");
+    let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
+    assert_eq!(exit_status(&after), Some("0"), "{after}");
     assert!(after.contains("stopped because it hurt"), "{after}");
 
     // The terminal is the shell's again: the normal screen, the cursor shown, lines read.
@@ -251,8 +259,8 @@ fn the_stop_key_ends_the_drill_and_the_chosen_cues_are_recorded() {
         s.contains("neutral-spine hold") && s.contains("p: STOP, IT HURTS")
     });
     tmux.send(&["q"]);
-    let after = tmux.wait_for("proprio to end", |s| s.contains("EXIT="));
-    assert!(after.contains("EXIT=0"), "{after}");
+    let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
+    assert_eq!(exit_status(&after), Some("0"), "{after}");
     assert!(after.contains("\"end\":\"user-stop\""), "{after}");
     assert_eq!(tmux.pane("#{alternate_on}"), "0");
     assert_eq!(tmux.pane("#{cursor_flag}"), "1");
@@ -264,4 +272,43 @@ fn the_stop_key_ends_the_drill_and_the_chosen_cues_are_recorded() {
         reader.meta().cues.map(|c| (c.visual, c.sound, c.haptic)),
         Some((true, true, false))
     );
+}
+
+/// Standard output to a file, standard error on the terminal: no live view, but a progress
+/// line on standard error while the drill runs (the simulator unpaced: 150 s take a few
+/// seconds), cleared at the end; the file holds the result.
+#[test]
+fn with_the_output_in_a_file_a_progress_line_goes_to_the_terminal() {
+    if !can_run("with_the_output_in_a_file_a_progress_line_goes_to_the_terminal") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("result.json");
+    let tmux = Tmux::start("progress", 200, 20);
+    tmux.wait_for("the shell's prompt", |s| s.contains('$'));
+    tmux.type_line(&proprio_line(
+        dir.path(),
+        &format!(
+            "drill rocker-hold --source sim --duration 150 --json > '{}'",
+            out_file.display()
+        ),
+    ));
+    let progress = tmux.wait_for("the progress line", |s| {
+        s.contains("proprio: proprio · rocker-board hold") || exit_status(s).is_some()
+    });
+    assert!(
+        exit_status(&progress).is_none(),
+        "no progress line seen:\n{progress}"
+    );
+    assert!(progress.contains("time left"), "{progress}");
+    assert!(progress.contains("score"), "{progress}");
+    assert_eq!(tmux.pane("#{alternate_on}"), "0", "no live view");
+    let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
+    assert_eq!(exit_status(&after), Some("0"), "{after}");
+    assert!(
+        !after.contains("proprio: proprio"),
+        "the progress line is cleared:\n{after}"
+    );
+    let result: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(result["end"], "completed");
 }

@@ -8,8 +8,8 @@
 //!   tick of the live loop (never per sample), and the terminal given back on every way out: on
 //!   drop (a normal end, Ctrl-C, an error from the loop, a lost link) and from a panic hook (a
 //!   panic in any thread; the view then stops and the loop ends with an error).
-//! - [`ProgressLine`]: where there is no terminal, a progress line on standard error, at most
-//!   once a second.
+//! - [`ProgressLine`]: where standard output is not a terminal but standard error is, a progress
+//!   line there, rewritten at most once a second.
 //! - [`LatencyProbe`]: with `PROPRIO_LATENCY_REPORT=FILE`, the time from each decoded sample to
 //!   the frame that draws it, written to FILE as JSON at the end (`benches/live_latency.rs`).
 //!
@@ -161,48 +161,43 @@ impl Drop for LiveView {
     }
 }
 
-/// Where there is no live view but a person may be watching standard error: one line at most
-/// once a second, rewritten in place on a terminal, printed line by line otherwise.
+/// Where there is no live view (standard output is not a terminal) but a person watches
+/// standard error: one line, rewritten in place at most once a second, cleared at the end (on
+/// drop, so that an error's sentence starts on a clean line).
 pub struct ProgressLine {
     last: Option<Instant>,
-    in_place: bool,
 }
 
 /// The progress line's interval.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 impl ProgressLine {
-    /// A progress line on standard error.
-    pub fn new() -> Self {
-        ProgressLine {
-            last: None,
-            in_place: io::stderr().is_terminal(),
-        }
+    /// A progress line, when standard error is a terminal (in a script's log it would be
+    /// noise around the one sentence an error gets).
+    pub fn on_stderr() -> Option<Self> {
+        io::stderr()
+            .is_terminal()
+            .then_some(ProgressLine { last: None })
     }
 
-    /// Prints `ui`'s line if a second has passed since the last.
-    pub fn tick(&mut self, ui: &UiState) {
-        if self
-            .last
-            .is_some_and(|last| last.elapsed() < PROGRESS_EVERY)
-        {
-            return;
-        }
+    /// True when a second has passed since the line was last written (or it never was).
+    pub fn due(&self) -> bool {
+        self.last
+            .is_none_or(|last| last.elapsed() >= PROGRESS_EVERY)
+    }
+
+    /// Rewrites the line with `ui`'s state.
+    pub fn print(&mut self, ui: &UiState) {
         self.last = Some(Instant::now());
-        let line = format!("proprio: {}", ui.progress_line());
         // Best effort: a closed standard error must not stop the drill.
-        let mut err = io::stderr();
-        let _ = if self.in_place {
-            write!(err, "\r\x1b[2K{line}")
-        } else {
-            writeln!(err, "{line}")
-        };
+        let _ = write!(io::stderr(), "\r\x1b[2Kproprio: {}", ui.progress_line());
     }
+}
 
-    /// Ends the line rewritten in place.
-    pub fn finish(self) {
-        if self.in_place && self.last.is_some() {
-            let _ = writeln!(io::stderr());
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        if self.last.is_some() {
+            let _ = write!(io::stderr(), "\r\x1b[2K");
         }
     }
 }
