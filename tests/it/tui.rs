@@ -294,7 +294,7 @@ fn with_the_output_in_a_file_a_progress_line_goes_to_the_terminal() {
         ),
     ));
     let progress = tmux.wait_for("the progress line", |s| {
-        s.contains("proprio: proprio · rocker-board hold") || exit_status(s).is_some()
+        s.contains("proprio · rocker-board hold · level") || exit_status(s).is_some()
     });
     assert!(
         exit_status(&progress).is_none(),
@@ -306,9 +306,40 @@ fn with_the_output_in_a_file_a_progress_line_goes_to_the_terminal() {
     let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
     assert_eq!(exit_status(&after), Some("0"), "{after}");
     assert!(
-        !after.contains("proprio: proprio"),
+        !after.contains("proprio · rocker-board hold · level"),
         "the progress line is cleared:\n{after}"
     );
     let result: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(result["end"], "completed");
+}
+
+/// A serial device unplugged mid-drill (the simulator on a pseudo-terminal): the view says
+/// PAUSED with the reason while the link is down, then carries on.
+#[cfg(unix)]
+#[test]
+fn an_unplugged_device_pauses_the_view_with_the_reason_until_it_is_back() {
+    if !can_run("an_unplugged_device_pauses_the_view_with_the_reason_until_it_is_back") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("device");
+    let link_arg = link.to_str().unwrap();
+    let (_device, shown) =
+        crate::cmd::sim_device(&["--seed", "5", "--unplug", "5:3", "--link", link_arg]);
+    assert_eq!(shown, link_arg);
+    let tmux = Tmux::start("unplug", 100, 30);
+    tmux.wait_for("the shell's prompt", |s| s.contains('$'));
+    tmux.type_line(&proprio_line(
+        dir.path(),
+        &format!("drill rocker-hold --source serial:{link_arg} --duration 30"),
+    ));
+    let paused = tmux.wait_for("the pause", |s| s.contains("P A U S E D"));
+    assert!(paused.contains("link lost ("), "the reason:\n{paused}");
+    assert!(paused.contains("RECONNECTING"), "{paused}");
+    let back = tmux.wait_for("the link back", |s| s.contains("reconnected: carry on"));
+    assert!(!back.contains("P A U S E D"), "{back}");
+    tmux.send(&["q"]);
+    let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
+    assert_eq!(exit_status(&after), Some("0"), "{after}");
+    assert_eq!(tmux.pane("#{alternate_on}"), "0");
 }

@@ -189,8 +189,15 @@ impl ProgressLine {
     /// Rewrites the line with `ui`'s state.
     pub fn print(&mut self, ui: &UiState) {
         self.last = Some(Instant::now());
+        // Cut to the terminal's width: a wrapped line could not be rewritten in place.
+        let width = terminal::size().map_or(80, |(columns, _)| usize::from(columns));
+        let line: String = ui
+            .progress_line()
+            .chars()
+            .take(width.saturating_sub(1))
+            .collect();
         // Best effort: a closed standard error must not stop the drill.
-        let _ = write!(io::stderr(), "\r\x1b[2Kproprio: {}", ui.progress_line());
+        let _ = write!(io::stderr(), "\r\x1b[2K{line}");
     }
 }
 
