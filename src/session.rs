@@ -482,7 +482,7 @@ impl Session {
 
     /// True once a sample has been decoded.
     pub fn has_samples(&self) -> bool {
-        self.quality.samples_received > 0
+        self.samples_used() > 0
     }
 
     /// Samples the drill has used so far (the count [`LiveStatus::samples`] shows, without

@@ -33,7 +33,7 @@ const INFO_TRIES: u32 = 5;
 /// in the format the source names, µs.
 const FIRST_SAMPLES_WITHIN_US: u64 = 10_000_000;
 /// Live view refresh interval: the frame rate, whatever the sample rate.
-pub(super) const REDRAW: Duration = Duration::from_millis(50);
+const REDRAW: Duration = Duration::from_millis(50);
 
 /// `proprio drill …` (and `proprio demo`).
 pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {

@@ -1218,7 +1218,8 @@ pub(super) mod tests {
             goal_radius_mm: 15.0,
             time_left_s: 6.4,
             load_kg: Some(70.0),
-            reached: 1,
+            // Target 1 reached before; target 2 too, once on the way back.
+            reached: if phase == ShiftPhase::Return { 2 } else { 1 },
             misses: 0,
             elapsed_s: 12.0,
             score: 64.0,
@@ -1253,7 +1254,7 @@ pub(super) mod tests {
         );
         assert_eq!(ui.headline().big, "BACK TO THE MIDDLE");
         let captions: Vec<String> = ui.numbers().into_iter().map(|n| n.caption).collect();
-        // Target 2 is done: 1 reached; 6.4 s left shows as 7.
-        assert_eq!(captions, ["TARGET 1 of 4", "TIME LEFT 7 s", "SCORE 64"]);
+        // Back from target 2 (2 done); 6.4 s left shows as 7.
+        assert_eq!(captions, ["TARGET 2 of 4", "TIME LEFT 7 s", "SCORE 64"]);
     }
 }
