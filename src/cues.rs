@@ -1,12 +1,36 @@
-//! Cues for the user, decided from drill events: when to ask the wearable to buzz.
+//! Cues for the user, decided from drill events: which kinds the user wants ([`CueKinds`]),
+//! and when to ask the wearable to buzz ([`HapticCues`]).
 //!
 //! A buzz when the board leaves the target band, never more often than the cooldown, so that
 //! a user who wobbles at the band's edge is not buzzed continuously; the visual and sound cues
-//! (live view) also say when the user has corrected.
+//! (the live view's) also say when the user has corrected.
 
 use proprio_protocol::HostMessage;
+use serde::{Deserialize, Serialize};
 
 use crate::drill::DrillEvent;
+
+/// The kinds of cue a user asked for in a drill (all by default); a session's header records
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CueKinds {
+    /// The live view marks leaving the band and flashes "corrected" on coming back.
+    pub visual: bool,
+    /// The terminal bell: once on leaving the band, twice on coming back.
+    pub sound: bool,
+    /// The wearable buzzes on leaving the band ([`HapticCues`]).
+    pub haptic: bool,
+}
+
+impl Default for CueKinds {
+    fn default() -> Self {
+        CueKinds {
+            visual: true,
+            sound: true,
+            haptic: true,
+        }
+    }
+}
 
 /// Haptic cue settings.
 #[derive(Debug, Clone, Copy, PartialEq)]

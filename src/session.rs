@@ -11,6 +11,7 @@
 use proprio_protocol::{DeviceInfo, DeviceKind, DeviceMessage, ImuSample, LoadSample};
 use serde::{Deserialize, Serialize};
 
+use crate::cues::CueKinds;
 use crate::decode::SampleClock;
 use crate::devices::{DeviceFormat, FormatDecoder};
 use crate::drill::{
@@ -49,6 +50,7 @@ impl SessionMeta {
             proprio_version: env!("CARGO_PKG_VERSION").to_string(),
             created_utc,
             baseline: None,
+            cues: None,
         }
     }
 }
@@ -181,6 +183,10 @@ pub struct SessionMeta {
     /// sessions), against which the result is scored; absent until there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Baseline>,
+    /// The cues the user chose for a live run; absent where nobody chose (older recordings,
+    /// sessions run in code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cues: Option<CueKinds>,
 }
 
 /// The device as it introduced itself.
@@ -491,7 +497,13 @@ impl Session {
 
     /// True once a sample has been decoded.
     pub fn has_samples(&self) -> bool {
-        self.quality.samples_received > 0
+        self.samples_used() > 0
+    }
+
+    /// Samples the drill has used so far (the count [`LiveStatus::samples`] shows, without
+    /// building the whole status).
+    pub fn samples_used(&self) -> u64 {
+        self.quality.samples_received
     }
 
     /// Takes one record; appends the drill events it causes to `events`.

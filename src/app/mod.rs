@@ -8,6 +8,8 @@
 //! - `scan`: `proprio devices`, what is plugged in and in range.
 //! - `store`: the data directory and recording files (readable by the user only).
 //! - `run`: a live drill: link → recording → session → live view → result.
+//! - `view`: the live view: its model (what is shown when), its drawing (ratatui), the
+//!   terminal, the progress line without one.
 //! - `plan`: `proprio plan`, and the plan's level and baseline for a new session.
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 //! - `measure`: `proprio measure`, the measures of a recording or another tool's CSV
@@ -42,6 +44,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::cues::CueKinds;
 use crate::drill::DrillKind;
 use crate::sim::{Faults, SimConfig, SimOutput, Stall};
 
@@ -215,7 +218,20 @@ struct DrillArgs {
     /// Don't show the live view; with `--source sim`, run as fast as the computer can.
     #[arg(long)]
     no_live: bool,
-    /// Don't buzz the wearable when the board leaves the band.
+    /// The cues to give, comma-separated: `visual` (the live view marks leaving the band and
+    /// flashes CORRECTED on coming back), `sound` (the terminal bell: once on leaving the band,
+    /// twice on coming back), `haptic` (a proprio wearable buzzes on leaving the band, at most
+    /// every 3 s); `none` for none.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "visual,sound,haptic",
+        value_name = "KINDS"
+    )]
+    cues: Vec<CueName>,
+    /// Don't buzz the wearable when the board leaves the band (the same as leaving `haptic`
+    /// out of --cues).
     #[arg(long)]
     no_haptics: bool,
     /// The rocker or wobble board's edge limit (tilt at which its edge or rim touches the
@@ -230,6 +246,34 @@ struct DrillArgs {
     hx711: board_args::Hx711Args,
     #[command(flatten)]
     sim: SimArgs,
+}
+
+/// A kind of cue, as `--cues` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CueName {
+    /// On the screen: out of the band, and CORRECTED on coming back.
+    Visual,
+    /// The terminal bell.
+    Sound,
+    /// The wearable's buzz.
+    Haptic,
+    /// No cues.
+    None,
+}
+
+impl DrillArgs {
+    /// The cues asked for, or why they make no sense.
+    fn cue_kinds(&self) -> anyhow::Result<CueKinds> {
+        let has = |name| self.cues.contains(&name);
+        if has(CueName::None) && self.cues.len() > 1 {
+            anyhow::bail!("--cues none cannot be combined with other cues");
+        }
+        Ok(CueKinds {
+            visual: has(CueName::Visual),
+            sound: has(CueName::Sound),
+            haptic: has(CueName::Haptic) && !self.no_haptics,
+        })
+    }
 }
 
 /// Options of the simulated person and device.
@@ -361,6 +405,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 duration: None,
                 json: false,
                 no_live,
+                cues: vec![CueName::Visual, CueName::Sound, CueName::Haptic],
                 no_haptics: false,
                 board_limit: 15.0,
                 board_geometry: crate::pipeline::BoardGeometry::default(),

@@ -92,7 +92,8 @@ fn print_board_levels(levels: &[BoardLevel], keep: &str) {
     }
 }
 
-fn end_words(end: EndReason) -> &'static str {
+/// Why a drill ended, in words (the result's and the live view's).
+pub(super) fn end_words(end: EndReason) -> &'static str {
     match end {
         EndReason::Completed => "completed",
         EndReason::UserStop => "stopped by you",

@@ -5,7 +5,7 @@ use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use proprio_protocol::{DeviceKind, HostMessage};
@@ -13,9 +13,9 @@ use proprio_protocol::{DeviceKind, HostMessage};
 use super::link::{Link, LinkEvent, Source};
 use super::output;
 use super::store::{self, RecordingFile};
-use super::view::{Key, LiveView};
+use super::view::{Key, LatencyProbe, LiveView, ProgressLine, UiState};
 use super::{DrillArgs, EXIT_INCOMPLETE};
-use crate::cues::HapticCues;
+use crate::cues::{CueKinds, HapticCues};
 use crate::devices::{witmotion, DeviceFormat};
 use crate::drill::{
     DrillEvent, DrillKind, NeutralSpineConfig, QuietStanceConfig, RockerHoldConfig,
@@ -32,12 +32,13 @@ const INFO_TRIES: u32 = 5;
 /// A device that has sent no samples this long after the drill started is not streaming, or not
 /// in the format the source names, µs.
 const FIRST_SAMPLES_WITHIN_US: u64 = 10_000_000;
-/// Live view refresh interval.
+/// Live view refresh interval: the frame rate, whatever the sample rate.
 const REDRAW: Duration = Duration::from_millis(50);
 
 /// `proprio drill …` (and `proprio demo`).
 pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     let source = Source::parse(&args.source)?;
+    let cues = args.cue_kinds()?;
     let kind = DrillKind::from(args.drill);
     let mut sim = args.sim.config(args.board_limit);
     let format = source.format(args.sim.rate, &args.hx711.format());
@@ -123,6 +124,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         meta.pipeline.cop.geometry = args.board_geometry;
     }
     meta.baseline = next.baseline;
+    meta.cues = Some(cues);
     let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let mut link = Link::open(&source, sim, live)?;
     let mut recording = RecordingFile::create(&data_dir, &stamp, &meta)?;
@@ -133,7 +135,8 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let options = LiveOptions {
         rate_hz: args.sim.rate,
-        haptics: !args.no_haptics,
+        cues,
+        progress: !live && !args.no_live,
     };
     let outcome = runtime.block_on(run_live(&mut link, &mut recording, meta, live, options));
     let report = match outcome {
@@ -188,7 +191,7 @@ async fn run_live(
         witmotion,
         session: Session::new(meta),
         events: Vec::new(),
-        haptics: options.haptics.then(HapticCues::default),
+        haptics: options.cues.haptic.then(HapticCues::default),
     };
     // A BLE link's clock starts before its scan and connection: count from here.
     let loop_started_us = run.link.now_us();
@@ -196,8 +199,20 @@ async fn run_live(
     let mut info_requests = 1;
     let mut last_info_request_us = run.link.now_us();
 
+    let mut ui = UiState::new(
+        run.link.describe(),
+        options.cues,
+        run.session.live(),
+        run.link.now_us(),
+    );
     let mut view = if live {
-        Some(LiveView::start(run.link.describe())?)
+        Some(LiveView::start().context("cannot take over the terminal for the live view")?)
+    } else {
+        None
+    };
+    let mut progress = options.progress.then(ProgressLine::on_stderr).flatten();
+    let mut latency = if live {
+        LatencyProbe::from_env(REDRAW)
     } else {
         None
     };
@@ -209,25 +224,23 @@ async fn run_live(
         tokio::select! {
             event = run.link.next() => match event {
                 LinkEvent::Bytes { t_host_us, bytes } => {
+                    let before = run.session.samples_used();
                     run.feed(Record::Received { t_host_us, bytes })?;
+                    if let Some(latency) = latency.as_mut() {
+                        latency.decoded(run.session.samples_used() - before);
+                    }
                 }
                 LinkEvent::Connected { t_host_us } => {
                     run.feed(Record::Link { t_host_us, event: LinkEventKind::Connected, detail: String::new() })?;
                     run.start_device(options.rate_hz)?;
-                    if let Some(view) = view.as_mut() {
-                        view.note("reconnected: carry on");
-                    }
+                    ui.link_up(t_host_us);
                 }
                 LinkEvent::Disconnected { t_host_us, reason } => {
-                    if let Some(view) = view.as_mut() {
-                        view.note(&format!("link lost ({reason}); reconnecting, the drill is paused"));
-                    }
+                    ui.link_down(&reason, t_host_us);
                     run.feed(Record::Link { t_host_us, event: LinkEventKind::Disconnected, detail: reason })?;
                 }
                 LinkEvent::Lost { t_host_us, reason } => {
-                    if let Some(view) = view.as_mut() {
-                        view.note(&format!("link lost for good: {reason}"));
-                    }
+                    ui.link_lost(&reason, t_host_us);
                     run.feed(Record::Link { t_host_us, event: LinkEventKind::Lost, detail: reason })?;
                 }
             },
@@ -246,12 +259,25 @@ async fn run_live(
                         let t_host_us = run.link.now_us();
                         run.feed(Record::Control { t_host_us, control })?;
                     }
-                    view.draw(&run.session.live(), &run.events, run.link.now_us())?;
+                    // The frame is drawn here, on the tick, from the session's state now:
+                    // samples arriving meanwhile wait in the link's queue for the frame's time.
+                    let frame_started = Instant::now();
+                    ui.update(run.session.live(), &run.events, run.link.now_us());
+                    run.events.clear();
+                    view.draw(&mut ui)?;
+                    if let Some(latency) = latency.as_mut() {
+                        latency.drawn(frame_started);
+                    }
                 }
-                run.events.clear();
             }
         }
-        if !live {
+        // Not on the tick: an unpaced simulator never lets the runtime's timers fire.
+        if let Some(progress) = progress.as_mut().filter(|p| p.due()) {
+            ui.update(run.session.live(), &run.events, run.link.now_us());
+            progress.print(&ui);
+        }
+        if view.is_none() {
+            // Shown (by the progress line) or not, they are done with.
             run.events.clear();
         }
         if let Some(kind) = run.session.device_kind() {
@@ -275,8 +301,16 @@ async fn run_live(
             last_info_request_us = run.link.now_us();
         }
     }
-    if let Some(view) = view.take() {
-        view.finish(&run.session.live(), run.link.now_us())?;
+    // The terminal (and standard error's line) back before the result is printed.
+    drop(view);
+    drop(progress);
+    if let Some(latency) = latency.as_mut() {
+        latency.write().with_context(|| {
+            format!(
+                "cannot write the latency report {}",
+                latency.path().display()
+            )
+        })?;
     }
     // Best effort: the device may already be gone.
     let _ = run.send(HostMessage::Stop);
@@ -323,8 +357,11 @@ fn no_samples(live: &LiveStatus, link: &str) -> anyhow::Error {
 struct LiveOptions {
     /// Sample rate to ask of the device.
     rate_hz: u16,
-    /// Buzz the wearable on leaving the band.
-    haptics: bool,
+    /// The cues the user chose (haptic: buzz the wearable on leaving the band).
+    cues: CueKinds,
+    /// No live view, but a progress line on standard error if it is a terminal (standard output
+    /// is not).
+    progress: bool,
 }
 
 /// The live loop's state: every record goes to the recording first, then to the session.

@@ -456,6 +456,8 @@ pub struct WeightShiftLive {
     pub cop_mm: Option<[f64; 2]>,
     /// True while the COP is within the goal's radius.
     pub on_goal: bool,
+    /// The goal's radius (the target's, or the centre's on the way back), mm.
+    pub goal_radius_mm: f64,
     /// Time left for this target, s.
     pub time_left_s: f64,
     /// Latest load, kg, when the scale is known.
@@ -970,6 +972,7 @@ impl WeightShift {
             on_goal: cop_mm
                 .zip(goal_mm)
                 .is_some_and(|(c, g)| dist(c, g) <= self.config.radius_mm),
+            goal_radius_mm: self.config.radius_mm,
             time_left_s,
             load_kg: self.latest.and_then(|s| s.total_n).map(|n| n / G_M_S2),
             reached: m.reached,

@@ -174,6 +174,22 @@ fn bad_input_gets_one_sentence_and_a_failure_exit() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
+    // Cues: an unknown kind is a usage error; `none` with others is one sentence.
+    let out = proprio(
+        dir.path(),
+        &["drill", "rocker-hold", "--cues", "visual,smell"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = proprio(
+        dir.path(),
+        &["drill", "rocker-hold", "--cues", "none,sound", "--no-live"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "proprio: --cues none cannot be combined with other cues"
+    );
 }
 
 #[test]

@@ -17,5 +17,6 @@ mod shift;
 mod sim_truth;
 mod spine;
 mod stance;
+mod tui;
 mod walk;
 mod wobble;
