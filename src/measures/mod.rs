@@ -26,7 +26,9 @@ mod preprocess;
 mod spectrum;
 
 pub use filter::{butterworth_lowpass, equiripple_lowpass, filtfilt, Iir};
-pub use preprocess::{preprocess, swarii, Preprocessing, PREPROCESSING_VERSION};
+pub use preprocess::{
+    mean_rate_hz, prepare, preprocess, span_within, swarii, Preprocessing, PREPROCESSING_VERSION,
+};
 pub use spectrum::{spectral_measures, welch_psd, Psd, SpectralMeasures, SPECTRAL_BAND_HZ};
 
 use serde::{Deserialize, Serialize};

@@ -148,6 +148,45 @@ pub fn preprocess(t_s: &[f64], ml: &[f64], ap: &[f64], p: &Preprocessing) -> (Ve
     (prepare(ml), prepare(ap))
 }
 
+/// Samples per second over a series sampled at times `t_s` (its mean rate); NaN below two
+/// samples.
+pub fn mean_rate_hz(t_s: &[f64]) -> f64 {
+    match (t_s.first(), t_s.last()) {
+        (Some(first), Some(last)) if t_s.len() >= 2 => (t_s.len() - 1) as f64 / (last - first),
+        _ => f64::NAN,
+    }
+}
+
+/// A two-axis series sampled at times `t_s`, ready for the kernels: preprocessed by
+/// `preprocessing` (at its rate), or centred as given (at the mean rate). Returns (ML, AP,
+/// rate in Hz).
+pub fn prepare(
+    t_s: &[f64],
+    ml: &[f64],
+    ap: &[f64],
+    preprocessing: Option<&Preprocessing>,
+) -> (Vec<f64>, Vec<f64>, f64) {
+    match preprocessing {
+        Some(p) => {
+            let (ml, ap) = preprocess(t_s, ml, ap, p);
+            (ml, ap, p.rate_hz)
+        }
+        None => {
+            let centre = |v: &[f64]| {
+                let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+                v.iter().map(|x| x - mean).collect::<Vec<f64>>()
+            };
+            (centre(ml), centre(ap), mean_rate_hz(t_s))
+        }
+    }
+}
+
+/// The samples of increasing times `t_s` from `from_s` to `to_s` (both included, with a
+/// nanosecond's slack for times rebuilt from microseconds).
+pub fn span_within(t_s: &[f64], from_s: f64, to_s: f64) -> std::ops::Range<usize> {
+    t_s.partition_point(|t| *t < from_s - 1e-9)..t_s.partition_point(|t| *t <= to_s + 1e-9)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
