@@ -245,6 +245,23 @@ impl LiveView {
                     d.remaining_s, d.mean_velocity_mm_s, d.ellipse_area_95_mm2, d.score
                 )
             }
+            DrillLive::WearableStance(d) => {
+                match (d.phase, d.lean_deg) {
+                    _ if !live.device_known => queue!(out, Print("  waiting for the sensor…"))?,
+                    (StancePhase::Settling, _) => {
+                        queue!(out, Print("  stand still, as the level says…"))?
+                    }
+                    (_, Some([ml, ap])) => queue!(
+                        out,
+                        Print(format!("  trunk {ap:+5.1}° forward  {ml:+5.1}° right"))
+                    )?,
+                    (_, None) => {}
+                }
+                format!(
+                    "time left {:4.0} s   trunk sway {:4.2}°   acceleration {:5.3} m/s²   score {:3.0}",
+                    d.remaining_s, d.trunk_rms_deg, d.acc_rms_m_s2, d.score
+                )
+            }
             DrillLive::WeightShift(d) => {
                 draw_shift(&mut out, d, live.device_known)?;
                 format!(
@@ -442,6 +459,7 @@ fn title(drill: &DrillLive, level: u8) -> String {
             format!("wobble-board hold · band {band_deg:.0}° any way")
         }
         DrillLive::QuietStance(d) => format!("{} · level {level}", stance_title(d.task)),
+        DrillLive::WearableStance(_) => format!("quiet stance on the wearable · level {level}"),
         DrillLive::WeightShift(_) => format!("weight shift · level {level}"),
         DrillLive::TandemWalk(_) => format!("heel-to-toe walk · level {level}"),
         DrillLive::NeutralSpine { band_deg, .. } => {
