@@ -67,6 +67,17 @@ pub fn next_session(
     }
 }
 
+/// A measure for people: one decimal, or as many as two significant digits need (an
+/// acceleration RMS of 0.03 m/s² is not "0.0").
+fn readable(x: f64) -> String {
+    let decimals = if x == 0.0 || !x.is_finite() {
+        1
+    } else {
+        (1 - x.abs().log10().floor() as i32).clamp(1, 6) as usize
+    };
+    format!("{x:.decimals$}")
+}
+
 fn print_plan(p: &DrillPlan) {
     // A drill on two kinds of sensor says which ladder this is.
     let on = if DeviceClass::for_drill(p.drill).len() > 1 {
@@ -108,16 +119,20 @@ fn print_plan(p: &DrillPlan) {
         // A measure that cannot go below 0 (a count, a share) may have no better value that
         // is beyond the noise.
         let change = if m.better_below >= 0.0 {
-            format!("below {:.1} or above {:.1}", m.better_below, m.worse_above)
+            format!(
+                "below {} or above {}",
+                readable(m.better_below),
+                readable(m.worse_above)
+            )
         } else {
-            format!("only above {:.1} (worse)", m.worse_above)
+            format!("only above {} (worse)", readable(m.worse_above))
         };
         out!(
-            "  baseline {}: {:.1} {} (healthy {:.1}); a real change is {change} (MDC ×{:.2})",
+            "  baseline {}: {} {} (healthy {}); a real change is {change} (MDC ×{:.2})",
             m.label,
-            m.baseline,
+            readable(m.baseline),
             m.unit,
-            m.reference,
+            readable(m.reference),
             m.mdc_ratio
         );
     }

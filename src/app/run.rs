@@ -447,7 +447,8 @@ pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
     let mut reader = RecordingReader::new(BufReader::new(file))
         .with_context(|| format!("cannot replay {}", path.display()))?;
     let recorded_with = &reader.meta().pipeline_version;
-    let current = crate::session::pipeline_version(reader.meta().drill.kind());
+    let meta = reader.meta();
+    let current = crate::session::pipeline_version_on(meta.drill.kind(), meta.expected_device());
     if recorded_with != current {
         eprintln!(
             "proprio: note: recorded with signal chain {recorded_with}, replayed with {current}; \
