@@ -16,8 +16,8 @@
 //!    above [`LOSS_ACC_M_S2`], or its lean more than [`LOSS_LEAN_DEG`] from the posture, for
 //!    [`LOSS_S`] without a break. The trial ends at its onset as `stepped-off`: the time held
 //!    and the measures stop there. Quiet stance stays far below both (the simulator's
-//!    unsteadiest person on foam with eyes closed: an acceleration RMS near 0.2 m/s², a sway
-//!    under 1°), while a step that catches the balance moves the pelvis some 0.2–0.4 m in
+//!    unsteadiest people on foam with eyes closed: an acceleration RMS around 0.2 m/s², a
+//!    trunk sway RMS around 1°), while a step that catches the balance moves the pelvis some 0.2–0.4 m in
 //!    under a second (the simulator's: 0.3 m in 0.7 s, 3.5 m/s² at its peak, above the limit
 //!    for about 0.25 s). A slow lean that is caught without a step, or a tiny shuffle of the
 //!    feet, is not detected.
@@ -652,6 +652,21 @@ mod tests {
             let json = serde_json::to_string(&other).unwrap();
             assert_eq!(serde_json::from_str::<DrillMetrics>(&json).unwrap(), other);
         }
+    }
+
+    #[test]
+    fn a_hold_cut_short_is_not_scored() {
+        // The data ends half a second into the hold.
+        let mut drill = WearableStance::new(config(1));
+        let mut events = Vec::new();
+        for i in 0..=250u64 {
+            let up = up_leaning([0.0, 0.1 * (i as f64 * 0.1).sin()]);
+            drill.update(&still(up, 0.0), &tilt(i * 10_000, up), &mut events);
+        }
+        let out = drill.finish();
+        assert_eq!(out.end, EndReason::DataEnded);
+        assert!((out.metrics.measured_s - 0.5).abs() < 0.011);
+        assert_eq!(out.score, 0.0);
     }
 
     #[test]
