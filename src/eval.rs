@@ -200,7 +200,7 @@ pub struct Trial {
 /// A reference quaternion with any NaN component (or a zero norm) becomes `None`; it is
 /// normalised otherwise. The movement flag is true for any value above 0.5.
 pub fn parse_trial(info: &TrialInfo, bytes: &[u8]) -> Result<Trial, EvalError> {
-    if bytes.len() % ROW_BYTES != 0 {
+    if !bytes.len().is_multiple_of(ROW_BYTES) {
         return Err(EvalError::Length {
             name: info.name.clone(),
             len: bytes.len(),

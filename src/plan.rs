@@ -10,6 +10,9 @@
 //!   once after any pain stop, at whatever level it happened.
 //! - A session at another level than the plan's (chosen with `--level`) counts towards that
 //!   level's baseline but does not move the plan, unless it was a pain stop.
+//! - A drill that runs on two kinds of sensor (quiet stance, on a board or the wearable) has a
+//!   ladder on each: each is climbed by the sessions on its own sensor, scored on its own
+//!   references.
 //!
 //! Sans-IO: the caller reads the history (see `app::store`).
 
@@ -68,6 +71,8 @@ pub struct LastSession {
 pub struct DrillPlan {
     /// The drill.
     pub drill: DrillKind,
+    /// The sensor this ladder is for.
+    pub device: DeviceClass,
     /// The level to do next.
     pub level: u8,
     /// The ladder's top level.
@@ -104,20 +109,33 @@ pub fn good(report: &SessionReport) -> bool {
         })
 }
 
-/// The baseline of `drill` at `level` from `history` (complete or not).
-pub fn baseline(drill: DrillKind, level: u8, history: &[SessionReport]) -> Option<Baseline> {
-    let spec = scoring::scoring_for(drill, DeviceClass::of_drill(drill))?;
+/// The baseline of `drill` on `device` at `level` from `history` (complete or not).
+pub fn baseline_on(
+    drill: DrillKind,
+    device: DeviceClass,
+    level: u8,
+    history: &[SessionReport],
+) -> Option<Baseline> {
+    let spec = scoring::scoring_for(drill, device)?;
     Some(Baseline::collect(spec, level, history))
 }
 
-/// Where the user stands on `drill`, from `history` (every drill's results, oldest first).
+/// Where the user stands on `drill` on its default sensor, from `history` (every drill's
+/// results, oldest first).
 pub fn plan(drill: DrillKind, history: &[SessionReport]) -> DrillPlan {
+    plan_on(drill, DeviceClass::of_drill(drill), history)
+}
+
+/// Where the user stands on `drill` on `device`, from `history` (every drill's results,
+/// oldest first; those on other sensors are left out).
+pub fn plan_on(drill: DrillKind, device: DeviceClass, history: &[SessionReport]) -> DrillPlan {
     let levels = scoring::levels(drill);
     let mut level = 1u8;
     let (mut at_level, mut good_run, mut failed_run) = (0u32, 0u32, 0u32);
     let mut last_change = None;
     let mut last = None;
-    for report in history.iter().filter(|r| r.drill == drill) {
+    let on_device = |r: &&SessionReport| r.drill == drill && DeviceClass::of_report(r) == device;
+    for report in history.iter().filter(on_device) {
         last = Some(report);
         let mut step = |change: Change, level: &mut u8| {
             *level = match change {
@@ -163,8 +181,8 @@ pub fn plan(drill: DrillKind, history: &[SessionReport]) -> DrillPlan {
             (at_level, good_run, failed_run) = step(change, &mut level);
         }
     }
-    let spec = scoring::scoring_for(drill, DeviceClass::of_drill(drill));
-    let base = baseline(drill, level, history);
+    let spec = scoring::scoring_for(drill, device);
+    let base = baseline_on(drill, device, level, history);
     let baseline_trials = base.as_ref().map_or(0, |b| b.trials.len());
     let stats = spec
         .zip(base.as_ref())
@@ -173,6 +191,7 @@ pub fn plan(drill: DrillKind, history: &[SessionReport]) -> DrillPlan {
         .unwrap_or_default();
     let mut plan = DrillPlan {
         drill,
+        device,
         level,
         levels,
         sessions_at_level: at_level,

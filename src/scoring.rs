@@ -22,15 +22,16 @@
 //! Everything here is a pure function of a result, its header and the baseline the header
 //! carries, so a replay gives the same verdict as the live run.
 
+use proprio_protocol::DeviceKind;
 use serde::{Deserialize, Serialize};
 
 use crate::drill::{
-    BoardLevel, DrillKind, EndReason, QuietStanceConfig, StanceTask, WeightShiftConfig,
-    WeightShiftMetrics, MIN_SCORED_S, NEUTRAL_SPINE_LEVELS, REFERENCE_PATH_EFFICIENCY,
-    ROCKER_LEVELS, SHIFT_LEVELS, SINGLE_LEG_LEVELS, STANCE_LEVELS, TANDEM_STANCE_LEVELS,
-    WALK_LEVELS, WOBBLE_LEVELS,
+    reference_acc_rms_m_s2, reference_trunk_rms_deg, BoardLevel, DrillKind, EndReason,
+    QuietStanceConfig, StanceTask, WeightShiftConfig, WeightShiftMetrics, MIN_SCORED_S,
+    NEUTRAL_SPINE_LEVELS, REFERENCE_PATH_EFFICIENCY, ROCKER_LEVELS, SHIFT_LEVELS,
+    SINGLE_LEG_LEVELS, STANCE_LEVELS, TANDEM_STANCE_LEVELS, WALK_LEVELS, WOBBLE_LEVELS,
 };
-use crate::session::{pipeline_version, SessionMeta, SessionReport};
+use crate::session::{pipeline_version_on, SessionMeta, SessionReport};
 
 /// Scored trials of a drill and level that make its baseline.
 pub const BASELINE_TRIALS: usize = 3;
@@ -59,12 +60,37 @@ pub enum DeviceClass {
 }
 
 impl DeviceClass {
-    /// The sensor a drill uses.
+    /// The sensor a drill uses by default.
     pub fn of_drill(drill: DrillKind) -> DeviceClass {
         if drill.needs_balance_board() {
             DeviceClass::BalanceBoard
         } else {
             DeviceClass::Imu
+        }
+    }
+
+    /// Every sensor a drill can run on, the default first.
+    pub fn for_drill(drill: DrillKind) -> &'static [DeviceClass] {
+        match (drill.runs_on_board(), drill.runs_on_imu()) {
+            (true, true) => &[DeviceClass::BalanceBoard, DeviceClass::Imu],
+            (true, false) => &[DeviceClass::BalanceBoard],
+            (false, _) => &[DeviceClass::Imu],
+        }
+    }
+
+    /// The class of a device of `kind`.
+    pub fn of_kind(kind: DeviceKind) -> DeviceClass {
+        match kind {
+            DeviceKind::Wearable => DeviceClass::Imu,
+            DeviceKind::BalanceBoard => DeviceClass::BalanceBoard,
+        }
+    }
+
+    /// Its name for people: "balance board" or "IMU wearable".
+    pub fn words(self) -> &'static str {
+        match self {
+            DeviceClass::Imu => "IMU wearable",
+            DeviceClass::BalanceBoard => "balance board",
         }
     }
 
@@ -236,6 +262,18 @@ const fn stance_area(reference: fn(u8) -> f64) -> Measure {
     }
 }
 
+/// Provisional healthy JERK for 30 s of quiet stance on the wearable (eyes open, feet apart,
+/// firm floor), m²/s⁵: JERK grows with the trial's length and with the square of the sway.
+const REFERENCE_JERK_30_S_M2_S5: f64 = 1.0;
+
+/// Quiet stance on the wearable at `level`: the JERK reference, m²/s⁵ (provisional), for the
+/// level's duration and sway allowance.
+fn wearable_jerk_reference(level: u8) -> f64 {
+    let config = stance_config(StanceTask::Quiet, level);
+    let allowance = config.sway_allowance();
+    REFERENCE_JERK_30_S_M2_S5 * config.duration_s / 30.0 * allowance * allowance
+}
+
 /// A held drill's time out of its band, from its time in band.
 const fn time_out_of_band(time_in_band_percent: fn(&SessionReport) -> Option<f64>) -> Measure {
     Measure {
@@ -379,6 +417,49 @@ pub static DRILLS: &[DrillScoring] = &[
         failures: stepped_off,
         points_per_failure: 5.0,
         check: cop_on_board,
+    },
+    DrillScoring {
+        drill: DrillKind::QuietStance,
+        device: DeviceClass::Imu,
+        levels: STANCE_LEVELS.len() as u8,
+        min_measured_s: 10.0,
+        measures: &[
+            Measure {
+                name: "trunk_rms_distance_deg",
+                label: "trunk sway RMS",
+                unit: "°",
+                value: |r| Some(r.metrics.wearable_stance()?.trunk_rms_distance_deg),
+                offset: 0.0,
+                reference: |l| reference_trunk_rms_deg(&stance_config(StanceTask::Quiet, l)),
+                flat_below: 0.02,
+                impossible_above: 30.0,
+            },
+            Measure {
+                name: "acc_rms_distance_m_s2",
+                label: "trunk acceleration RMS",
+                unit: "m/s²",
+                value: |r| Some(r.metrics.wearable_stance()?.acc_rms_distance_m_s2),
+                offset: 0.0,
+                reference: |l| reference_acc_rms_m_s2(&stance_config(StanceTask::Quiet, l)),
+                flat_below: 0.002,
+                impossible_above: 10.0,
+            },
+            Measure {
+                name: "jerk_m2_s5",
+                label: "JERK",
+                unit: "m²/s⁵",
+                value: |r| Some(r.metrics.wearable_stance()?.jerk_m2_s5),
+                offset: 0.0,
+                reference: wearable_jerk_reference,
+                // The sensor's own noise gives some; the two sway measures catch a flat signal.
+                flat_below: 0.0,
+                impossible_above: 1e6,
+            },
+        ],
+        completion: held_share,
+        failures: stepped_off,
+        points_per_failure: 5.0,
+        check: no_check,
     },
     DrillScoring {
         drill: DrillKind::TandemStance,
@@ -654,7 +735,7 @@ impl Baseline {
         level: u8,
         history: impl IntoIterator<Item = &'a SessionReport>,
     ) -> Baseline {
-        let version = pipeline_version(spec.drill);
+        let version = pipeline_version_on(spec.drill, spec.device);
         let trials = history
             .into_iter()
             .filter(|r| {
@@ -935,16 +1016,37 @@ pub fn verdict(change_log: f64, mdc_log: f64, completed: bool) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::pipeline_version;
 
     #[test]
     fn every_drill_is_scored_on_its_sensor_once() {
         for drill in DrillKind::ALL {
-            let rows = DRILLS
-                .iter()
-                .filter(|s| s.drill == drill && s.device == DeviceClass::of_drill(drill))
-                .count();
-            assert_eq!(rows, 1, "{} has {rows} scoring rows", drill.name());
+            for &device in DeviceClass::for_drill(drill) {
+                let rows = DRILLS
+                    .iter()
+                    .filter(|s| s.drill == drill && s.device == device)
+                    .count();
+                assert_eq!(
+                    rows,
+                    1,
+                    "{} on {device:?}: {rows} scoring rows",
+                    drill.name()
+                );
+                let spec = scoring_for(drill, device).unwrap();
+                assert!(spec.levels >= 2, "{} has no ladder", drill.name());
+            }
             assert!(levels(drill) >= 2, "{} has no ladder", drill.name());
+        }
+        // Quiet stance runs on both sensors; its wearable row is the ISway one.
+        assert_eq!(
+            DeviceClass::for_drill(DrillKind::QuietStance),
+            [DeviceClass::BalanceBoard, DeviceClass::Imu]
+        );
+        let imu = scoring_for(DrillKind::QuietStance, DeviceClass::Imu).unwrap();
+        assert_eq!(imu.measures[0].name, "trunk_rms_distance_deg");
+        // Rows on a device no drill runs on would never be used.
+        for spec in DRILLS {
+            assert!(DeviceClass::for_drill(spec.drill).contains(&spec.device));
         }
     }
 
@@ -1186,6 +1288,80 @@ mod tests {
         // 50 − 5 for the one edge contact.
         assert!((p.score - 45.0).abs() < 1e-9, "{}", p.score);
         assert_eq!(p.failures, 1);
+    }
+
+    /// A quiet-stance result on the wearable at level 1 (references 0.3°, 0.04 m/s², 1 m²/s⁵).
+    fn on_wearable(trunk_deg: f64, acc_m_s2: f64, jerk: f64, end: EndReason) -> SessionReport {
+        let metrics = crate::drill::WearableStanceMetrics {
+            trunk_rms_distance_deg: trunk_deg,
+            acc_rms_distance_m_s2: acc_m_s2,
+            jerk_m2_s5: jerk,
+            measured_s: 30.0,
+            ..Default::default()
+        };
+        SessionReport {
+            metrics: crate::drill::DrillMetrics::WearableStance(metrics),
+            device: Some(crate::session::DeviceSummary {
+                kind: "wearable".into(),
+                device_id: 1,
+                firmware: [0, 1, 0],
+                sample_rate_hz: 100.0,
+            }),
+            pipeline_version: crate::session::WEARABLE_STANCE_PIPELINE_VERSION.into(),
+            ..stance(10.0, 200.0, 30.0, end)
+        }
+    }
+
+    #[test]
+    fn quiet_stance_on_the_wearable_by_hand() {
+        let r = on_wearable(1.2, 0.16, 9.0, EndReason::Completed);
+        // The device said "wearable": the IMU row, whatever the drill's default.
+        let spec = scoring_of(&r).unwrap();
+        assert_eq!(spec.device, DeviceClass::Imu);
+        assert_eq!(trial_values(spec, &r).unwrap(), vec![1.2, 0.16, 9.0]);
+        let reference: Vec<f64> = spec.measures.iter().map(|m| (m.reference)(1)).collect();
+        assert_eq!(reference, vec![0.3, 0.04, 1.0]);
+        // Level 5: twice the sway allowed, 60 s: JERK 1 × 60/30 × 2².
+        assert!(((spec.measures[2].reference)(5) - 8.0).abs() < 1e-12);
+        // Baseline at four, four and nine times the references (SEM at its floor); a trial
+        // halfway on each log scale (twice, twice and three times) scores 50; a step out of
+        // the stance with half the hold takes 50 × 0.5 − 5.
+        let baseline = Baseline {
+            measures: spec.measures.iter().map(|m| m.name.to_string()).collect(),
+            trials: vec![vec![1.2, 0.16, 9.0]; 3],
+        };
+        let p = assess(
+            &on_wearable(0.6, 0.08, 3.0, EndReason::Completed),
+            &baseline,
+        )
+        .unwrap();
+        for m in &p.measures {
+            assert!((m.sub_score - 50.0).abs() < 1e-9, "{m:?}");
+        }
+        assert!((p.score - 50.0).abs() < 1e-9, "{}", p.score);
+        let mut stepped = on_wearable(0.6, 0.08, 3.0, EndReason::SteppedOff);
+        if let crate::drill::DrillMetrics::WearableStance(m) = &mut stepped.metrics {
+            m.measured_s = 15.0;
+        }
+        let p = assess(&stepped, &baseline).unwrap();
+        assert!((p.score - 20.0).abs() < 1e-9, "{}", p.score);
+        assert_eq!(p.failures, 1);
+        // A sensor that does not move is refused as flat.
+        let meta = SessionMeta::new(
+            crate::session::DrillSetup::QuietStance(
+                QuietStanceConfig::for_level(StanceTask::Quiet, 1).unwrap(),
+            ),
+            "sim".into(),
+            crate::devices::DeviceFormat::Proprio,
+            None,
+            "2026-11-21T00:00:00Z".into(),
+        );
+        let flat = on_wearable(0.01, 0.001, 0.5, EndReason::Completed);
+        assert!(gate(&meta, &flat).unwrap().contains("flat"));
+        assert_eq!(
+            gate(&meta, &on_wearable(0.3, 0.04, 1.0, EndReason::Completed)),
+            None
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! [`Pipeline`], and so does the tandem walk (which also keeps the samples for its step
 //! detection); the standing drills and the weight shift run balance-board samples through the
 //! [`CopPipeline`]. Samples of the other kind of device are not used (the live run refuses
-//! such a device as soon as it introduces itself).
+//! such a device as soon as it introduces itself). Quiet stance runs on either: it starts on
+//! the device the header expects ([`SessionMeta::expected_device`]) and, if the device that
+//! introduces itself is of the other kind, switches to it before its first sample.
 
 use proprio_protocol::{DeviceInfo, DeviceKind, DeviceMessage, ImuSample, LoadSample};
 use serde::{Deserialize, Serialize};
@@ -18,7 +20,8 @@ use crate::drill::{
     DrillEvent, DrillKind, DrillMetrics, EndReason, NeutralSpine, NeutralSpineConfig,
     NeutralSpineLive, QuietStance, QuietStanceConfig, QuietStanceLive, RockerHold,
     RockerHoldConfig, RockerHoldLive, StanceTask, TandemWalk, TandemWalkConfig, TandemWalkLive,
-    WeightShift, WeightShiftConfig, WeightShiftLive, WobbleHold, WobbleHoldConfig, WobbleHoldLive,
+    WearableStance, WearableStanceLive, WeightShift, WeightShiftConfig, WeightShiftLive,
+    WobbleHold, WobbleHoldConfig, WobbleHoldLive,
 };
 use crate::measures::Stretch;
 use crate::pipeline::{
@@ -27,7 +30,7 @@ use crate::pipeline::{
 };
 use crate::quality::{DataQuality, TimestampSource};
 use crate::recording::{Control, LinkEventKind, Record};
-use crate::scoring::{self, Baseline, Progress};
+use crate::scoring::{self, Baseline, DeviceClass, Progress};
 use crate::sim::SimConfig;
 
 impl SessionMeta {
@@ -40,17 +43,32 @@ impl SessionMeta {
         sim: Option<SimConfig>,
         created_utc: String,
     ) -> Self {
-        SessionMeta {
+        let mut meta = SessionMeta {
             drill,
             source,
             format,
             sim,
             pipeline: PipelineConfig::default(),
-            pipeline_version: pipeline_version(drill.kind()).to_string(),
+            pipeline_version: String::new(),
             proprio_version: env!("CARGO_PKG_VERSION").to_string(),
             created_utc,
             baseline: None,
             cues: None,
+        };
+        meta.pipeline_version = pipeline_version_on(drill.kind(), meta.expected_device()).into();
+        meta
+    }
+
+    /// The kind of device the session expects: what the source's format says, else the
+    /// simulated device's, else the drill's default. Quiet stance follows the device that
+    /// introduces itself, whatever was expected.
+    pub fn expected_device(&self) -> DeviceClass {
+        if let Some(kind) = self.format.device_kind() {
+            return DeviceClass::of_kind(kind);
+        }
+        match &self.sim {
+            Some(sim) => DeviceClass::of_kind(sim.device.kind()),
+            None => DeviceClass::of_drill(self.drill.kind()),
         }
     }
 }
@@ -130,8 +148,17 @@ impl DrillSetup {
     }
 }
 
-/// The version of the signal chain a drill uses.
+/// The version of the signal chain a drill uses on its default sensor.
 pub fn pipeline_version(drill: DrillKind) -> &'static str {
+    pipeline_version_on(drill, DeviceClass::of_drill(drill))
+}
+
+/// The version of the signal chain a drill uses on `device` (a drill that runs on one kind of
+/// sensor has one chain).
+pub fn pipeline_version_on(drill: DrillKind, device: DeviceClass) -> &'static str {
+    if drill == DrillKind::QuietStance && device == DeviceClass::Imu {
+        return WEARABLE_STANCE_PIPELINE_VERSION;
+    }
     match drill {
         DrillKind::RockerHold | DrillKind::WobbleHold => PIPELINE_VERSION,
         DrillKind::NeutralSpine => NEUTRAL_SPINE_PIPELINE_VERSION,
@@ -158,6 +185,12 @@ pub const WALK_PIPELINE_VERSION: &str = "4+offline-2+mccamley-ionescu-2";
 /// on the offline orientation estimate
 /// ([`OFFLINE_ORIENTATION_VERSION`](crate::pipeline::OFFLINE_ORIENTATION_VERSION)).
 pub const NEUTRAL_SPINE_PIPELINE_VERSION: &str = "4+offline-2";
+
+/// Quiet stance on the wearable: the IMU pipeline ([`PIPELINE_VERSION`]) for the start and the
+/// loss of balance, the result's ISway measures on the offline orientation estimate after the
+/// canonical preprocessing
+/// ([`PREPROCESSING_VERSION`](crate::measures::PREPROCESSING_VERSION)).
+pub const WEARABLE_STANCE_PIPELINE_VERSION: &str = "4+isway-1";
 
 /// Everything needed to run (or re-run) a session; the recording's header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,6 +321,8 @@ pub enum DrillLive {
     },
     /// Quiet stance.
     QuietStance(QuietStanceLive),
+    /// Quiet stance on the wearable.
+    WearableStance(WearableStanceLive),
     /// The tandem walk.
     TandemWalk(TandemWalkLive),
     /// The neutral-spine hold.
@@ -356,64 +391,17 @@ enum Chain {
         pipeline: CopPipeline,
         drill: Box<WeightShift>,
     },
+    /// IMU samples (and the live estimate's up) → quiet stance on the wearable.
+    WearableStance {
+        pipeline: Box<Pipeline>,
+        drill: Box<WearableStance>,
+    },
 }
 
 impl Chain {
-    fn is_done(&self) -> bool {
-        match self {
-            Chain::RockerHold { drill, .. } => drill.is_done(),
-            Chain::WobbleHold { drill, .. } => drill.is_done(),
-            Chain::QuietStance { drill, .. } => drill.is_done(),
-            Chain::TandemWalk { drill, .. } => drill.is_done(),
-            Chain::NeutralSpine { drill, .. } => drill.is_done(),
-            Chain::WeightShift { drill, .. } => drill.is_done(),
-        }
-    }
-
-    fn stop(&mut self, reason: EndReason, events: &mut Vec<DrillEvent>) {
-        match self {
-            Chain::RockerHold { drill, .. } => drill.stop(reason, events),
-            Chain::WobbleHold { drill, .. } => drill.stop(reason, events),
-            Chain::QuietStance { drill, .. } => drill.stop(reason, events),
-            Chain::TandemWalk { drill, .. } => drill.stop(reason, events),
-            Chain::NeutralSpine { drill, .. } => drill.stop(reason, events),
-            Chain::WeightShift { drill, .. } => drill.stop(reason, events),
-        }
-    }
-}
-
-/// The samples a session's chain used, as it saw them (decoded, timed by the sample clock, in SI
-/// units or as COP): what `proprio measure` measures a recording on.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DecodedSamples {
-    /// IMU samples: device time (µs since the stream's first sample) and the calibrated sample.
-    pub imu: Vec<(u64, ImuSi)>,
-    /// Balance-board samples (with the COP while someone is on the board).
-    pub cop: Vec<CopSample>,
-    /// A standing drill's measured COP, in the stretches its measures come from (time since
-    /// the hold started, s; mm); empty for other drills.
-    pub measured_cop: Vec<Stretch>,
-}
-
-/// The running session.
-pub struct Session {
-    /// The samples kept for [`Session::finish_with_samples`], when asked for.
-    kept: Option<DecodedSamples>,
-    meta: SessionMeta,
-    decoder: FormatDecoder,
-    clock: SampleClock,
-    chain: Chain,
-    info: Option<DeviceInfo>,
-    quality: DataQuality,
-    device: Option<DeviceSummary>,
-    last_data_host_us: Option<u64>,
-    link_down_since_us: Option<u64>,
-}
-
-impl Session {
-    /// A session set up as `meta` says.
-    pub fn new(meta: SessionMeta) -> Self {
-        let chain = match meta.drill {
+    /// The chain of `meta`'s drill on `device` (which matters only to quiet stance).
+    fn new(meta: &SessionMeta, device: DeviceClass) -> Self {
+        match meta.drill {
             DrillSetup::RockerHold(config) => Chain::RockerHold {
                 pipeline: Box::new(Pipeline::new(meta.pipeline)),
                 drill: RockerHold::new(config),
@@ -422,6 +410,15 @@ impl Session {
                 pipeline: Box::new(Pipeline::new(meta.pipeline)),
                 drill: WobbleHold::new(config),
             },
+            DrillSetup::QuietStance(config) if device == DeviceClass::Imu => {
+                Chain::WearableStance {
+                    pipeline: Box::new(Pipeline::new(meta.pipeline)),
+                    drill: Box::new(WearableStance::new(QuietStanceConfig {
+                        task: StanceTask::Quiet,
+                        ..config
+                    })),
+                }
+            }
             DrillSetup::QuietStance(config)
             | DrillSetup::SingleLeg(config)
             | DrillSetup::TandemStance(config) => Chain::QuietStance {
@@ -447,7 +444,69 @@ impl Session {
                 pipeline: CopPipeline::new(meta.pipeline.cop),
                 drill: Box::new(WeightShift::new(config)),
             },
-        };
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        match self {
+            Chain::RockerHold { drill, .. } => drill.is_done(),
+            Chain::WobbleHold { drill, .. } => drill.is_done(),
+            Chain::QuietStance { drill, .. } => drill.is_done(),
+            Chain::TandemWalk { drill, .. } => drill.is_done(),
+            Chain::NeutralSpine { drill, .. } => drill.is_done(),
+            Chain::WeightShift { drill, .. } => drill.is_done(),
+            Chain::WearableStance { drill, .. } => drill.is_done(),
+        }
+    }
+
+    fn stop(&mut self, reason: EndReason, events: &mut Vec<DrillEvent>) {
+        match self {
+            Chain::RockerHold { drill, .. } => drill.stop(reason, events),
+            Chain::WobbleHold { drill, .. } => drill.stop(reason, events),
+            Chain::QuietStance { drill, .. } => drill.stop(reason, events),
+            Chain::TandemWalk { drill, .. } => drill.stop(reason, events),
+            Chain::NeutralSpine { drill, .. } => drill.stop(reason, events),
+            Chain::WeightShift { drill, .. } => drill.stop(reason, events),
+            Chain::WearableStance { drill, .. } => drill.stop(reason, events),
+        }
+    }
+}
+
+/// The samples a session's chain used, as it saw them (decoded, timed by the sample clock, in SI
+/// units or as COP): what `proprio measure` measures a recording on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DecodedSamples {
+    /// IMU samples: device time (µs since the stream's first sample) and the calibrated sample.
+    pub imu: Vec<(u64, ImuSi)>,
+    /// Balance-board samples (with the COP while someone is on the board).
+    pub cop: Vec<CopSample>,
+    /// A standing drill's measured COP, in the stretches its measures come from (time since
+    /// the hold started, s; mm); empty for other drills.
+    pub measured_cop: Vec<Stretch>,
+}
+
+/// The running session.
+pub struct Session {
+    /// The samples kept for [`Session::finish_with_samples`], when asked for.
+    kept: Option<DecodedSamples>,
+    meta: SessionMeta,
+    decoder: FormatDecoder,
+    clock: SampleClock,
+    chain: Chain,
+    /// The sensor the chain is for.
+    device_class: DeviceClass,
+    info: Option<DeviceInfo>,
+    quality: DataQuality,
+    device: Option<DeviceSummary>,
+    last_data_host_us: Option<u64>,
+    link_down_since_us: Option<u64>,
+}
+
+impl Session {
+    /// A session set up as `meta` says.
+    pub fn new(meta: SessionMeta) -> Self {
+        let device_class = meta.expected_device();
+        let chain = Chain::new(&meta, device_class);
         let mut quality = DataQuality::default();
         if !meta.format.has_device_clock() {
             quality.timestamps = TimestampSource::Host;
@@ -457,6 +516,7 @@ impl Session {
             decoder: FormatDecoder::new(&meta.format),
             clock: SampleClock::new(),
             chain,
+            device_class,
             info: None,
             quality,
             device: None,
@@ -569,6 +629,16 @@ impl Session {
     fn on_message(&mut self, message: DeviceMessage, events: &mut Vec<DrillEvent>) {
         match message {
             DeviceMessage::Hello(info) => {
+                let class = DeviceClass::of_kind(info.kind);
+                let drill = self.meta.drill.kind();
+                if class != self.device_class
+                    && DeviceClass::for_drill(drill).contains(&class)
+                    && !self.has_samples()
+                {
+                    // Quiet stance on the device that is there (see the module docs).
+                    self.chain = Chain::new(&self.meta, class);
+                    self.device_class = class;
+                }
                 self.clock.set_rate_hz(f64::from(info.sample_rate_hz));
                 self.clock.expect_possible_restart();
                 self.device = Some(DeviceSummary::from(&info));
@@ -589,6 +659,7 @@ impl Session {
                         pipeline.set_device_info(info);
                         drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
                     }
+                    Chain::WearableStance { pipeline, .. } => pipeline.set_device_info(info),
                     Chain::WeightShift { pipeline, drill } => {
                         pipeline.set_device_info(&info);
                         drill.set_device_rate_hz(f64::from(info.sample_rate_hz));
@@ -617,7 +688,8 @@ impl Session {
             Chain::RockerHold { pipeline, .. }
             | Chain::WobbleHold { pipeline, .. }
             | Chain::TandemWalk { pipeline, .. }
-            | Chain::NeutralSpine { pipeline, .. } => pipeline,
+            | Chain::NeutralSpine { pipeline, .. }
+            | Chain::WearableStance { pipeline, .. } => pipeline,
             Chain::QuietStance { .. } | Chain::WeightShift { .. } => return, // not this drill's sensor
         };
         let Some(timed) = self
@@ -644,6 +716,7 @@ impl Session {
             Chain::WobbleHold { drill, .. } => drill.update(&tilt, events),
             Chain::TandemWalk { drill, .. } => drill.update(&si, &tilt, events),
             Chain::NeutralSpine { drill, .. } => drill.update(&si, &tilt, events),
+            Chain::WearableStance { drill, .. } => drill.update(&si, &tilt, events),
             Chain::QuietStance { .. } | Chain::WeightShift { .. } => {}
         }
     }
@@ -694,6 +767,7 @@ impl Session {
                 band_deg: drill.config().band_deg,
             },
             Chain::WeightShift { drill, .. } => DrillLive::WeightShift(drill.live()),
+            Chain::WearableStance { drill, .. } => DrillLive::WearableStance(drill.live()),
         };
         LiveStatus {
             drill,
@@ -726,6 +800,9 @@ impl Session {
             Chain::WeightShift { drill, .. } => {
                 drill.finish().map_metrics(DrillMetrics::WeightShift)
             }
+            Chain::WearableStance { drill, .. } => {
+                drill.finish().map_metrics(DrillMetrics::WearableStance)
+            }
         };
         let mut report = SessionReport {
             drill,
@@ -744,7 +821,7 @@ impl Session {
             quality: self.quality,
             device: self.device,
             recording: None,
-            pipeline_version: pipeline_version(drill).to_string(),
+            pipeline_version: pipeline_version_on(drill, self.device_class).to_string(),
         };
         report.refused = scoring::gate(&self.meta, &report);
         if report.refused.is_none() {

@@ -17,15 +17,14 @@ use crate::drill::DrillKind;
 use crate::measures::gait::{
     bouts_cadence_steps_per_min, walking_bouts_of, Gait, STEP_DETECTION_VERSION,
 };
-use crate::measures::imu_sway::{
-    imu_sway_measures, imu_sway_signals_in, ImuMounting, ImuSwaySignals,
-};
+use crate::measures::imu_sway::{imu_sway_over, ImuMounting};
 use crate::measures::{
-    prepare, spectral_measures, sway_measures, Preprocessing, SpectralMeasures, Stretch,
-    SwayMeasures, PREPROCESSING_VERSION,
+    mean_rate_hz, prepare, span_within, spectral_measures, sway_measures, Preprocessing,
+    SpectralMeasures, Stretch, SwayMeasures, PREPROCESSING_VERSION,
 };
-use crate::pipeline::{smooth_orientation, AhrsParams, ImuSi};
+use crate::pipeline::ImuSi;
 use crate::recording::{RecordingReader, MAGIC};
+use crate::scoring::DeviceClass;
 use crate::session::Session;
 
 /// Fewest samples a file must hold to be measured.
@@ -198,8 +197,8 @@ pub fn measure(args: &MeasureArgs) -> Result<ExitCode> {
             put_series(&mut result, preprocessing.is_some(), rate_hz, measures);
         }
         (MeasureKind::Sway, Input::Imu { t_s, samples, span }) => {
-            let measures = imu_sway(t_s, samples, span.clone(), args, preprocessing.as_ref())?;
-            let rate_hz = preprocessing.map_or(mean_rate_hz(&t_s[span.clone()]), |p| p.rate_hz);
+            let (measures, rate_hz) =
+                imu_sway(t_s, samples, span.clone(), args, preprocessing.as_ref())?;
             put_series(&mut result, preprocessing.is_some(), rate_hz, measures);
         }
         (MeasureKind::Walk, Input::Imu { t_s, samples, .. }) => {
@@ -294,8 +293,8 @@ fn is_recording(path: &Path) -> Result<bool> {
 }
 
 /// A recording's samples, decoded by the same session code as its drill and replay: the
-/// drill's own span for a standing drill or a weight shift (COP) or a rocker hold (IMU), the
-/// whole walk for a tandem walk.
+/// drill's own span for a standing drill or a weight shift (COP) or a hold or quiet stance on
+/// the wearable (IMU), the whole walk for a tandem walk.
 fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = RecordingReader::new(BufReader::new(file))
@@ -311,12 +310,16 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     let (report, samples) = session.finish_with_samples();
     let (from_s, to_s) = (report.start_s, report.start_s + report.duration_s);
     let in_span = |t_s: f64| t_s >= from_s - 1e-9 && t_s <= to_s + 1e-9;
+    // Quiet stance runs on a board or on the wearable: the device said which.
+    let on_board = DeviceClass::of_report(&report) == DeviceClass::BalanceBoard;
     let input = match drill {
         // The stretches the drill measured, so both give the same numbers.
-        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance => Input::Cop {
-            stretches: samples.measured_cop,
-        },
-        DrillKind::WeightShift => {
+        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance if on_board => {
+            Input::Cop {
+                stretches: samples.measured_cop,
+            }
+        }
+        DrillKind::WeightShift if on_board => {
             let mut stretch = Stretch::default();
             for s in &samples.cop {
                 let t = s.t_us as f64 * 1e-6;
@@ -328,10 +331,7 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
                 stretches: vec![stretch],
             }
         }
-        DrillKind::RockerHold
-        | DrillKind::WobbleHold
-        | DrillKind::TandemWalk
-        | DrillKind::NeutralSpine => {
+        _ => {
             let (t_s, samples): (Vec<f64>, Vec<ImuSi>) = samples
                 .imu
                 .iter()
@@ -341,99 +341,38 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
             let span = if drill == DrillKind::TandemWalk {
                 0..t_s.len()
             } else {
-                t_s.partition_point(|t| !in_span(*t))..t_s.partition_point(|t| *t <= to_s + 1e-9)
+                span_within(&t_s, from_s, to_s)
             };
             Input::Imu { t_s, samples, span }
         }
     };
-    let kind = match drill {
-        DrillKind::QuietStance
-        | DrillKind::SingleLeg
-        | DrillKind::TandemStance
-        | DrillKind::WeightShift => MeasureKind::Cop,
-        DrillKind::TandemWalk => MeasureKind::Walk,
-        DrillKind::RockerHold | DrillKind::WobbleHold | DrillKind::NeutralSpine => {
-            MeasureKind::Sway
-        }
+    let kind = match input {
+        Input::Cop { .. } => MeasureKind::Cop,
+        Input::Imu { .. } if drill == DrillKind::TandemWalk => MeasureKind::Walk,
+        Input::Imu { .. } => MeasureKind::Sway,
     };
     Ok((input, kind))
 }
 
-/// Samples per second over the series (its mean rate).
-fn mean_rate_hz(t_s: &[f64]) -> f64 {
-    (t_s.len() - 1) as f64 / (t_s[t_s.len() - 1] - t_s[0])
-}
-
-/// One two-axis series at times `t_s` ready for the kernels, and its rate (see
-/// [`prepare`]).
-fn prepare_one(
-    t_s: &[f64],
-    ml: &[f64],
-    ap: &[f64],
-    preprocessing: Option<&Preprocessing>,
-) -> (Vec<f64>, Vec<f64>, f64) {
-    let stretch = Stretch {
-        t_s: t_s.to_vec(),
-        ml: ml.to_vec(),
-        ap: ap.to_vec(),
-    };
-    let prepared = prepare(&[stretch], preprocessing);
-    (prepared.ml, prepared.ap, prepared.rate_hz)
-}
-
 /// The ISway measures of a lumbar IMU's samples over `span` (the orientation is estimated
-/// over all of them).
+/// over all of them), under docs/measures.md's names, and the series' rate, Hz.
 fn imu_sway(
     t_s: &[f64],
     samples: &[ImuSi],
     span: std::ops::Range<usize>,
     args: &MeasureArgs,
     preprocessing: Option<&Preprocessing>,
-) -> Result<Map<String, Value>> {
+) -> Result<(Map<String, Value>, f64)> {
     let mounting = ImuMounting {
         forward: args.forward_axis,
         up: args.up_axis,
     };
-    let world_from_imu =
-        smooth_orientation(samples, 1.0 / mean_rate_hz(t_s), &AhrsParams::tilt_only());
-    let signals = imu_sway_signals_in(
-        &samples[span.clone()],
-        &world_from_imu[span.clone()],
-        &mounting,
-    )
-    .with_context(|| format!("cannot measure the sway of {}", args.file.display()))?;
-    let t_s = &t_s[span];
-    let (acc_ml, acc_ap, rate_hz) = prepare_one(
-        t_s,
-        &signals.acc_ml_m_s2,
-        &signals.acc_ap_m_s2,
-        preprocessing,
-    );
-    let (trunk_ml, trunk_ap, _) = prepare_one(
-        t_s,
-        &signals.trunk_ml_deg,
-        &signals.trunk_ap_deg,
-        preprocessing,
-    );
-    let prepared = ImuSwaySignals {
-        acc_ap_m_s2: acc_ap,
-        acc_ml_m_s2: acc_ml,
-        trunk_ap_deg: trunk_ap,
-        trunk_ml_deg: trunk_ml,
-    };
-    let m = imu_sway_measures(&prepared, rate_hz);
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (m, rate_hz) = imu_sway_over(t_s, samples, span, &mounting, preprocessing)
+        .with_context(|| format!("cannot measure the sway of {}", args.file.display()))?;
     let mut measures = Map::new();
     measures.insert("jerk_m2_s5".into(), json!(m.jerk_m2_s5));
-    // The mean angles from the signal before centring: the posture.
-    measures.insert(
-        "trunk_mean_ml_deg".into(),
-        json!(mean(&signals.trunk_ml_deg)),
-    );
-    measures.insert(
-        "trunk_mean_ap_deg".into(),
-        json!(mean(&signals.trunk_ap_deg)),
-    );
+    measures.insert("trunk_mean_ml_deg".into(), json!(m.trunk_mean_deg[0]));
+    measures.insert("trunk_mean_ap_deg".into(), json!(m.trunk_mean_deg[1]));
     put_sway(&mut measures, "acc_", &ACC_UNITS, &m.acc, &m.acc_spectral);
     put_sway(
         &mut measures,
@@ -442,7 +381,7 @@ fn imu_sway(
         &m.trunk,
         &m.trunk_spectral,
     );
-    Ok(measures)
+    Ok((measures, rate_hz))
 }
 
 /// Unit suffixes of a series' measures.

@@ -160,7 +160,7 @@ enum DrillName {
     RockerHold,
     /// Wobble-board hold: keep a board that tips every way level.
     WobbleHold,
-    /// Quiet stance: stand still on a balance board.
+    /// Quiet stance: stand still on a balance board, or with the wearable on the lower back.
     QuietStance,
     /// Single-leg stance on a balance board: time held, touch-downs.
     SingleLeg,
@@ -195,7 +195,8 @@ struct DrillArgs {
     #[arg(value_enum)]
     drill: DrillName,
     /// Where the data comes from: `sim` (simulated device: a wearable on a rocker or wobble
-    /// board, a balance board for the standing drills and weight-shift, or a wearable on a
+    /// board, a balance board for the standing drills and weight-shift (for quiet-stance with
+    /// `--sensor wearable`, a wearable on a standing person's lower back), or a wearable on a
     /// walker's lower back for tandem-walk), `serial:PATH[@BAUD]` (a device speaking proprio's
     /// protocol; default 115200 baud), or `hx711-text:PATH[@BAUD]` (a DIY HX711 balance board
     /// printing text lines; default 57600 baud; see the --hx711-* flags).
@@ -212,6 +213,11 @@ struct DrillArgs {
     /// whose length is its targets').
     #[arg(long, value_name = "S", value_parser = parse_duration_s)]
     duration: Option<f64>,
+    /// Quiet stance: the sensor, a balance board or the wearable on the lower back [default:
+    /// with `--source sim`, the board; with a device, the one that introduces itself (say
+    /// which to expect, for the plan's baseline)].
+    #[arg(long, value_enum, value_name = "SENSOR")]
+    sensor: Option<SensorArg>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -273,6 +279,24 @@ impl DrillArgs {
             sound: has(CueName::Sound),
             haptic: has(CueName::Haptic) && !self.no_haptics,
         })
+    }
+}
+
+/// `--sensor`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SensorArg {
+    /// A balance board with four load cells.
+    Board,
+    /// The IMU wearable on the lower back.
+    Wearable,
+}
+
+impl From<SensorArg> for crate::scoring::DeviceClass {
+    fn from(sensor: SensorArg) -> Self {
+        match sensor {
+            SensorArg::Board => crate::scoring::DeviceClass::BalanceBoard,
+            SensorArg::Wearable => crate::scoring::DeviceClass::Imu,
+        }
     }
 }
 
@@ -403,6 +427,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 source: "sim".into(),
                 level: Some(1),
                 duration: None,
+                sensor: None,
                 json: false,
                 no_live,
                 cues: vec![CueName::Visual, CueName::Sound, CueName::Haptic],

@@ -102,7 +102,7 @@ pub(super) fn end_words(end: EndReason) -> &'static str {
         }
         EndReason::LinkLost => "ended: the device link was lost",
         EndReason::DataEnded => "ended: the data stopped before the drill was over",
-        EndReason::SteppedOff => "ended: you stepped off the board",
+        EndReason::SteppedOff => "ended: you stepped off the board, or out of your stance",
         EndReason::NotStarted => {
             "ended: the drill never started (nobody stood steadily on the board, brought the board level, or stood still before walking)"
         }
@@ -209,6 +209,36 @@ pub fn print_report(report: &SessionReport) {
                 "  stood at x {:+.0} mm, y {:+.0} mm on the board ({weight}series at {:.0} Hz)",
                 s.mean_cop_x_mm,
                 s.mean_cop_y_mm,
+                m.analysis_rate_hz
+            );
+        }
+        DrillMetrics::WearableStance(m) => {
+            out!(
+                "  trunk sway: RMS {:.2}° (side to side {:.2}°, front–back {:.2}°), range {:.1}° \
+                 by {:.1}°, mean speed {:.2} °/s",
+                m.trunk_rms_distance_deg,
+                m.trunk_rms_ml_deg,
+                m.trunk_rms_ap_deg,
+                m.trunk_range_ml_deg,
+                m.trunk_range_ap_deg,
+                m.trunk_mean_velocity_deg_s
+            );
+            out!(
+                "  trunk acceleration: RMS {:.3} m/s² (side to side {:.3}, front–back {:.3}), \
+                 JERK {:.2} m²/s⁵",
+                m.acc_rms_distance_m_s2,
+                m.acc_rms_ml_m_s2,
+                m.acc_rms_ap_m_s2,
+                m.jerk_m2_s5
+            );
+            if report.end == EndReason::SteppedOff {
+                out!("  held {:.1} s before a step", m.time_held_s);
+            }
+            out!(
+                "  wearable at {:+.1}° forward, {:+.1}° right (posture and mounting; series at \
+                 {:.0} Hz)",
+                m.trunk_mean_ap_deg,
+                m.trunk_mean_ml_deg,
                 m.analysis_rate_hz
             );
         }

@@ -8,15 +8,21 @@ use anyhow::{Context, Result};
 use super::store;
 use crate::drill::DrillKind;
 use crate::plan::{self, Change, DrillPlan};
-use crate::scoring::Baseline;
+use crate::scoring::{Baseline, DeviceClass};
 use crate::session::SessionReport;
 
 /// `proprio plan [--json]`: where the user stands on each drill, and what is next.
 pub fn show(data_dir: Option<PathBuf>, json: bool) -> Result<ExitCode> {
     let history = store::past_results(&store::data_dir(data_dir)?);
+    // One ladder per drill and sensor it runs on.
     let plans: Vec<DrillPlan> = DrillKind::ALL
         .into_iter()
-        .map(|drill| plan::plan(drill, &history))
+        .flat_map(|drill| {
+            DeviceClass::for_drill(drill)
+                .iter()
+                .map(move |&device| (drill, device))
+        })
+        .map(|(drill, device)| plan::plan_on(drill, device, &history))
         .collect();
     if json {
         out!(
@@ -44,11 +50,16 @@ pub struct NextSession {
     pub baseline_trials: usize,
 }
 
-/// The level and baseline for a new session of `drill` (see [`NextSession`]).
-pub fn next_session(data_dir: &Path, drill: DrillKind, level: Option<u8>) -> NextSession {
+/// The level and baseline for a new session of `drill` on `device` (see [`NextSession`]).
+pub fn next_session(
+    data_dir: &Path,
+    drill: DrillKind,
+    device: DeviceClass,
+    level: Option<u8>,
+) -> NextSession {
     let history: Vec<SessionReport> = store::past_results(data_dir);
-    let level = level.unwrap_or_else(|| plan::plan(drill, &history).level);
-    let baseline = plan::baseline(drill, level, &history);
+    let level = level.unwrap_or_else(|| plan::plan_on(drill, device, &history).level);
+    let baseline = plan::baseline_on(drill, device, level, &history);
     NextSession {
         level,
         baseline_trials: baseline.as_ref().map_or(0, |b| b.trials.len()),
@@ -56,8 +67,25 @@ pub fn next_session(data_dir: &Path, drill: DrillKind, level: Option<u8>) -> Nex
     }
 }
 
+/// A measure for people: one decimal, or as many as two significant digits need (an
+/// acceleration RMS of 0.03 m/s² is not "0.0").
+fn readable(x: f64) -> String {
+    let decimals = if x == 0.0 || !x.is_finite() {
+        1
+    } else {
+        (1 - x.abs().log10().floor() as i32).clamp(1, 6) as usize
+    };
+    format!("{x:.decimals$}")
+}
+
 fn print_plan(p: &DrillPlan) {
-    out!("{}: level {} of {}", p.drill.name(), p.level, p.levels);
+    // A drill on two kinds of sensor says which ladder this is.
+    let on = if DeviceClass::for_drill(p.drill).len() > 1 {
+        format!(" on the {}", p.device.words())
+    } else {
+        String::new()
+    };
+    out!("{}{on}: level {} of {}", p.drill.name(), p.level, p.levels);
     out!("  sessions at this level: {}", p.sessions_at_level);
     match &p.last {
         None => out!("  last session: none yet"),
@@ -91,16 +119,20 @@ fn print_plan(p: &DrillPlan) {
         // A measure that cannot go below 0 (a count, a share) may have no better value that
         // is beyond the noise.
         let change = if m.better_below >= 0.0 {
-            format!("below {:.1} or above {:.1}", m.better_below, m.worse_above)
+            format!(
+                "below {} or above {}",
+                readable(m.better_below),
+                readable(m.worse_above)
+            )
         } else {
-            format!("only above {:.1} (worse)", m.worse_above)
+            format!("only above {} (worse)", readable(m.worse_above))
         };
         out!(
-            "  baseline {}: {:.1} {} (healthy {:.1}); a real change is {change} (MDC ×{:.2})",
+            "  baseline {}: {} {} (healthy {}); a real change is {change} (MDC ×{:.2})",
             m.label,
-            m.baseline,
+            readable(m.baseline),
             m.unit,
-            m.reference,
+            readable(m.reference),
             m.mdc_ratio
         );
     }

@@ -14,7 +14,7 @@ use super::link::{Link, LinkEvent, Source};
 use super::output;
 use super::store::{self, RecordingFile};
 use super::view::{Key, LatencyProbe, LiveView, ProgressLine, UiState};
-use super::{DrillArgs, EXIT_INCOMPLETE};
+use super::{DrillArgs, SensorArg, EXIT_INCOMPLETE};
 use crate::cues::{CueKinds, HapticCues};
 use crate::devices::{witmotion, DeviceFormat};
 use crate::drill::{
@@ -22,6 +22,7 @@ use crate::drill::{
     TandemWalkConfig, WeightShiftConfig, WobbleHoldConfig,
 };
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
+use crate::scoring::DeviceClass;
 use crate::session::{DrillSetup, LiveStatus, Session, SessionMeta, SessionReport};
 use crate::sim::SimDevice;
 
@@ -46,8 +47,9 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     if let Some(device_kind) = format.device_kind() {
         refuse_wrong_device(kind, device_kind, &format!("'{}'", args.source))?;
     }
+    let device = choose_sensor(kind, args.sensor, format.device_kind(), &args.source)?;
     let data_dir = store::data_dir(data_dir)?;
-    let next = super::plan::next_session(&data_dir, kind, args.level);
+    let next = super::plan::next_session(&data_dir, kind, device, args.level);
     let level = next.level;
     let no_level = || format!("level {level} does not exist");
     let setup = match kind {
@@ -74,11 +76,15 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             if let Some(duration_s) = args.duration {
                 config.duration_s = duration_s;
             }
-            sim.device = SimDevice::BalanceBoard;
-            sim.balance_board.geometry = args.board_geometry;
-            // The simulated person stands as the level says.
-            if let Some(level) = config.level_spec() {
-                sim.balance_board.condition = level.condition;
+            // The simulated person stands as the level says, on the board or wearing the IMU.
+            let condition = config.level_spec().map(|l| l.condition).unwrap_or_default();
+            if device == DeviceClass::Imu {
+                sim.device = SimDevice::StanceWearable;
+                sim.stance.condition = condition;
+            } else {
+                sim.device = SimDevice::BalanceBoard;
+                sim.balance_board.geometry = args.board_geometry;
+                sim.balance_board.condition = condition;
             }
             DrillSetup::for_stance(config)
         }
@@ -320,16 +326,47 @@ async fn run_live(
 /// Refuses a device that is not the drill's sensor, in one sentence naming `what` (the
 /// source, or "the device").
 fn refuse_wrong_device(drill: DrillKind, device: DeviceKind, what: &str) -> Result<()> {
-    match (drill.needs_balance_board(), device) {
-        (false, DeviceKind::BalanceBoard) => bail!(
+    match device {
+        DeviceKind::BalanceBoard if !drill.runs_on_board() => bail!(
             "{} needs an IMU on the board; {what} is a balance board",
             drill.name()
         ),
-        (true, DeviceKind::Wearable) => bail!(
+        DeviceKind::Wearable if !drill.runs_on_imu() => bail!(
             "{} needs a balance board; {what} is an IMU wearable",
             drill.name()
         ),
         _ => Ok(()),
+    }
+}
+
+/// The sensor to run `drill` on: `sensor` (`--sensor`) if given, else the kind of device the
+/// source says it is (`known`), else the drill's default. A `sensor` the drill cannot run on,
+/// or that the source is not, is refused in one sentence.
+fn choose_sensor(
+    drill: DrillKind,
+    sensor: Option<SensorArg>,
+    known: Option<DeviceKind>,
+    source: &str,
+) -> Result<DeviceClass> {
+    let known = known.map(DeviceClass::of_kind);
+    let Some(wanted) = sensor.map(DeviceClass::from) else {
+        return Ok(known.unwrap_or(DeviceClass::of_drill(drill)));
+    };
+    let classes = DeviceClass::for_drill(drill);
+    if !classes.contains(&wanted) {
+        bail!(
+            "{} runs on the {} only: --sensor does not apply to it",
+            drill.name(),
+            classes[0].words()
+        );
+    }
+    match known {
+        Some(known) if known != wanted => bail!(
+            "--sensor asks for the {}, but '{source}' is the {}",
+            wanted.words(),
+            known.words()
+        ),
+        _ => Ok(wanted),
     }
 }
 
@@ -447,7 +484,8 @@ pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
     let mut reader = RecordingReader::new(BufReader::new(file))
         .with_context(|| format!("cannot replay {}", path.display()))?;
     let recorded_with = &reader.meta().pipeline_version;
-    let current = crate::session::pipeline_version(reader.meta().drill.kind());
+    let meta = reader.meta();
+    let current = crate::session::pipeline_version_on(meta.drill.kind(), meta.expected_device());
     if recorded_with != current {
         eprintln!(
             "proprio: note: recorded with signal chain {recorded_with}, replayed with {current}; \

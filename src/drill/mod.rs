@@ -15,6 +15,9 @@
 //!   steady, measures the standard COP sway measures over the hold, and ends with a
 //!   [`QuietStanceOutcome`]; stepping off is its failure event, and on one leg the free foot's
 //!   touch-downs are counted.
+//! - [`WearableStance`] is quiet stance with the wearable on the lower back instead of the
+//!   board: the same levels, IMU samples in, the trunk's sway (ISway) out, in a
+//!   [`WearableStanceOutcome`]; a step out of the stance is its failure event.
 //! - [`TandemWalk`] is the heel-to-toe walk with the wearable on the lower back: it consumes
 //!   IMU samples, counts heel strikes, and ends with a [`TandemWalkOutcome`]: steps, missteps,
 //!   stops, lateral trunk sway.
@@ -35,6 +38,7 @@ mod rocker_hold;
 mod standing;
 mod tandem_walk;
 mod tilt_hold;
+mod wearable_stance;
 mod weight_shift;
 mod wobble_hold;
 
@@ -66,6 +70,12 @@ pub use quiet_stance::{
     QuietStanceOutcome, StanceCondition, StanceLevel, StancePhase, StanceTask, SwayMeasures,
     TouchDowns, ANALYSIS_RATE_HZ, FOOT_UP_SHARE, MIN_SCORED_S, SINGLE_LEG_LEVELS,
     SINGLE_LEG_STEP_OFF_SHARE, STANCE_LEVELS, TANDEM_STANCE_LEVELS, TOUCH_DOWN_S, TOUCH_DOWN_SHARE,
+};
+
+pub use wearable_stance::{
+    reference_acc_rms_m_s2, reference_trunk_rms_deg, WearableStance, WearableStanceLive,
+    WearableStanceMetrics, WearableStanceOutcome, LOSS_ACC_M_S2, LOSS_LEAN_DEG, LOSS_S,
+    STANCE_SETTLE_S,
 };
 
 pub use standing::{
@@ -102,7 +112,8 @@ pub enum DrillKind {
     RockerHold,
     /// Stand on a wobble board (both axes) and keep it level.
     WobbleHold,
-    /// Stand still on a balance board (Romberg-type quiet stance).
+    /// Stand still (Romberg-type quiet stance), on a balance board or with the wearable on the
+    /// lower back.
     QuietStance,
     /// Stand on one leg on a balance board.
     SingleLeg,
@@ -143,7 +154,8 @@ impl DrillKind {
         }
     }
 
-    /// True when the drill needs a balance board; false when it needs an IMU.
+    /// True when the drill runs on a balance board by default; false when on an IMU (quiet
+    /// stance runs on either: [`DrillKind::runs_on_board`], [`DrillKind::runs_on_imu`]).
     pub fn needs_balance_board(self) -> bool {
         match self {
             DrillKind::RockerHold
@@ -155,6 +167,17 @@ impl DrillKind {
             | DrillKind::TandemStance
             | DrillKind::WeightShift => true,
         }
+    }
+
+    /// True when the drill can run on a balance board.
+    pub fn runs_on_board(self) -> bool {
+        self.needs_balance_board()
+    }
+
+    /// True when the drill can run on an IMU (on a board, or worn on the lower back): the IMU
+    /// drills, and quiet stance with the wearable on the lower back.
+    pub fn runs_on_imu(self) -> bool {
+        !self.needs_balance_board() || self == DrillKind::QuietStance
     }
 
     /// The standing drill on the balance board this is, if it is one.
@@ -187,7 +210,8 @@ impl DrillKind {
                  the floor, and keep it level whichever way it tips."
             }
             DrillKind::QuietStance => {
-                "Step onto the balance board when told, then stand as still as you can."
+                "Step onto the balance board when told (or, with the wearable on your lower \
+                 back, stand on the floor), then stand as still as you can."
             }
             DrillKind::SingleLeg => {
                 "Step onto the middle of the balance board, lift one foot, and stand on the other \
@@ -280,9 +304,9 @@ impl DrillKind {
                  if it hurts."
             }
             DrillKind::QuietStance => {
-                "Put the board on a firm floor next to a wall or a sturdy chair. With eyes \
-                 closed, have someone within reach. Step off whenever you need to, and stop at \
-                 once if it hurts."
+                "Stand on a firm floor (or put the board there) next to a wall or a sturdy \
+                 chair. With eyes closed, have someone within reach. Step off or out whenever \
+                 you need to, and stop at once if it hurts."
             }
             DrillKind::SingleLeg | DrillKind::TandemStance => {
                 "Put the board on a firm floor next to a wall or a sturdy chair you can hold. Put \
@@ -312,10 +336,13 @@ impl DrillKind {
             DrillKind::WobbleHold => {
                 "IMU strapped to the middle of the board, x forward (towards your toes), z up"
             }
-            DrillKind::QuietStance
-            | DrillKind::SingleLeg
-            | DrillKind::TandemStance
-            | DrillKind::WeightShift => "balance board with four load cells (e.g. four HX711s)",
+            DrillKind::QuietStance => {
+                "balance board with four load cells (e.g. four HX711s), or the IMU wearable on \
+                 the lower back, x forward, z up"
+            }
+            DrillKind::SingleLeg | DrillKind::TandemStance | DrillKind::WeightShift => {
+                "balance board with four load cells (e.g. four HX711s)"
+            }
             DrillKind::TandemWalk | DrillKind::NeutralSpine => {
                 "IMU wearable on the lower back, x forward, z up"
             }
@@ -392,7 +419,8 @@ pub enum EndReason {
     LinkLost,
     /// The data ended before the drill did (e.g. a recording of a session that was cut off).
     DataEnded,
-    /// The user stepped off the balance board during the hold.
+    /// The user stepped off the balance board during the hold, or (on the wearable) out of
+    /// the stance: a step that caught a loss of balance.
     SteppedOff,
     /// The drill never started within [`START_WITHIN_S`]: nobody stood steadily on the
     /// balance board, or nobody brought the rocker or wobble board level, or nobody stood
@@ -465,7 +493,8 @@ pub enum DrillEvent {
         /// Seconds from the start.
         t_s: f64,
     },
-    /// The user stepped off the balance board (a foot went to the floor).
+    /// The user stepped off the balance board (a foot went to the floor), or, on the
+    /// wearable, out of the stance (a loss of balance).
     SteppedOff {
         /// Seconds from the start, when the load first dropped.
         t_s: f64,
@@ -612,6 +641,8 @@ pub enum DrillMetrics {
     NeutralSpine(NeutralSpineMetrics),
     /// The weight shift's.
     WeightShift(WeightShiftMetrics),
+    /// Quiet stance's on the wearable. Last: its fields are none of the others'.
+    WearableStance(WearableStanceMetrics),
 }
 
 impl DrillMetrics {
@@ -624,6 +655,15 @@ impl DrillMetrics {
             DrillMetrics::TandemWalk(m) => m.measured_s,
             DrillMetrics::NeutralSpine(m) => m.measured_s,
             DrillMetrics::WeightShift(m) => m.measured_s,
+            DrillMetrics::WearableStance(m) => m.measured_s,
+        }
+    }
+
+    /// Quiet stance's measures on the wearable, if these are.
+    pub fn wearable_stance(&self) -> Option<&WearableStanceMetrics> {
+        match self {
+            DrillMetrics::WearableStance(m) => Some(m),
+            _ => None,
         }
     }
 

@@ -31,13 +31,12 @@
 use nalgebra::Vector3;
 use serde::{Deserialize, Serialize};
 
-use super::tandem_walk::{STILL_ACC_M_S2, STILL_GYR_DEG_S};
+use super::tandem_walk::is_still;
 use super::{
     on_regular_grid, DrillEvent, DrillOutcome, EndReason, EventLog, Side, MAX_EVENTS, MAX_HELD_S,
     START_WITHIN_S,
 };
 use crate::pipeline::{smooth_orientation, AhrsParams, BoardTilt, ImuSi};
-use crate::G_M_S2;
 
 /// The sensor must be still this long in neutral before the hold starts, s.
 pub const NEUTRAL_S: f64 = 2.0;
@@ -381,10 +380,7 @@ impl NeutralSpine {
     /// Before the hold: averages up while the sensor is still; after [`NEUTRAL_S`] that is
     /// the neutral and the hold starts.
     fn capture_neutral(&mut self, t_us: u64, sample: &ImuSi, tilt: &BoardTilt) {
-        let still = sample.gyr_rad_s.norm().to_degrees() < STILL_GYR_DEG_S
-            && (sample.acc_m_s2.norm() - G_M_S2).abs() < STILL_ACC_M_S2
-            && !tilt.converging
-            && tilt.up_in_imu.iter().all(|v| v.is_finite());
+        let still = is_still(sample, tilt) && tilt.up_in_imu.iter().all(|v| v.is_finite());
         if !still {
             self.still_since_us = None;
             self.up_sum = Vector3::zeros();

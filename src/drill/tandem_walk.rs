@@ -42,6 +42,14 @@ pub const STILL_S: f64 = 1.0;
 pub const STILL_GYR_DEG_S: f64 = 6.0;
 /// ... and the specific force within this of gravity, m/s².
 pub const STILL_ACC_M_S2: f64 = 0.6;
+/// True when the wearable is still: turning slower than [`STILL_GYR_DEG_S`], its specific
+/// force within [`STILL_ACC_M_S2`] of gravity, and the live estimate settled (`tilt`).
+pub(crate) fn is_still(sample: &ImuSi, tilt: &BoardTilt) -> bool {
+    sample.gyr_rad_s.norm().to_degrees() < STILL_GYR_DEG_S
+        && (sample.acc_m_s2.norm() - G_M_S2).abs() < STILL_ACC_M_S2
+        && !tilt.converging
+}
+
 /// The live step count is brought up to date this often, s of device time.
 pub const DETECT_EVERY_S: f64 = 1.0;
 /// The last step counts once this much data has followed it (the detection looks a little
@@ -302,10 +310,7 @@ impl TandemWalk {
         let keep_from = t_us.saturating_sub((STILL_S * 1e6) as u64);
         let stale = self.buffer.partition_point(|e| e.0 < keep_from);
         self.buffer.drain(..stale);
-        let still = sample.gyr_rad_s.norm().to_degrees() < STILL_GYR_DEG_S
-            && (sample.acc_m_s2.norm() - G_M_S2).abs() < STILL_ACC_M_S2
-            && !tilt.converging;
-        if !still {
+        if !is_still(sample, tilt) {
             self.still_since_us = None;
             self.live_baseline_deg = None;
         } else {

@@ -146,7 +146,7 @@ pub fn equiripple_lowpass(
     use std::f64::consts::PI;
     let nyquist = rate_hz / 2.0;
     if !(taps >= 4
-        && taps % 2 == 0
+        && taps.is_multiple_of(2)
         && pass_hz > 0.0
         && pass_hz < stop_hz
         && stop_hz < nyquist
@@ -178,7 +178,7 @@ pub fn equiripple_lowpass(
         grid.push((to_omega(f), 0.0, stop_weight * c, 1));
     }
     let n = grid.len();
-    let sign = |i: usize| if i % 2 == 0 { 1.0 } else { -1.0 };
+    let sign = |i: usize| if i.is_multiple_of(2) { 1.0 } else { -1.0 };
     // Barycentric weights of the nodes xs (scaled by 2 per factor to stay within range).
     let barycentric = |xs: &[f64]| -> Vec<f64> {
         (0..xs.len())

@@ -26,7 +26,10 @@
 use nalgebra::{UnitQuaternion, Vector3};
 use serde::{Deserialize, Serialize};
 
-use super::{spectral_measures, sway_measures, SpectralMeasures, SwayMeasures};
+use super::{
+    mean_rate_hz, prepare_series, spectral_measures, sway_measures, Preprocessing,
+    SpectralMeasures, SwayMeasures,
+};
 use crate::pipeline::{smooth_orientation, AhrsParams, ImuSi};
 use crate::G_M_S2;
 
@@ -38,6 +41,48 @@ pub struct ImuMounting {
     pub forward: Vector3<f64>,
     /// The sensor axis pointing up.
     pub up: Vector3<f64>,
+}
+
+impl ImuMounting {
+    /// Its forward, up and right axes as unit vectors (forward made perpendicular to up,
+    /// right = forward × up).
+    pub fn axes(&self) -> Result<MountingAxes, ImuSwayError> {
+        let up = self
+            .up
+            .try_normalize(1e-9)
+            .ok_or(ImuSwayError::BadMounting)?;
+        let forward = (self.forward - self.forward.dot(&up) * up)
+            .try_normalize(1e-3)
+            .ok_or(ImuSwayError::BadMounting)?;
+        Ok(MountingAxes {
+            forward,
+            up,
+            right: forward.cross(&up),
+        })
+    }
+}
+
+/// A mounting's axes as unit vectors in sensor axes ([`ImuMounting::axes`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MountingAxes {
+    /// Forward.
+    pub forward: Vector3<f64>,
+    /// Up.
+    pub up: Vector3<f64>,
+    /// Right.
+    pub right: Vector3<f64>,
+}
+
+impl MountingAxes {
+    /// The trunk angles `[ML, AP]`, degrees, when the world's up is `v` in sensor axes:
+    /// AP = atan2(−v·f, v·u) (+ leaning forward), ML = atan2(−v·r, v·u) (+ leaning right).
+    pub fn trunk_angles_deg(&self, v: &Vector3<f64>) -> [f64; 2] {
+        let up = v.dot(&self.up);
+        [
+            (-v.dot(&self.right)).atan2(up).to_degrees(),
+            (-v.dot(&self.forward)).atan2(up).to_degrees(),
+        ]
+    }
 }
 
 impl Default for ImuMounting {
@@ -72,6 +117,9 @@ pub enum ImuSwayError {
     /// The forward axis pointed (nearly) straight up or down throughout.
     #[error("the sensor's forward axis points up or down, so it gives no horizontal direction")]
     NoForwardDirection,
+    /// Fewer than three samples to measure, or a span beyond the samples.
+    #[error("there are too few samples to measure the sway")]
+    TooFewSamples,
 }
 
 /// The tilt-corrected horizontal acceleration and the trunk angles of samples taken every
@@ -91,14 +139,8 @@ pub fn imu_sway_signals_in(
     world_from_imu: &[UnitQuaternion<f64>],
     mounting: &ImuMounting,
 ) -> Result<ImuSwaySignals, ImuSwayError> {
-    let up = mounting
-        .up
-        .try_normalize(1e-9)
-        .ok_or(ImuSwayError::BadMounting)?;
-    let forward = (mounting.forward - mounting.forward.dot(&up) * up)
-        .try_normalize(1e-3)
-        .ok_or(ImuSwayError::BadMounting)?;
-    let right = forward.cross(&up);
+    let axes = mounting.axes()?;
+    let forward = axes.forward;
     // The AP direction: where the forward axis points, horizontally, on average.
     let forward_world: Vector3<f64> = world_from_imu.iter().map(|q| q * forward).sum();
     let ap = Vector3::new(forward_world.x, forward_world.y, 0.0)
@@ -114,15 +156,61 @@ pub fn imu_sway_signals_in(
         }
         signals.acc_ap_m_s2.push(last_acc.dot(&ap));
         signals.acc_ml_m_s2.push(last_acc.dot(&ml));
-        let v = q.inverse_transform_vector(&Vector3::z());
-        signals
-            .trunk_ap_deg
-            .push((-v.dot(&forward)).atan2(v.dot(&up)).to_degrees());
-        signals
-            .trunk_ml_deg
-            .push((-v.dot(&right)).atan2(v.dot(&up)).to_degrees());
+        let [ml, ap] = axes.trunk_angles_deg(&q.inverse_transform_vector(&Vector3::z()));
+        signals.trunk_ml_deg.push(ml);
+        signals.trunk_ap_deg.push(ap);
     }
     Ok(signals)
+}
+
+/// The ISway measures of a lumbar IMU's `samples`, taken at the increasing times `t_s` (s),
+/// over the samples of `span`: the orientation is estimated over all the samples at their
+/// mean rate (the still stretch before a hold makes the gyroscope's bias known), the signals
+/// of `span` prepared as `preprocessing` says ([`prepare_series`]: the canonical preprocessing, or
+/// centred as given), then [`imu_sway_measures`]; the mean trunk angles are those of the
+/// signals before centring (the posture). Returns the measures and the rate of the series
+/// they come from, Hz. `proprio measure` and the quiet-stance drill on the wearable both
+/// measure with it, so they give the same numbers for the same recording.
+pub fn imu_sway_over(
+    t_s: &[f64],
+    samples: &[ImuSi],
+    span: std::ops::Range<usize>,
+    mounting: &ImuMounting,
+    preprocessing: Option<&Preprocessing>,
+) -> Result<(ImuSwayMeasures, f64), ImuSwayError> {
+    if span.len() < 3 || span.end > t_s.len().min(samples.len()) {
+        return Err(ImuSwayError::TooFewSamples);
+    }
+    let world_from_imu =
+        smooth_orientation(samples, 1.0 / mean_rate_hz(t_s), &AhrsParams::tilt_only());
+    let signals = imu_sway_signals_in(
+        &samples[span.clone()],
+        &world_from_imu[span.clone()],
+        mounting,
+    )?;
+    let t_s = &t_s[span];
+    let (acc_ml, acc_ap, rate_hz) = prepare_series(
+        t_s,
+        &signals.acc_ml_m_s2,
+        &signals.acc_ap_m_s2,
+        preprocessing,
+    );
+    let (trunk_ml, trunk_ap, _) = prepare_series(
+        t_s,
+        &signals.trunk_ml_deg,
+        &signals.trunk_ap_deg,
+        preprocessing,
+    );
+    let prepared = ImuSwaySignals {
+        acc_ap_m_s2: acc_ap,
+        acc_ml_m_s2: acc_ml,
+        trunk_ap_deg: trunk_ap,
+        trunk_ml_deg: trunk_ml,
+    };
+    let mut measures = imu_sway_measures(&prepared, rate_hz);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    measures.trunk_mean_deg = [mean(&signals.trunk_ml_deg), mean(&signals.trunk_ap_deg)];
+    Ok((measures, rate_hz))
 }
 
 /// JERK = ½ ∫ (ȧ_AP² + ȧ_ML²) dt of a series sampled at `rate_hz`, m²/s⁵ for accelerations in

@@ -28,8 +28,9 @@ mod spectrum;
 
 pub use filter::{butterworth_lowpass, equiripple_lowpass, filtfilt, Iir};
 pub use preprocess::{
-    centre_stretches, join_stretches, prepare, preprocess, preprocess_stretches, stretch_means,
-    swarii, Prepared, Preprocessing, Stretch, PREPROCESSING_VERSION,
+    centre_stretches, join_stretches, mean_rate_hz, prepare, prepare_series, preprocess,
+    preprocess_stretches, span_within, stretch_means, swarii, Prepared, Preprocessing, Stretch,
+    PREPROCESSING_VERSION,
 };
 pub use spectrum::{spectral_measures, welch_psd, Psd, SpectralMeasures, SPECTRAL_BAND_HZ};
 

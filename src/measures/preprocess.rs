@@ -302,6 +302,38 @@ fn prepare_axis(t_s: &[f64], values: &[f64], mean: f64, p: &Preprocessing) -> Ve
     }
 }
 
+/// Samples per second over a series sampled at times `t_s` (its mean rate); NaN below two
+/// samples.
+pub fn mean_rate_hz(t_s: &[f64]) -> f64 {
+    match (t_s.first(), t_s.last()) {
+        (Some(first), Some(last)) if t_s.len() >= 2 => (t_s.len() - 1) as f64 / (last - first),
+        _ => f64::NAN,
+    }
+}
+
+/// One two-axis series sampled at times `t_s`, ready for the kernels: [`prepare`] of it as
+/// one stretch. Returns (ML, AP, rate in Hz).
+pub fn prepare_series(
+    t_s: &[f64],
+    ml: &[f64],
+    ap: &[f64],
+    preprocessing: Option<&Preprocessing>,
+) -> (Vec<f64>, Vec<f64>, f64) {
+    let stretch = Stretch {
+        t_s: t_s.to_vec(),
+        ml: ml.to_vec(),
+        ap: ap.to_vec(),
+    };
+    let prepared = prepare(&[stretch], preprocessing);
+    (prepared.ml, prepared.ap, prepared.rate_hz)
+}
+
+/// The samples of increasing times `t_s` from `from_s` to `to_s` (both included, with a
+/// nanosecond's slack for times rebuilt from microseconds).
+pub fn span_within(t_s: &[f64], from_s: f64, to_s: f64) -> std::ops::Range<usize> {
+    t_s.partition_point(|t| *t < from_s - 1e-9)..t_s.partition_point(|t| *t <= to_s + 1e-9)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,7 +68,11 @@ pub fn welch_psd(x: &[f64], rate_hz: f64, segment_len: usize) -> Psd {
         }
     }
     let scale = 1.0 / (rate_hz * window_power * segments as f64);
-    let last_doubled = if nfft % 2 == 0 { bins - 1 } else { bins };
+    let last_doubled = if nfft.is_multiple_of(2) {
+        bins - 1
+    } else {
+        bins
+    };
     for (k, d) in density.iter_mut().enumerate() {
         *d *= scale;
         if k > 0 && k < last_doubled {

@@ -837,6 +837,7 @@ impl VirtualBoard {
                 walk: None,
                 posture_deg: None,
                 wobble: None,
+                stance: None,
                 board: Some(BoardTruth {
                     total_n,
                     cop_mm: (total_n >= 1.0)

@@ -10,8 +10,9 @@
 //!   recording.
 //! - [`SimConfig`]: seed, skill, rate, sensor errors and [`Faults`] to inject; which device
 //!   the simulator is ([`SimDevice`]: an IMU on a rocker board or a wobble board
-//!   ([`WobbleWorld`]), on a person's lower back, or a balance board whose person and load
-//!   cells are in `balance_board`, see [`BalanceBoardSim`]).
+//!   ([`WobbleWorld`]), on the lower back of a person who walks, holds a neutral spine or
+//!   stands still ([`StanceWorld`]), or a balance board whose person and load cells are in
+//!   `balance_board`, see [`BalanceBoardSim`]).
 //!
 //! Nothing here does I/O or reads a clock: time is whatever the caller advances it to.
 
@@ -21,6 +22,7 @@ mod posture;
 mod rng;
 mod rocker;
 mod shift;
+mod stance;
 mod walker;
 mod wobble;
 
@@ -43,6 +45,10 @@ pub use rocker::{
 };
 pub use shift::{
     ShiftAttempt, ShiftPerson, ShiftTargetTruth, MISS_MARGIN_MM, VERDICT_SLACK_MM, VERDICT_SLACK_S,
+};
+pub use stance::{
+    sway_factors, StanceSim, StanceTruth, StanceWorld, STEP_DURATION_S, STEP_LEAN_DEG,
+    STEP_LENGTH_M,
 };
 
 pub use walker::{
@@ -118,6 +124,9 @@ pub struct SimConfig {
     /// The posture hold, when `device` is [`SimDevice::PostureWearable`].
     #[serde(default)]
     pub posture: PostureSim,
+    /// The quiet stance, when `device` is [`SimDevice::StanceWearable`].
+    #[serde(default)]
+    pub stance: StanceSim,
 }
 
 /// Which device the simulator is.
@@ -137,6 +146,22 @@ pub enum SimDevice {
     /// An IMU wearable strapped to the middle of a wobble board (x forward, z up) with a
     /// person on it.
     WobbleWearable,
+    /// An IMU wearable on the lower back of a person standing still (quiet stance).
+    StanceWearable,
+}
+
+impl SimDevice {
+    /// The kind of device it introduces itself as.
+    pub fn kind(self) -> DeviceKind {
+        match self {
+            SimDevice::BalanceBoard => DeviceKind::BalanceBoard,
+            SimDevice::RockerWearable
+            | SimDevice::LumbarWearable
+            | SimDevice::PostureWearable
+            | SimDevice::WobbleWearable
+            | SimDevice::StanceWearable => DeviceKind::Wearable,
+        }
+    }
 }
 
 /// What the virtual device speaks.
@@ -181,6 +206,7 @@ impl SimConfig {
             balance_board: BalanceBoardSim::default(),
             walk: WalkSim::default(),
             posture: PostureSim::default(),
+            stance: StanceSim::default(),
             output: SimOutput::Proprio,
         }
     }
@@ -210,6 +236,8 @@ pub struct SampleTruth {
     pub posture_deg: Option<[f64; 2]>,
     /// The wobble board's truth, for a wobble wearable.
     pub wobble: Option<WobbleTruth>,
+    /// The standing person's truth, for a stance wearable (tilt is then the trunk's AP lean).
+    pub stance: Option<StanceTruth>,
 }
 
 /// The simulated wobble board at one sample.
@@ -248,6 +276,8 @@ enum Motion {
     Walker(WalkWorld),
     /// A person holding their posture, the sensor on the lower back.
     Posture(PostureWorld),
+    /// A person standing still, the sensor on the lower back.
+    Stance(StanceWorld),
     /// A wobble board with a person on it, and the true edge contacts.
     Wobble {
         world: WobbleWorld,
@@ -292,6 +322,8 @@ impl VirtualDevice {
             Motion::Walker(WalkWorld::for_config(&config))
         } else if config.device == SimDevice::PostureWearable {
             Motion::Posture(PostureWorld::for_config(&config))
+        } else if config.device == SimDevice::StanceWearable {
+            Motion::Stance(StanceWorld::for_config(&config))
         } else if config.device == SimDevice::WobbleWearable {
             Motion::Wobble {
                 world: WobbleWorld::for_config(&config),
@@ -443,6 +475,7 @@ impl VirtualDevice {
             match (self.streaming, &mut self.motion) {
                 (true, Motion::Walker(world)) => world.start_script(),
                 (true, Motion::Posture(world)) => world.start_script(),
+                (true, Motion::Stance(world)) => world.start_script(),
                 _ => {}
             }
             let (force, rate) = match &mut self.motion {
@@ -460,6 +493,10 @@ impl VirtualDevice {
                     world.signals()
                 }
                 Motion::Posture(world) => {
+                    world.step(STEP_US);
+                    world.signals()
+                }
+                Motion::Stance(world) => {
                     world.step(STEP_US);
                     world.signals()
                 }
@@ -484,7 +521,7 @@ impl VirtualDevice {
                 let sample = self.take_sample(device_us as u32);
                 let lost = self.stalled() || self.fault_rng.chance(self.config.faults.drop_prob);
                 if let Some(t) = truth.as_deref_mut() {
-                    let (mut posture_deg, mut wobble) = (None, None);
+                    let (mut posture_deg, mut wobble, mut stance) = (None, None, None);
                     let (tilt_deg, edge_contacts, walk) = match &self.motion {
                         Motion::Rocker {
                             world,
@@ -502,6 +539,11 @@ impl VirtualDevice {
                             let deviation = world.deviation_deg();
                             posture_deg = Some(deviation);
                             (deviation[0], EdgeContacts::default(), None)
+                        }
+                        Motion::Stance(world) => {
+                            let truth = world.truth();
+                            stance = Some(truth);
+                            (truth.trunk_deg[1], EdgeContacts::default(), None)
                         }
                         Motion::Wobble {
                             world,
@@ -526,6 +568,7 @@ impl VirtualDevice {
                         walk,
                         posture_deg,
                         wobble,
+                        stance,
                     });
                 }
                 if !lost {
@@ -549,6 +592,7 @@ impl VirtualDevice {
             Motion::Rocker { world, .. } => VirtualImu::board_orientation(world.state().tilt_rad),
             Motion::Walker(world) => world.world_from_imu(),
             Motion::Posture(world) => world.world_from_imu(),
+            Motion::Stance(world) => world.world_from_imu(),
             Motion::Wobble { world, .. } => world.world_from_imu(),
         };
         let raw = self

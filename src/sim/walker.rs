@@ -190,18 +190,40 @@ pub(super) struct Sway {
 }
 
 impl Sway {
+    /// The slow sway of standing (0.1–0.6 Hz) of a person of `skill`: each part up to
+    /// 0.15° + 0.3° × (1 − skill).
     pub(super) fn draw(skill: f64, rng: &mut SimRng) -> Self {
-        let amplitude = (0.15 + 0.3 * (1.0 - skill)).to_radians();
+        Self::draw_in(0.15 + 0.3 * (1.0 - skill), [0.1, 0.6], rng)
+    }
+
+    /// Three parts per axis, each of amplitude `amplitude_deg` × U(0.5, 1), frequency
+    /// U(`frequency_hz`) and a random phase.
+    pub(super) fn draw_in(
+        amplitude_deg: f64,
+        [low_hz, high_hz]: [f64; 2],
+        rng: &mut SimRng,
+    ) -> Self {
+        let amplitude = amplitude_deg.to_radians();
         let mut part = |_| {
             (
                 amplitude * rng.range(0.5, 1.0),
-                rng.range(0.1, 0.6),
+                rng.range(low_hz, high_hz),
                 rng.range(0.0, std::f64::consts::TAU),
             )
         };
         Sway {
             parts: [[part(0), part(1), part(2)], [part(0), part(1), part(2)]],
         }
+    }
+
+    /// The same sway with each axis's amplitudes multiplied by `[roll, pitch]`.
+    pub(super) fn scaled(mut self, factors: [f64; 2]) -> Self {
+        for (axis, factor) in self.parts.iter_mut().zip(factors) {
+            for part in axis.iter_mut() {
+                part.0 *= factor;
+            }
+        }
+        self
     }
 
     pub(super) fn at(&self, axis: usize, t_s: f64) -> f64 {

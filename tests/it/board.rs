@@ -737,9 +737,16 @@ fn wrong_devices_and_bad_board_flags_get_one_sentence() {
     fn with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
         [&["drill", "quiet-stance", "--no-live"][..], extra].concat()
     }
+    // Quiet stance runs on a wearable too; single-leg stance does not.
     one_sentence(
-        &with(&["--source", "witmotion-serial:/dev/ttyUSB9"]),
-        "quiet-stance needs a balance board; 'witmotion-serial:/dev/ttyUSB9' is an IMU wearable",
+        &[
+            "drill",
+            "single-leg",
+            "--no-live",
+            "--source",
+            "witmotion-serial:/dev/ttyUSB9",
+        ],
+        "single-leg needs a balance board; 'witmotion-serial:/dev/ttyUSB9' is an IMU wearable",
         1,
     );
     one_sentence(
@@ -780,11 +787,18 @@ fn wrong_devices_and_bad_board_flags_get_one_sentence() {
     );
     one_sentence(&with(&["--level", "6"]), "6 is not in 1..=5", 2);
 
-    // Known only from the Hello: a wearable for quiet stance, a board for the rocker hold.
+    // Known only from the Hello: a wearable for single-leg stance, a board for the rocker
+    // hold.
     let (_wearable, port) = sim_device(&["--seed", "2"]);
     one_sentence(
-        &with(&["--source", &format!("serial:{port}")]),
-        "quiet-stance needs a balance board; the device is an IMU wearable",
+        &[
+            "drill",
+            "single-leg",
+            "--no-live",
+            "--source",
+            &format!("serial:{port}"),
+        ],
+        "single-leg needs a balance board; the device is an IMU wearable",
         1,
     );
     let (_board, port) = sim_device(&["--format", "proprio-board", "--seed", "2"]);

@@ -40,6 +40,8 @@ pub const SWAY_VIEW_MM: f64 = 30.0;
 pub const STEADY_RING_MM: f64 = 10.0;
 /// The trunk's views (neutral spine, walk): ± this, degrees.
 pub const TRUNK_VIEW_DEG: f64 = 15.0;
+/// Quiet stance on the wearable: the "steady" ring around the starting posture, degrees.
+pub const STEADY_LEAN_DEG: f64 = 2.0;
 /// A walker's lean is over once it is this far back inside the band, degrees.
 pub const WALK_HYSTERESIS_DEG: f64 = 0.5;
 
@@ -441,6 +443,7 @@ impl UiState {
                 format!("wobble-board hold · level {level} · band {band_deg:.0}° any way")
             }
             DrillLive::QuietStance(d) => format!("{} · level {level}", stance_title(d.task)),
+            DrillLive::WearableStance(_) => format!("quiet stance on the wearable · level {level}"),
             DrillLive::WeightShift(_) => format!("weight shift · level {level}"),
             DrillLive::TandemWalk(_) => format!("heel-to-toe walk · level {level}"),
             DrillLive::NeutralSpine { band_deg, .. } => {
@@ -524,6 +527,16 @@ impl UiState {
                     },
                 }
             }
+            DrillLive::WearableStance(d) => match d.phase {
+                StancePhase::Holding | StancePhase::Ended => {
+                    Headline::new(Tone::Good, "HOLD STILL", "as still as you can")
+                }
+                _ => Headline::new(
+                    Tone::Prompt,
+                    "STAND STILL",
+                    "stand still, as the level says: the hold starts when you are steady",
+                ),
+            },
             DrillLive::WeightShift(d) => match d.phase {
                 ShiftPhase::Taring => {
                     Headline::new(Tone::Prompt, "STAY OFF", "stay off the board: taring…")
@@ -646,6 +659,18 @@ impl UiState {
                     in_band: lateral_deg.abs() <= LATERAL_MISSTEP_DEG,
                 })
             }
+            DrillLive::WearableStance(d) => {
+                let [ml, ap] = d.lean_deg.filter(|_| d.phase == StancePhase::Holding)?;
+                Some(Gauge::Plane {
+                    point: [ml, ap],
+                    band: STEADY_LEAN_DEG,
+                    limit: TRUNK_VIEW_DEG,
+                    caption: format!(
+                        "trunk from where you started: forward {ap:+.1}° · to the right {ml:+.1}°"
+                    ),
+                    in_band: ml.hypot(ap) <= STEADY_LEAN_DEG,
+                })
+            }
             DrillLive::QuietStance(d) => {
                 if d.phase != StancePhase::Holding {
                     return None;
@@ -706,6 +731,7 @@ impl UiState {
             DrillLive::RockerHold { live: d, .. } => vec![time_left(d.remaining_s), score(d.score)],
             DrillLive::WobbleHold { live: d, .. } => vec![time_left(d.remaining_s), score(d.score)],
             DrillLive::QuietStance(d) => vec![time_left(d.remaining_s), score(d.score)],
+            DrillLive::WearableStance(d) => vec![time_left(d.remaining_s), score(d.score)],
             DrillLive::NeutralSpine { live: d, .. } => {
                 vec![time_left(d.remaining_s), score(d.score)]
             }
@@ -755,6 +781,10 @@ impl UiState {
                     d.mean_velocity_mm_s, d.ellipse_area_95_mm2
                 )
             }
+            DrillLive::WearableStance(d) => format!(
+                "trunk sway {:.2}° · acceleration {:.3} m/s²",
+                d.trunk_rms_deg, d.acc_rms_m_s2
+            ),
             DrillLive::WeightShift(d) => format!(
                 "reached {} · missed {} · of {} targets",
                 d.reached, d.misses, d.targets
