@@ -96,6 +96,13 @@ pub use tandem_walk::{
     SLOW_STEP_FACTOR, STILL_S, STOP_FACTOR, WALK_LEVELS,
 };
 
+/// A log-scale sub-score of a measure where smaller is better: 0 at `zero_at` or above, 1 at
+/// `zero_at / span` or below, linear in the logarithm between (sway measures are
+/// multiplicative, so a halving counts the same wherever it happens).
+pub fn log_share(value: f64, zero_at: f64, span: f64) -> f64 {
+    ((zero_at / value.max(1e-9)).ln() / span.ln()).clamp(0.0, 1.0)
+}
+
 /// The longest interval between samples that is still data, s: a longer one is a gap, and
 /// counts for nothing in any drill's clock or time-weighted sums.
 pub const MAX_HELD_S: f64 = 0.25;

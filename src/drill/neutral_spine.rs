@@ -465,7 +465,7 @@ impl NeutralSpine {
             return 0.0;
         }
         let band = self.config.band_deg;
-        let s_rms = ((2.0 * band / m.rms_deviation_deg.max(1e-9)).ln() / 8f64.ln()).clamp(0.0, 1.0);
+        let s_rms = super::log_share(m.rms_deviation_deg, 2.0 * band, 8.0);
         let completion = (m.measured_s / self.config.duration_s).clamp(0.0, 1.0);
         let in_band = m.time_in_band_percent / 100.0;
         (100.0 * completion * 0.5 * (s_rms + in_band) * 0.85f64.powi(m.holds_broken as i32))

@@ -747,9 +747,8 @@ impl QuietStance {
         }
         let v_ref = self.config.reference_velocity_mm_s();
         let a_ref = self.config.reference_area_mm2();
-        let s_v = ((VELOCITY_SPAN * v_ref / velocity_mm_s.max(1e-9)).ln() / VELOCITY_SPAN.ln())
-            .clamp(0.0, 1.0);
-        let s_a = ((AREA_SPAN * a_ref / area_mm2.max(1e-9)).ln() / AREA_SPAN.ln()).clamp(0.0, 1.0);
+        let s_v = super::log_share(velocity_mm_s, VELOCITY_SPAN * v_ref, VELOCITY_SPAN);
+        let s_a = super::log_share(area_mm2, AREA_SPAN * a_ref, AREA_SPAN);
         let completion = (held_s / self.config.duration_s).clamp(0.0, 1.0);
         let touch_downs = TOUCH_DOWN_FACTOR.powi(touch_downs.saturating_sub(1) as i32);
         (100.0 * completion * 0.5 * (s_v + s_a) * touch_downs).clamp(0.0, 100.0)

@@ -77,7 +77,7 @@ pub fn hold_score(
     let b = band_deg;
     let completion = (done_s / duration_s).clamp(0.0, 1.0);
     let in_band = time_in_band_percent / 100.0;
-    let steadiness = ((2.0 * b / tilt_rms_deg.max(1e-9)).ln() / 10f64.ln()).clamp(0.0, 1.0);
+    let steadiness = super::log_share(tilt_rms_deg, 2.0 * b, 10.0);
     let raw = 100.0 * completion * (0.5 * in_band + 0.5 * steadiness) - 5.0 * edge_contacts as f64;
     raw.clamp(0.0, 100.0)
 }

@@ -393,9 +393,7 @@ impl WearableStance {
         if measured_s < MIN_SCORED_S.min(self.config.duration_s) {
             return 0.0;
         }
-        let sub = |x: f64, reference: f64| {
-            ((SPAN * reference / x.max(1e-12)).ln() / SPAN.ln()).clamp(0.0, 1.0)
-        };
+        let sub = |x: f64, reference: f64| super::log_share(x, SPAN * reference, SPAN);
         let s_trunk = sub(trunk_rms_deg, reference_trunk_rms_deg(&self.config));
         let s_acc = sub(acc_rms_m_s2, reference_acc_rms_m_s2(&self.config));
         let completion = (held_s / self.config.duration_s).clamp(0.0, 1.0);

@@ -373,12 +373,10 @@ impl WeightShiftConfig {
         if reached == 0 || self.targets == 0 {
             return 0.0;
         }
-        let span = SCORE_SPAN.ln();
-        let s_t = ((SCORE_SPAN * self.reference_time_to_reach_s() / t.max(1e-9)).ln() / span)
-            .clamp(0.0, 1.0);
+        let s_t = super::log_share(t, SCORE_SPAN * self.reference_time_to_reach_s(), SCORE_SPAN);
         let waste = (1.0 - e).max(0.0) + WASTE_OFFSET;
         let waste_ref = 1.0 - REFERENCE_PATH_EFFICIENCY + WASTE_OFFSET;
-        let s_e = ((SCORE_SPAN * waste_ref / waste).ln() / span).clamp(0.0, 1.0);
+        let s_e = super::log_share(waste, SCORE_SPAN * waste_ref, SCORE_SPAN);
         let share = (f64::from(reached) / f64::from(self.targets)).min(1.0);
         (100.0 * share * 0.5 * (s_t + s_e)).clamp(0.0, 100.0)
     }
