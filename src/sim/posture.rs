@@ -22,7 +22,7 @@ use nalgebra::{Rotation3, Vector3};
 use serde::{Deserialize, Serialize};
 
 use super::rng::SimRng;
-use super::walker::{kinematic_signals, Pose, Sway};
+use super::walker::{kinematic_signals, Pose, ScriptClock, Sway};
 use super::SimConfig;
 
 /// Height of the lumbar sensor above the hip joints, about which the trunk bends, m.
@@ -199,8 +199,7 @@ impl PostureScript {
 pub struct PostureWorld {
     script: PostureScript,
     sway: Sway,
-    t_us: u64,
-    stream_start_us: Option<u64>,
+    clock: ScriptClock,
 }
 
 impl PostureWorld {
@@ -211,8 +210,7 @@ impl PostureWorld {
         PostureWorld {
             script,
             sway,
-            t_us: 0,
-            stream_start_us: None,
+            clock: ScriptClock::default(),
         }
     }
 
@@ -232,17 +230,16 @@ impl PostureWorld {
 
     /// The wearable has started streaming now: the script's clock starts (once).
     pub fn start_script(&mut self) {
-        self.stream_start_us.get_or_insert(self.t_us);
+        self.clock.start();
     }
 
     /// Advances one physics step of `step_us`.
     pub fn step(&mut self, step_us: u64) {
-        self.t_us += step_us;
+        self.clock.step(step_us);
     }
 
     fn script_t_s(&self) -> f64 {
-        self.stream_start_us
-            .map_or(0.0, |start| self.t_us.saturating_sub(start) as f64 * 1e-6)
+        self.clock.script_t_s().unwrap_or(0.0)
     }
 
     /// The trunk's rotation from neutral at `t`: the drift (flexion about the body's left

@@ -29,7 +29,7 @@ use nalgebra::{Rotation3, Vector3};
 use serde::{Deserialize, Serialize};
 
 use super::rng::SimRng;
-use super::walker::{kinematic_signals, Pose, Sway, LUMBAR_HEIGHT_M};
+use super::walker::{kinematic_signals, Pose, ScriptClock, Sway, LUMBAR_HEIGHT_M};
 use super::SimConfig;
 use crate::drill::{Feet, StanceCondition};
 use crate::G_M_S2;
@@ -93,8 +93,7 @@ pub struct StanceWorld {
     slow: Sway,
     quick: Sway,
     step_at_s: Option<f64>,
-    t_us: u64,
-    stream_start_us: Option<u64>,
+    clock: ScriptClock,
 }
 
 impl StanceWorld {
@@ -116,8 +115,7 @@ impl StanceWorld {
             slow,
             quick,
             step_at_s: setup.step_at_s,
-            t_us: 0,
-            stream_start_us: None,
+            clock: ScriptClock::default(),
         }
     }
 
@@ -132,17 +130,16 @@ impl StanceWorld {
 
     /// The wearable has started streaming now: the script's clock starts (once).
     pub fn start_script(&mut self) {
-        self.stream_start_us.get_or_insert(self.t_us);
+        self.clock.start();
     }
 
     /// Advances one physics step of `step_us`.
     pub fn step(&mut self, step_us: u64) {
-        self.t_us += step_us;
+        self.clock.step(step_us);
     }
 
     fn script_t_s(&self) -> f64 {
-        self.stream_start_us
-            .map_or(0.0, |start| self.t_us.saturating_sub(start) as f64 * 1e-6)
+        self.clock.script_t_s().unwrap_or(0.0)
     }
 
     /// Progress through the step at `t`, 0–1, if it has started.

@@ -240,8 +240,7 @@ pub struct WalkWorld {
     script: WalkScript,
     sway: Sway,
     impact_m_s2: f64,
-    t_us: u64,
-    stream_start_us: Option<u64>,
+    clock: ScriptClock,
 }
 
 /// The sensor's pose at one instant.
@@ -275,8 +274,7 @@ impl WalkWorld {
             script,
             sway,
             impact_m_s2: 2.0 + 2.0 * skill.clamp(0.0, 1.0),
-            t_us: 0,
-            stream_start_us: None,
+            clock: ScriptClock::default(),
         }
     }
 
@@ -296,17 +294,16 @@ impl WalkWorld {
 
     /// The wearable has started streaming now: the script's clock starts (once).
     pub fn start_script(&mut self) {
-        self.stream_start_us.get_or_insert(self.t_us);
+        self.clock.start();
     }
 
     /// Advances one physics step of `step_us`.
     pub fn step(&mut self, step_us: u64) {
-        self.t_us += step_us;
+        self.clock.step(step_us);
     }
 
     fn script_t_s(&self) -> Option<f64> {
-        let start = self.stream_start_us?;
-        Some(self.t_us.saturating_sub(start) as f64 * 1e-6)
+        self.clock.script_t_s()
     }
 
     /// Specific force (m/s²) and angular rate (rad/s) in the sensor frame now.
@@ -437,5 +434,31 @@ mod tests {
             novice.0 > expert.0 && novice.1 > expert.1,
             "{novice:?} {expert:?}"
         );
+    }
+}
+
+/// A wearable person's clock: physics time, and the time since the wearable started
+/// streaming (when the person's script starts).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct ScriptClock {
+    t_us: u64,
+    stream_start_us: Option<u64>,
+}
+
+impl ScriptClock {
+    /// The wearable has started streaming now (only the first call counts).
+    pub(super) fn start(&mut self) {
+        self.stream_start_us.get_or_insert(self.t_us);
+    }
+
+    /// Advances one physics step of `step_us`.
+    pub(super) fn step(&mut self, step_us: u64) {
+        self.t_us += step_us;
+    }
+
+    /// Seconds since streaming started, if it has.
+    pub(super) fn script_t_s(&self) -> Option<f64> {
+        let start = self.stream_start_us?;
+        Some(self.t_us.saturating_sub(start) as f64 * 1e-6)
     }
 }
