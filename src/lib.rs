@@ -20,6 +20,7 @@
 //! - [`recording`]: the recording file format.
 //! - [`quality`]: the data-quality record that goes with every result.
 //! - [`cues`]: when to buzz the wearable.
+//! - [`calibrate`]: the guided calibration routines (steps advance on what the data shows).
 //! - [`eval`]: orientation accuracy against optical ground truth (BROAD-format trials).
 //!
 //! The wire protocol is its own no_std crate, [`proprio_protocol`]; calibration math is
@@ -27,6 +28,7 @@
 
 #![deny(missing_docs)]
 
+pub mod calibrate;
 pub mod cues;
 pub mod decode;
 pub mod devices;

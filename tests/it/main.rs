@@ -2,6 +2,7 @@
 
 mod ble;
 mod board;
+mod calibrate;
 mod cli;
 mod cmd;
 mod common;
