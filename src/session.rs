@@ -29,6 +29,7 @@ use crate::pipeline::{
     PIPELINE_VERSION,
 };
 use crate::quality::{DataQuality, TimestampSource};
+use crate::guided::GuidedInfo;
 use crate::recording::{Control, LinkEventKind, Record};
 use crate::scoring::{self, Baseline, DeviceClass, Progress};
 use crate::sim::SimConfig;
@@ -54,6 +55,7 @@ impl SessionMeta {
             created_utc,
             baseline: None,
             cues: None,
+            guided: None,
         };
         meta.pipeline_version = pipeline_version_on(drill.kind(), meta.expected_device()).into();
         meta
@@ -220,6 +222,10 @@ pub struct SessionMeta {
     /// sessions run in code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cues: Option<CueKinds>,
+    /// Set when the drill was run in a guided session (`proprio session`): the session's id
+    /// and the check-in; absent for a drill run on its own (and in older recordings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guided: Option<GuidedInfo>,
 }
 
 /// The device as it introduced itself.
