@@ -179,7 +179,13 @@ mod tests {
     #[test]
     fn todays_drills_follow_the_check_in() {
         let board = drills_for(DeviceClass::BalanceBoard);
-        let level = |drill: DrillKind| if drill == DrillKind::QuietStance { 3 } else { 1 };
+        let level = |drill: DrillKind| {
+            if drill == DrillKind::QuietStance {
+                3
+            } else {
+                1
+            }
+        };
         let full = todays_drills(board, Allowance::Full, level);
         assert_eq!(full.len(), 4);
         assert_eq!(full[0].drill, DrillKind::QuietStance);
@@ -198,7 +204,10 @@ mod tests {
             let drills = drills_for(device);
             assert!((2..=4).contains(&drills.len()));
             for drill in drills {
-                assert!(DeviceClass::for_drill(*drill).contains(&device), "{drill:?}");
+                assert!(
+                    DeviceClass::for_drill(*drill).contains(&device),
+                    "{drill:?}"
+                );
             }
         }
     }

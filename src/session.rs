@@ -23,13 +23,13 @@ use crate::drill::{
     WearableStance, WearableStanceLive, WeightShift, WeightShiftConfig, WeightShiftLive,
     WobbleHold, WobbleHoldConfig, WobbleHoldLive,
 };
+use crate::guided::GuidedInfo;
 use crate::measures::Stretch;
 use crate::pipeline::{
     CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION,
     PIPELINE_VERSION,
 };
 use crate::quality::{DataQuality, TimestampSource};
-use crate::guided::GuidedInfo;
 use crate::recording::{Control, LinkEventKind, Record};
 use crate::scoring::{self, Baseline, DeviceClass, Progress};
 use crate::sim::SimConfig;

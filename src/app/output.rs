@@ -355,31 +355,35 @@ pub fn direction_words(direction_deg: f64) -> &'static str {
 
 /// The gates' refusal, or the progress score and verdict against the baseline.
 fn print_progress(report: &SessionReport) {
+    for line in progress_lines(report) {
+        out!("  {line}");
+    }
+}
+
+/// The gates' refusal, or the progress score and the verdict against the baseline ("better",
+/// "worse", or "no real change" within the minimal detectable change) with each measure's
+/// part: lines for people, without indentation (the result's and the guided session's).
+pub(super) fn progress_lines(report: &SessionReport) -> Vec<String> {
     if let Some(why) = &report.refused {
-        out!("  not scored (the recording is kept): {why}");
-        return;
+        return vec![format!("not scored (the recording is kept): {why}")];
     }
     let Some(p) = &report.progress else {
-        return;
+        return Vec::new();
     };
     let mode = match p.mode {
         ScoreMode::Progress => "progress from your baseline to the healthy reference",
         ScoreMode::Maintenance => "maintenance: your baseline was already at the reference",
     };
-    out!(
-        "  progress {:.0} / 100 ({mode}); against your baseline: {}",
+    let mut lines = vec![format!(
+        "progress {:.0} / 100 ({mode}); against your baseline: {}",
         p.score,
         p.verdict.words()
-    );
+    )];
     for m in &p.measures {
-        out!(
-            "    {}: {:.2} (baseline {:.2}, healthy {:.2}, a real change is ×{:.2}), sub-score {:.0}",
-            m.name,
-            m.value,
-            m.baseline,
-            m.reference,
-            m.mdc_ratio,
-            m.sub_score
-        );
+        lines.push(format!(
+            "  {}: {:.2} (baseline {:.2}, healthy {:.2}, a real change is ×{:.2}), sub-score {:.0}",
+            m.name, m.value, m.baseline, m.reference, m.mdc_ratio, m.sub_score
+        ));
     }
+    lines
 }
