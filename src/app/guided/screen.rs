@@ -236,6 +236,13 @@ pub fn change_words(change: Change) -> String {
     match change {
         Change::Advanced { from, to } => format!("The plan moves you up: level {from} → {to}."),
         Change::SteppedBack {
+            from: 1,
+            to: 1,
+            pain: true,
+        } => "After the pain stop the plan stays at level 1, the easiest: start again gently \
+              next time."
+            .to_string(),
+        Change::SteppedBack {
             from,
             to,
             pain: true,
@@ -334,4 +341,97 @@ pub fn render(frame: &mut Frame, screen: &Screen) {
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text);
     frame.render_widget(keys_line(&screen.keys), keys);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::view::Key;
+    use crate::drill::DrillKind;
+
+    const S: u64 = 1_000_000;
+
+    fn shown(flow: &SessionFlow, now_us: u64) -> Screen {
+        let cx = Context {
+            done: &[],
+            last: None,
+            now_us,
+            elapsed_s: 75.0,
+        };
+        screen(flow, &cx)
+    }
+
+    #[test]
+    fn the_pain_key_is_first_on_every_screen_and_each_says_what_it_should() {
+        let mut flow = SessionFlow::new(
+            vec![(DrillKind::QuietStance, 2), (DrillKind::WeightShift, 1)],
+            5 * S,
+            30 * S,
+        );
+        let mut seen = Vec::new();
+        let mut check = |flow: &SessionFlow, now_us: u64| {
+            let screen = shown(flow, now_us);
+            assert_eq!(screen.keys[0], ("p", "STOP, IT HURTS"), "{screen:?}");
+            seen.push(flow.step().name());
+            screen
+        };
+        assert!(check(&flow, 0)
+            .lines
+            .iter()
+            .any(|l| l.contains("0 = no pain")));
+        flow.key(Key::Digit(1), 0);
+        assert!(check(&flow, 0).lines.contains(&"Pain: 1".to_string()));
+        flow.key(Key::Enter, 0);
+        check(&flow, 0);
+        flow.key(Key::Letter('b'), 0);
+        let instructions = check(&flow, 0);
+        assert!(instructions
+            .title
+            .contains("drill 1 of 2: quiet-stance · level 2"));
+        let text = instructions.lines.join("\n");
+        assert!(text.contains(DrillKind::QuietStance.purpose()), "{text}");
+        assert!(text.contains(DrillKind::QuietStance.summary()), "{text}");
+        flow.key(Key::Enter, 10 * S);
+        // 5 s to go at the start, 1 s in its last second.
+        assert_eq!(check(&flow, 10 * S).big.as_deref(), Some("5"));
+        assert_eq!(check(&flow, 14 * S + 1).big.as_deref(), Some("1"));
+        flow.tick(15 * S);
+        check(&flow, 15 * S);
+        flow.drill_ended(EndReason::Completed, 40 * S);
+        let rest = check(&flow, 41 * S);
+        assert_eq!(rest.big.as_deref(), Some("29"));
+        assert!(rest.keys.contains(&("Enter", "skip the rest")));
+        flow.key(Key::Enter, 42 * S);
+        assert!(check(&flow, 42 * S).keys.contains(&("Enter", "next drill")));
+        flow.key(Key::Pain, 43 * S);
+        let summary = check(&flow, 43 * S);
+        let text = summary.lines.join("\n");
+        assert!(text.contains("pain 1 of 10, feeling better"), "{text}");
+        assert!(text.contains("You stopped because it hurt"), "{text}");
+        assert!(text.contains("Time: 1 min 15 s."), "{text}");
+        assert_eq!(
+            seen,
+            [
+                "check-in",
+                "check-in",
+                "check-in",
+                "instructions",
+                "countdown",
+                "countdown",
+                "drill",
+                "rest",
+                "result",
+                "summary"
+            ]
+        );
+    }
+
+    #[test]
+    fn high_pain_advises_rest() {
+        let mut flow = SessionFlow::new(vec![(DrillKind::NeutralSpine, 1)], 5 * S, 0);
+        flow.check_in(7, crate::guided::Feeling::Worse, 0);
+        let text = shown(&flow, 0).lines.join("\n");
+        assert!(text.contains("no drills today"), "{text}");
+        assert!(!text.contains("Well done"), "{text}");
+    }
 }
