@@ -71,6 +71,9 @@ pub struct DrillRecord {
     /// Set when the pain key was pressed outside the drill itself: the step ("instructions",
     /// "countdown", "rest", "result"); the recording then holds the pain stop and no data.
     pub pain_stop_during: Option<&'static str>,
+    /// Run with the wearable on the lower back (for the words of its end).
+    #[serde(skip)]
+    on_wearable: bool,
 }
 
 impl DrillRecord {
@@ -92,6 +95,7 @@ impl DrillRecord {
             recording: report.recording.clone(),
             plan_change,
             pain_stop_during,
+            on_wearable: output::worn_on_the_back(report),
         }
     }
 
@@ -111,7 +115,7 @@ impl DrillRecord {
         let end = if self.end == EndReason::Completed {
             String::new()
         } else {
-            format!(", {}", output::end_words(self.end))
+            format!(", {}", output::end_words(self.end, self.on_wearable))
         };
         format!("{score}, {verdict}{end}")
     }

@@ -10,7 +10,7 @@ use ratatui::Frame;
 
 use super::flow::{SessionFlow, Step};
 use super::DrillRecord;
-use crate::app::output::{end_words, progress_lines};
+use crate::app::output::{end_words, progress_lines, worn_on_the_back};
 use crate::app::view::{big_text, keys_line, DIGIT_ROWS, KEYS};
 use crate::drill::EndReason;
 use crate::guided::{Allowance, REST_FROM_NRS};
@@ -216,7 +216,7 @@ pub fn result_lines(report: &SessionReport, record: Option<&DrillRecord>) -> Vec
         "{} level {}: {score} ({})",
         report.drill.name(),
         report.level,
-        end_words(report.end)
+        end_words(report.end, worn_on_the_back(report))
     )];
     let progress = progress_lines(report);
     if progress.is_empty() {
