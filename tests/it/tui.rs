@@ -473,3 +473,120 @@ fn a_guided_session_checks_in_and_the_pain_key_ends_it_and_steps_the_plan_back()
     assert_eq!(spine["last_change"]["kind"], "stepped-back");
     assert_eq!(spine["last_change"]["pain"], true);
 }
+
+/// The pain key before a drill has begun (on its countdown) ends the session too, and is
+/// recorded as a pain stop of that drill, in a recording that holds no data, so the plan steps
+/// back all the same.
+#[test]
+fn the_pain_key_on_a_countdown_is_recorded_as_that_drills_pain_stop() {
+    if !can_run("the_pain_key_on_a_countdown_is_recorded_as_that_drills_pain_stop") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start("countdown", 100, 30);
+    tmux.wait_for("the shell's prompt", |s| s.contains('$'));
+    tmux.type_line(&proprio_line(
+        dir.path(),
+        "session --source sim --sensor board --pain 1 --feeling better",
+    ));
+    // The check-in came from the command line: straight to the first drill.
+    tmux.wait_for("the first drill's instructions", |s| {
+        s.contains("drill 1 of 4: quiet-stance · level 1")
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the countdown", |s| s.contains("Get ready"));
+    tmux.send(&["p"]);
+    let summary = tmux.wait_for("the summary", |s| s.contains("guided session · summary"));
+    assert!(
+        summary.contains("quiet-stance level 1: pain stop (the pain key, during the countdown)"),
+        "{summary}"
+    );
+    tmux.send(&["q"]);
+    let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
+    assert_eq!(exit_status(&after), Some("0"), "{after}");
+    assert_eq!(tmux.pane("#{alternate_on}"), "0");
+
+    let mut reader = RecordingReader::new(BufReader::new(
+        File::open(the_recording(dir.path())).unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(reader.meta().guided.as_ref().map(|g| g.pain_nrs), Some(1));
+    let mut records = Vec::new();
+    while let Some(record) = reader.next_record().unwrap() {
+        records.push(record);
+    }
+    assert!(
+        !records.iter().any(|r| matches!(r, Record::Received { .. })),
+        "no data: the drill never began"
+    );
+    let result = records.iter().find_map(|r| match r {
+        Record::Result(json) => Some(serde_json::from_str::<Value>(json).unwrap()),
+        _ => None,
+    });
+    assert_eq!(result.expect("a result")["end"], "pain-stop");
+    let plans = crate::cmd::json(&crate::cmd::proprio(dir.path(), &["plan", "--json"]));
+    let stance = plans
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["drill"] == "quiet-stance" && p["device"] == "balance-board")
+        .unwrap();
+    assert_eq!(stance["last_change"]["pain"], true, "{stance}");
+}
+
+#[cfg(unix)]
+/// The process ids of the shell's children in `tmux`'s pane.
+fn children_of_the_shell(tmux: &Tmux) -> Vec<String> {
+    let shell = tmux.pane("#{pane_pid}");
+    let out = Command::new("ps")
+        .args(["-o", "pid=", "--ppid", &shell])
+        .output()
+        .expect("run ps");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// SIGTERM and SIGHUP, like Ctrl-C, end the drill as the user's stop: the recording gets its
+/// result and the terminal is given back.
+#[cfg(unix)]
+#[test]
+fn sigterm_and_sighup_give_the_terminal_back() {
+    if !can_run("sigterm_and_sighup_give_the_terminal_back") {
+        return;
+    }
+    for signal in ["TERM", "HUP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = Tmux::start(&format!("sig{signal}"), 100, 30);
+        tmux.wait_for("the shell's prompt", |s| s.contains('$'));
+        tmux.type_line(&proprio_line(
+            dir.path(),
+            "drill rocker-hold --source sim --seed 3 --duration 60",
+        ));
+        tmux.wait_for("the live view", |s| s.contains("TIME LEFT"));
+        assert_eq!(tmux.pane("#{alternate_on}"), "1");
+        let pids = children_of_the_shell(&tmux);
+        assert_eq!(pids.len(), 1, "proprio alone: {pids:?}");
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pids[0]])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
+        assert_eq!(tmux.pane("#{alternate_on}"), "0", "SIG{signal}: {after}");
+        assert_eq!(tmux.pane("#{cursor_flag}"), "1");
+        assert!(after.contains("stopped by you"), "SIG{signal}: {after}");
+        let mut reader = RecordingReader::new(BufReader::new(
+            File::open(the_recording(dir.path())).unwrap(),
+        ))
+        .unwrap();
+        let mut result = None;
+        while let Some(record) = reader.next_record().unwrap() {
+            if let Record::Result(json) = record {
+                result = Some(serde_json::from_str::<Value>(&json).unwrap());
+            }
+        }
+        assert_eq!(result.expect("a result")["end"], "user-stop", "SIG{signal}");
+    }
+}

@@ -266,12 +266,6 @@ impl SessionFlow {
         }
     }
 
-    /// `q` (or a signal) during drill `i`: the drill ends as the user's stop, and the
-    /// session after its result.
-    pub fn stop_after_drill(&mut self) {
-        self.stop_asked = true;
-    }
-
     /// The drill under way ended with `end` at `now_us`.
     pub fn drill_ended(&mut self, end: EndReason, now_us: u64) {
         let Step::Drill(i) = self.step else {

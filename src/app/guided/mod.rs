@@ -321,7 +321,8 @@ impl Guided<'_> {
                 Step::Summary => {
                     self.record_pain_outside_a_drill()?;
                     self.save()?;
-                    let Some(view) = view.as_mut() else {
+                    // After a signal nobody may be at the keys (a closed terminal): done.
+                    let Some(view) = view.as_mut().filter(|_| signals.received().is_none()) else {
                         return Ok(());
                     };
                     self.draw(view)?;
@@ -347,9 +348,6 @@ impl Guided<'_> {
                 _ = tick.tick() => {}
                 _ = signals.recv() => self.flow.key(Key::Stop, self.now_us()),
             }
-            if step == Step::Summary && signals.received().is_some() {
-                return Ok(());
-            }
         }
     }
 
@@ -369,13 +367,14 @@ impl Guided<'_> {
         let history = store::past_results(&self.data_dir);
         let progress = view.is_none() && !self.args.no_live;
         let report = run_prepared(prepared, view, progress, signals).await?;
-        if signals.received().is_some() {
-            self.flow.stop_after_drill();
-        }
         let change = plan::change_by(DeviceClass::of_report(&report), &history, &report);
         self.done
             .push(DrillRecord::new(planned, &report, change, None));
         self.flow.drill_ended(report.end, self.now_us());
+        if signals.received().is_some() {
+            // Stopped from outside: straight to the summary.
+            self.flow.key(Key::Stop, self.now_us());
+        }
         if !self.live {
             output::print_report(&report);
             if let Some(change) = change {
