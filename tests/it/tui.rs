@@ -535,16 +535,19 @@ fn the_pain_key_on_a_countdown_is_recorded_as_that_drills_pain_stop() {
 }
 
 #[cfg(unix)]
-/// The process ids of the shell's children in `tmux`'s pane.
+/// The process ids of the shell's children in `tmux`'s pane (from /proc: no `ps` needed).
 fn children_of_the_shell(tmux: &Tmux) -> Vec<String> {
     let shell = tmux.pane("#{pane_pid}");
-    let out = Command::new("ps")
-        .args(["-o", "pid=", "--ppid", &shell])
-        .output()
-        .expect("run ps");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_string)
+    let entries = std::fs::read_dir("/proc").expect("/proc");
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid …: comm may hold spaces, so read after its ')'.
+            let ppid = stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?;
+            (ppid == shell).then_some(pid)
+        })
         .collect()
 }
 
