@@ -50,14 +50,16 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     let baseline_trials = prepared.next.baseline_trials;
     let report = runtime.block_on(async {
         let mut signals = StopSignals::new()?;
+        // The link first: a failure to connect is a sentence on the normal screen.
+        let opened = prepared.open(live)?;
         let mut view = if live {
             Some(LiveView::start().context("cannot take over the terminal for the live view")?)
         } else {
             None
         };
         let progress = !live && !args.no_live;
-        run_prepared(prepared, view.as_mut(), progress, &mut signals).await
-        // The terminal back (the view dropped) before the result is printed.
+        opened.run(view.as_mut(), progress, &mut signals).await
+        // The view is dropped here: the terminal back before the result is printed.
     })?;
     let json = serde_json::to_string(&report).context("cannot format the result")?;
     if args.json {
@@ -207,47 +209,68 @@ pub(super) fn prepare_drill(
     })
 }
 
-/// Runs a prepared drill: opens the link (the simulator paced when there is a `view`) and the
-/// recording, runs the live loop, and appends the result to the recording. Returns the result
-/// with the recording's path. `progress`: a progress line on standard error (no view).
-pub(super) async fn run_prepared(
-    prepared: PreparedDrill,
-    view: Option<&mut LiveView>,
-    progress: bool,
-    signals: &mut StopSignals,
-) -> Result<SessionReport> {
-    let PreparedDrill {
-        source,
-        sim,
-        meta,
-        stamp,
-        data_dir,
-        rate_hz,
-        cues,
-        ..
-    } = prepared;
-    let mut link = Link::open(&source, sim, view.is_some())?;
-    let mut recording = RecordingFile::create(&data_dir, &stamp, &meta)?;
-    let options = LiveOptions {
-        rate_hz,
-        cues,
-        progress,
-    };
-    let outcome = run_live(&mut link, &mut recording, meta, view, options, signals).await;
-    let report = match outcome {
-        Ok(report) => report,
-        Err(error) => {
-            // Keep what was recorded; say where it is.
-            let path = recording.close()?;
-            anyhow::bail!("{error:#} (what arrived is kept in {})", path.display());
-        }
-    };
-    // The file keeps the result without its own path (so the same seed gives the same bytes).
-    let stored = serde_json::to_string(&report).context("cannot format the result")?;
-    recording.append(&Record::Result(stored))?;
-    let mut report = report;
-    report.recording = Some(recording.close()?.display().to_string());
-    Ok(report)
+impl PreparedDrill {
+    /// Opens the link (the simulator paced for a live view) and creates the recording.
+    pub(super) fn open(self, live: bool) -> Result<OpenDrill> {
+        let link = Link::open(&self.source, self.sim, live)?;
+        let recording = RecordingFile::create(&self.data_dir, &self.stamp, &self.meta)?;
+        Ok(OpenDrill {
+            link,
+            recording,
+            meta: self.meta,
+            rate_hz: self.rate_hz,
+            cues: self.cues,
+        })
+    }
+}
+
+/// A drill whose link and recording are open.
+pub(super) struct OpenDrill {
+    link: Link,
+    recording: RecordingFile,
+    meta: SessionMeta,
+    rate_hz: u16,
+    cues: CueKinds,
+}
+
+impl OpenDrill {
+    /// Runs the live loop (drawing on `view` if given; `progress`: a progress line on standard
+    /// error instead), and appends the result to the recording. Returns the result with the
+    /// recording's path.
+    pub(super) async fn run(
+        self,
+        view: Option<&mut LiveView>,
+        progress: bool,
+        signals: &mut StopSignals,
+    ) -> Result<SessionReport> {
+        let OpenDrill {
+            mut link,
+            mut recording,
+            meta,
+            rate_hz,
+            cues,
+        } = self;
+        let options = LiveOptions {
+            rate_hz,
+            cues,
+            progress,
+        };
+        let outcome = run_live(&mut link, &mut recording, meta, view, options, signals).await;
+        let report = match outcome {
+            Ok(report) => report,
+            Err(error) => {
+                // Keep what was recorded; say where it is.
+                let path = recording.close()?;
+                anyhow::bail!("{error:#} (what arrived is kept in {})", path.display());
+            }
+        };
+        // The file keeps the result without its own path (so the same seed gives the same bytes).
+        let stored = serde_json::to_string(&report).context("cannot format the result")?;
+        recording.append(&Record::Result(stored))?;
+        let mut report = report;
+        report.recording = Some(recording.close()?.display().to_string());
+        Ok(report)
+    }
 }
 
 async fn run_live(

@@ -5,10 +5,10 @@
 //!
 //! - `flow`: [`flow::SessionFlow`], what is shown when; no terminal.
 //! - `screen`: the screens between drills, as text, and drawn.
-//! - here: running it. Each drill goes through `run::prepare_drill` and `run::run_prepared`,
-//!   the same code as `proprio drill`, so every source works; the terminal is taken once for
-//!   the whole session. Without a terminal (or with `--no-live`) it runs unattended, printing
-//!   plain text.
+//! - here: running it. Each drill goes through `run::prepare_drill`, `PreparedDrill::open`
+//!   and `OpenDrill::run`, the code of `proprio drill`, so every source works; the terminal is
+//!   taken once for the whole session. Without a terminal (or with `--no-live`) it runs
+//!   unattended, printing plain text.
 //!
 //! The pain key `p` works on every screen: during a drill it ends the drill as a pain stop; on
 //! another screen about a drill (instructions, countdown, rest, result) it is recorded as a
@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use self::flow::{SessionEnd, SessionFlow, Step, COUNTDOWN_US};
 use super::link::Source;
-use super::run::{prepare_drill, run_prepared};
+use super::run::prepare_drill;
 use super::signals::StopSignals;
 use super::store::{self, RecordingFile, SessionFile};
 use super::view::{Key, LiveView};
@@ -366,7 +366,8 @@ impl Guided<'_> {
         )?;
         let history = store::past_results(&self.data_dir);
         let progress = view.is_none() && !self.args.no_live;
-        let report = run_prepared(prepared, view, progress, signals).await?;
+        let opened = prepared.open(view.is_some())?;
+        let report = opened.run(view, progress, signals).await?;
         let change = plan::change_by(DeviceClass::of_report(&report), &history, &report);
         self.done
             .push(DrillRecord::new(planned, &report, change, None));
