@@ -17,6 +17,7 @@
 //! - [`scoring`]: quality gates, the personal baseline and its minimal detectable change, the
 //!   0–100 progress score and the verdict.
 //! - [`plan`]: the progression ladder of each drill, from past results.
+//! - [`guided`]: the guided session's rules: the check-in's pain thresholds, today's drills.
 //! - [`recording`]: the recording file format.
 //! - [`quality`]: the data-quality record that goes with every result.
 //! - [`cues`]: when to buzz the wearable.
@@ -34,6 +35,7 @@ pub mod decode;
 pub mod devices;
 pub mod drill;
 pub mod eval;
+pub mod guided;
 pub mod measures;
 pub mod pipeline;
 pub mod plan;

@@ -23,6 +23,7 @@ use crate::drill::{
     WearableStance, WearableStanceLive, WeightShift, WeightShiftConfig, WeightShiftLive,
     WobbleHold, WobbleHoldConfig, WobbleHoldLive,
 };
+use crate::guided::GuidedInfo;
 use crate::measures::Stretch;
 use crate::pipeline::{
     CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION,
@@ -54,6 +55,7 @@ impl SessionMeta {
             created_utc,
             baseline: None,
             cues: None,
+            guided: None,
         };
         meta.pipeline_version = pipeline_version_on(drill.kind(), meta.expected_device()).into();
         meta
@@ -220,6 +222,10 @@ pub struct SessionMeta {
     /// sessions run in code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cues: Option<CueKinds>,
+    /// Set when the drill was run in a guided session (`proprio session`): the session's id
+    /// and the check-in; absent for a drill run on its own (and in older recordings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guided: Option<GuidedInfo>,
 }
 
 /// The device as it introduced itself.

@@ -15,6 +15,7 @@ mod measures;
 mod orientation;
 mod plan;
 mod recording;
+mod session;
 mod shift;
 mod sim_truth;
 mod spine;
