@@ -7,6 +7,7 @@ mod cmd;
 mod common;
 mod devices;
 mod drill;
+mod exchange;
 mod gait;
 mod imu_stance;
 mod measure;
