@@ -16,6 +16,7 @@
 //!   (`measure_csv`).
 //! - `exchange`: `proprio export` (samples in SI units and results, CSV or JSON) and
 //!   `proprio import` (another tool's recording as a replayable session).
+//! - `report`: `proprio report`, plots of sessions and of progress (SVG, PNG, one HTML page).
 
 /// `println!` for the command's output. When the reader has gone (`proprio drills | head -3`)
 /// the program ends quietly, as command-line tools do, instead of panicking.
@@ -36,6 +37,7 @@ mod measure;
 mod measure_csv;
 mod output;
 mod plan;
+mod report;
 mod run;
 mod scan;
 mod sim_device;
@@ -117,6 +119,10 @@ enum Command {
     /// Import another tool's IMU recording (x-io Fusion CSV, WitMotion's export, or any CSV
     /// with a column mapping) as a proprio session that replays and measures like a native one.
     Import(exchange::import::ImportArgs),
+    /// Write a report: plots of a session (stabilogram, tilt or trunk over time with the band
+    /// and events, a walk's steps) and of progress over weeks, as SVG, PNG and one HTML page to
+    /// hand to a clinician.
+    Report(report::ReportArgs),
     /// Run the simulator as a device in real time: on a pseudo-terminal, so that
     /// `proprio drill … --source serial:PATH` can connect to it (prints the port's path), or on
     /// standard input and output (for a fake Bluetooth stack to carry).
@@ -459,6 +465,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Measure(args) => measure::measure(&args),
         Command::Export(args) => exchange::export::export(&store::data_dir(data_dir)?, &args),
         Command::Import(args) => exchange::import::import(&store::data_dir(data_dir)?, &args),
+        Command::Report(args) => report::report(&store::data_dir(data_dir)?, &args),
         Command::SimDevice {
             serial: _,
             stdio,

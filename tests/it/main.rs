@@ -14,6 +14,7 @@ mod measure;
 mod measures;
 mod orientation;
 mod plan;
+mod programme;
 mod recording;
 mod shift;
 mod sim_truth;
