@@ -19,7 +19,7 @@ pub struct CsvArgs {
     #[arg(long, value_name = "NAME")]
     pub(super) time_column: Option<String>,
     /// CSV: the file has no time column; its rows are samples at HZ.
-    #[arg(long, value_name = "HZ", value_parser = parse_rate_hz, conflicts_with = "time_column")]
+    #[arg(long, visible_alias = "rate-hz", value_name = "HZ", value_parser = parse_rate_hz, conflicts_with = "time_column")]
     pub(super) rate: Option<f64>,
     /// CSV: the unit of the time column: s, ms or us [default: the unit in the column's name,
     /// e.g. `Time (s)`, `t_ms`, else s]. A column of clock times (`10:20:30.125`, with or

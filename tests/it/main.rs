@@ -16,6 +16,7 @@ mod orientation;
 mod plan;
 mod programme;
 mod recording;
+mod report;
 mod shift;
 mod sim_truth;
 mod spine;

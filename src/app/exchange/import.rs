@@ -46,9 +46,40 @@ pub struct ImportArgs {
     /// measured as a wearable recording].
     #[arg(long, value_enum, default_value = "quiet-stance")]
     drill: ImportDrill,
+    /// A column mapping, `time=NAME`, `acc=X,Y,Z`, `gyro=X,Y,Z` or `mag=X,Y,Z` (repeatable;
+    /// the same as --time-column, --acc-columns, --gyro-columns and --mag-columns).
+    #[arg(long, value_name = "KEY=COLUMNS", value_parser = parse_map)]
+    map: Vec<(MapKey, String)>,
     /// The column mapping and units (generic CSV; they also override a format's defaults).
     #[command(flatten)]
     csv: CsvArgs,
+}
+
+/// What a `--map` entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKey {
+    /// The time column.
+    Time,
+    /// The accelerometer's columns.
+    Acc,
+    /// The gyroscope's columns.
+    Gyro,
+    /// The magnetometer's columns.
+    Mag,
+}
+
+fn parse_map(s: &str) -> Result<(MapKey, String), String> {
+    let (key, columns) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not KEY=COLUMNS (e.g. acc=ax,ay,az)"))?;
+    let key = match key.trim() {
+        "time" | "t" => MapKey::Time,
+        "acc" => MapKey::Acc,
+        "gyro" | "gyr" => MapKey::Gyro,
+        "mag" => MapKey::Mag,
+        other => return Err(format!("'{other}' in --map is not time, acc, gyro or mag")),
+    };
+    Ok((key, columns.to_string()))
 }
 
 /// The formats `import` reads.
@@ -107,6 +138,15 @@ pub fn import(data_dir: &Path, args: &ImportArgs) -> Result<ExitCode> {
         .to_string();
     let format = args.format.unwrap_or_else(|| recognise(&header));
     let mut csv = args.csv.clone();
+    for (key, columns) in &args.map {
+        let slot = match key {
+            MapKey::Time => &mut csv.time_column,
+            MapKey::Acc => &mut csv.acc_columns,
+            MapKey::Gyro => &mut csv.gyro_columns,
+            MapKey::Mag => &mut csv.mag_columns,
+        };
+        *slot = Some(columns.clone());
+    }
     if format == ImportFormat::Witmotion {
         // The chip's clock where the export has it, else the software's.
         if csv.time_column.is_none() && csv.rate.is_none() {

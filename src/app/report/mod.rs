@@ -69,12 +69,13 @@ macro_rules! render {
             let root = SVGBackend::with_string(&mut svg, $size).into_drawing_area();
             $plot.draw(&root)?;
         }
-        let png = base.with_extension("png");
+        // Appended, not `with_extension`: a session's name may hold dots.
+        let png = PathBuf::from(format!("{}.png", base.display()));
         {
             let root = BitMapBackend::new(&png, $size).into_drawing_area();
             $plot.draw(&root)?;
         }
-        let svg_path = base.with_extension("svg");
+        let svg_path = PathBuf::from(format!("{}.svg", base.display()));
         std::fs::write(&svg_path, &svg)
             .with_context(|| format!("cannot write {}", svg_path.display()))?;
         svg
@@ -337,20 +338,28 @@ fn mean_between(points: &[(f64, f64)], from: f64, to: f64) -> f64 {
 /// with a caption and a file name.
 fn trace(d: &Decoded) -> Option<(Trace<'static>, String, &'static str)> {
     let r = &d.report;
-    let start = r.start_s;
-    // Time from the drill's start; a little of the lead-in shown.
+    let last_s = d.samples.tilt.last()?.t_us as f64 * 1e-6;
+    // Time from the drill's start, a little of the lead-in shown; an imported recording's
+    // drill is nominal, so all of it from its first sample.
+    let imported = d.meta.imported.is_some();
+    let (origin, x_range) = if imported {
+        (0.0, (0.0, last_s))
+    } else {
+        (r.start_s, (-r.start_s.min(5.0), r.duration_s + 1.0))
+    };
     let series = |f: &dyn Fn(&crate::pipeline::BoardTilt) -> f64| -> Vec<(f64, f64)> {
         d.samples
             .tilt
             .iter()
-            .map(|t| (t.t_us as f64 * 1e-6 - start, f(t)))
-            .filter(|(t, _)| *t >= -start.min(5.0) && *t <= r.duration_s + 1.0)
+            .map(|t| (t.t_us as f64 * 1e-6 - origin, f(t)))
+            .filter(|(t, _)| *t >= x_range.0 && *t <= x_range.1)
             .collect()
     };
-    if d.samples.tilt.is_empty() {
-        return None;
-    }
-    let x_range = (-start.min(5.0), r.duration_s + 1.0);
+    let x_desc = if imported {
+        "time from the start of the recording, s"
+    } else {
+        "time from the start of the drill, s"
+    };
     let mut marks = Vec::new();
     for e in &r.events {
         let (kind, tone) = match e {
@@ -365,7 +374,7 @@ fn trace(d: &Decoded) -> Option<(Trace<'static>, String, &'static str)> {
             _ => continue,
         };
         marks.push(Mark {
-            t_s: e.t_s(),
+            t_s: e.t_s() + r.start_s - origin,
             kind,
             tone,
         });
@@ -376,6 +385,7 @@ fn trace(d: &Decoded) -> Option<(Trace<'static>, String, &'static str)> {
         DrillSetup::RockerHold(c) => Some((
             Trace {
                 title: title("board tilt"),
+                x_desc,
                 y_desc: "tilt, degrees",
                 lines: vec![Line {
                     label: "board tilt".into(),
@@ -403,6 +413,7 @@ fn trace(d: &Decoded) -> Option<(Trace<'static>, String, &'static str)> {
         DrillSetup::WobbleHold(c) => Some((
             Trace {
                 title: title("board tilt"),
+                x_desc,
                 y_desc: "tilt whichever way, degrees",
                 lines: vec![Line {
                     label: "board tilt".into(),
@@ -438,6 +449,7 @@ fn trace(d: &Decoded) -> Option<(Trace<'static>, String, &'static str)> {
             Some((
                 Trace {
                     title: title("trunk deviation from neutral"),
+                    x_desc,
                     y_desc: "deviation, degrees",
                     lines: vec![
                         Line {
@@ -473,6 +485,7 @@ fn trace(d: &Decoded) -> Option<(Trace<'static>, String, &'static str)> {
             Some((
                 Trace {
                     title: title("step timeline"),
+                    x_desc,
                     y_desc: "trunk lean sideways, degrees",
                     lines: vec![Line {
                         label: "trunk lean sideways".into(),
@@ -499,13 +512,22 @@ fn trace(d: &Decoded) -> Option<(Trace<'static>, String, &'static str)> {
             let pitch = series(&|t| t.pitch_deg);
             let roll = series(&|t| t.roll_deg);
             let (p0, r0) = (
-                mean_between(&pitch, 0.0, r.duration_s),
-                mean_between(&roll, 0.0, r.duration_s),
+                mean_between(&pitch, x_range.0, x_range.1),
+                mean_between(&roll, x_range.0, x_range.1),
             );
             Some((
                 Trace {
-                    title: title("trunk sway"),
-                    y_desc: "trunk angle from its mean, degrees",
+                    title: title(if imported {
+                        "sensor tilt"
+                    } else {
+                        "trunk sway"
+                    }),
+                    x_desc,
+                    y_desc: if imported {
+                        "tilt from its mean, degrees"
+                    } else {
+                        "trunk angle from its mean, degrees"
+                    },
                     lines: vec![
                         Line {
                             label: "forward–back".into(),
@@ -523,9 +545,15 @@ fn trace(d: &Decoded) -> Option<(Trace<'static>, String, &'static str)> {
                     marks,
                     x_range,
                 },
-                "The lower back's sway while standing, forward–back and side to side, from its \
-                 mean over the hold; a tick marks stepping out of the stance."
-                    .into(),
+                if imported {
+                    "The sensor's tilt over the whole imported recording, forward–back and side \
+                     to side (about its y and x axes), from its mean."
+                        .into()
+                } else {
+                    "The lower back's sway while standing, forward–back and side to side, from \
+                     its mean over the hold; a tick marks stepping out of the stance."
+                        .into()
+                },
                 "sway",
             ))
         }

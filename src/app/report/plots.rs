@@ -184,6 +184,8 @@ pub enum Tone {
 pub struct Trace<'a> {
     /// Title.
     pub title: String,
+    /// The x axis's description, with its unit.
+    pub x_desc: &'a str,
     /// The y axis's description, with its unit.
     pub y_desc: &'a str,
     /// The lines.
@@ -222,7 +224,7 @@ impl Trace<'_> {
             .map_err(draw_error)?;
         chart
             .configure_mesh()
-            .x_desc("time from the start of the drill, s")
+            .x_desc(self.x_desc)
             .y_desc(self.y_desc)
             .label_style(label_style())
             .axis_desc_style(axis_style())
