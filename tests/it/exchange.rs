@@ -120,6 +120,7 @@ fn export_then_import_gives_back_the_samples() {
         (4..7, half_count(4..7)),
         (7..10, half_count(7..10)),
     ];
+    let mut worst_counts = [0.0f64; 3];
     for (k, (a, b)) in original.iter().zip(&back).enumerate() {
         // Device times are whole microseconds on both sides.
         let (ta, tb) = (a[0].unwrap(), b[0].unwrap());
@@ -127,9 +128,10 @@ fn export_then_import_gives_back_the_samples() {
             (ta - tb).abs() < 0.5e-6,
             "sample {k}: time {ta} came back as {tb}"
         );
-        for (cols, tol) in &tolerances {
+        for (s, (cols, tol)) in tolerances.iter().enumerate() {
             for c in cols.clone() {
                 let (x, y) = (a[c].unwrap(), b[c].unwrap());
+                worst_counts[s] = worst_counts[s].max((x - y).abs() / (2.0 * tol));
                 assert!(
                     (x - y).abs() <= *tol,
                     "sample {k}, {}: {x} came back as {y} (tolerance {tol})",
@@ -153,6 +155,14 @@ fn export_then_import_gives_back_the_samples() {
         .map(|(a, b)| q(a).angle_to(&q(b)).to_degrees())
         .fold(0.0, f64::max);
     assert!(worst_deg < 0.5, "orientation differs by up to {worst_deg}°");
+    eprintln!(
+        "round trip of {} samples: worst error {:.3} / {:.3} / {:.3} counts (acc / gyro / mag), \
+         orientation within {worst_deg:.4}°",
+        back.len(),
+        worst_counts[0],
+        worst_counts[1],
+        worst_counts[2]
+    );
 
     // The JSON export holds the same samples, and the header says where the import came from.
     let js = d.join("json");
@@ -265,6 +275,12 @@ fn the_fusion_example_imports_replays_and_measures() {
     let n = errors_deg.len();
     assert!(n > 3000, "{n} still samples");
     let (median, p99) = (errors_deg[n / 2], errors_deg[n * 99 / 100]);
+    eprintln!(
+        "Fusion example: {} samples over {duration_s:.3} s; up vs gravity at {n} still samples: \
+         median {median:.2}°, 99th percentile {p99:.2}°, worst {:.2}°",
+        rows.len(),
+        errors_deg[n - 1]
+    );
     assert!(
         median < 0.5 && p99 < 2.5,
         "up vs gravity when still: median {median}°, 99th percentile {p99}°"

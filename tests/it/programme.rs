@@ -153,6 +153,11 @@ fn a_twelve_week_programme_rises_and_follows_the_plan() {
         })
         .collect();
     let per_week = slope(&trend);
+    eprintln!(
+        "programme: level changes {marked:?} (after session, from, to); at level 1 the change \
+         from baseline rises {per_week:.1} points/week over {} sessions",
+        trend.len()
+    );
     assert!(per_week > 0.0, "slope {per_week} %/week");
     for p in &level1[level1.len() - 3..] {
         let high = p["mdc_band_percent"][1].as_f64().unwrap();
