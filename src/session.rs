@@ -701,6 +701,8 @@ impl Session {
                 for sample in &batch.samples {
                     self.on_imu(sample, events);
                     if self.is_done() {
+                        // The rest of the batch is not decoded, kept samples or not: the
+                        // result's quality counts are the live run's.
                         break;
                     }
                 }
@@ -797,11 +799,7 @@ impl Session {
         let Record::Received { t_host_us, bytes } = record else {
             return;
         };
-        if self.quality_at_end.is_none() {
-            let mut quality = self.quality.clone();
-            self.decoder.fill_quality(&mut quality);
-            self.quality_at_end = Some(quality);
-        }
+        self.freeze_quality();
         self.decoder.push(bytes, *t_host_us);
         while let Some(outcome) = self.decoder.next() {
             match outcome {
@@ -818,6 +816,16 @@ impl Session {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Keeps the data quality as it is (the first time), for the result: what is decoded after
+    /// the drill's end is kept as samples but does not count.
+    fn freeze_quality(&mut self) {
+        if self.quality_at_end.is_none() {
+            let mut quality = self.quality.clone();
+            self.decoder.fill_quality(&mut quality);
+            self.quality_at_end = Some(quality);
         }
     }
 
