@@ -134,6 +134,9 @@ fn drill_progress(
         .first()
         .and_then(|&i| days_of(&history[i].created_utc))
         .unwrap_or(0.0);
+    // This ladder's sessions alone: the plan and the baselines look at no others.
+    let ladder: Vec<SessionReport> = mine.iter().map(|&i| reports[i].clone()).collect();
+    let mut baselines: Vec<(u8, Baseline)> = Vec::new();
     let mut points = Vec::new();
     let mut level_changes = Vec::new();
     let mut level = 1;
@@ -141,7 +144,14 @@ fn drill_progress(
         let d = &history[i];
         let r = &d.report;
         let week = days_of(&d.created_utc).map_or(n as f64, |day| (day - first_day) / 7.0);
-        let baseline = spec.map(|s| Baseline::collect(s, r.level, reports));
+        let baseline = spec.map(|s| match baselines.iter().find(|(l, _)| *l == r.level) {
+            Some((_, b)) => b.clone(),
+            None => {
+                let b = Baseline::collect(s, r.level, &ladder);
+                baselines.push((r.level, b.clone()));
+                b
+            }
+        });
         // Scored, but without a progress score: the level's baseline was not complete yet.
         let baseline_trial = r.progress.is_none()
             && r.refused.is_none()
@@ -166,7 +176,7 @@ fn drill_progress(
             mdc_band_percent: assessed.as_ref().map(|p| [pct(p.mdc_log), pct(-p.mdc_log)]),
         });
         // The plan after this session, by its rules over the history so far.
-        let now = plan::plan_on(drill, device, &reports[..=i]).level;
+        let now = plan::plan_on(drill, device, &ladder[..=n]).level;
         if now != level {
             level_changes.push(LevelChange {
                 week,
