@@ -77,6 +77,37 @@ fn a_stabilogram_shows_the_results_ellipse() {
         !html.contains("<?xml"),
         "the SVG is inline, without its XML declaration"
     );
+
+    // A weight shift's path with its targets, reached and missed as the result counts them.
+    let shift = drill(
+        d,
+        &[
+            "weight-shift",
+            "--level",
+            "2",
+            "--skill",
+            "0.2",
+            "--seed",
+            "3",
+        ],
+    );
+    let id = report(d, &shift);
+    let svg = plot(d, &format!("{id}-stabilogram"));
+    let m = &shift["metrics"];
+    for (count, legend) in [
+        (&m["reached"], "target reached"),
+        (&m["misses"], "target missed"),
+    ] {
+        assert_eq!(
+            svg.contains(legend),
+            count.as_u64().unwrap() > 0,
+            "{legend}: {count}"
+        );
+    }
+    assert!(
+        !svg.contains("prediction ellipse"),
+        "no ellipse for a weight shift"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //!
 //! Per session: a **stabilogram** for the balance-board drills (the centre of pressure's path
 //! after the canonical preprocessing, with the 95 % prediction ellipse whose area the result
-//! reports); for the wearable drills the **controlled quantity over time** with the target band
+//! reports; the weight shift's path with its targets); for the wearable drills the **controlled quantity over time** with the target band
 //! and the drill's events (the rocker's tilt, the wobble board's tilt, the trunk's deviation
 //! from neutral, the trunk's sway in quiet stance), and for a walk the **step timeline** (each
 //! heel strike, missteps and stops over the trunk's sideways lean). Over the history
@@ -299,7 +299,8 @@ fn stabilogram(d: &Decoded, base: &Path) -> Result<Option<Figure>> {
         }
         (ml, ap, centred, ellipse) = (stretch.ml, stretch.ap, false, None);
         caption = "The path of the centre of pressure during the weight shift, seen from above \
-                   in the board's frame: each excursion is a lean towards a target and back."
+                   in the board's frame, with the targets (green: reached and held, red: \
+                   missed): each excursion is a lean towards a target and back."
             .to_string();
     }
     let plot = Stabilogram {
@@ -308,6 +309,7 @@ fn stabilogram(d: &Decoded, base: &Path) -> Result<Option<Figure>> {
         ap_mm: &ap,
         ellipse,
         centred,
+        targets: targets(d),
     };
     let svg = render!(plot, base, STABILOGRAM_SIZE);
     Ok(Some(Figure {
@@ -318,6 +320,40 @@ fn stabilogram(d: &Decoded, base: &Path) -> Result<Option<Figure>> {
         ),
         caption,
     }))
+}
+
+/// A weight shift's targets in the board's frame (the user's centre plus each target's
+/// offset), their radius, and whether each was reached or missed.
+fn targets(d: &Decoded) -> Vec<([f64; 2], f64, Option<bool>)> {
+    let (DrillSetup::WeightShift(config), crate::drill::DrillMetrics::WeightShift(m)) =
+        (d.meta.drill, d.report.metrics)
+    else {
+        return Vec::new();
+    };
+    let Some([cx, cy]) = m.centre_mm else {
+        return Vec::new();
+    };
+    let outcome = |target: u8| {
+        d.report.events.iter().find_map(|e| match e {
+            DrillEvent::TargetReached { target: t, .. } if *t == target => Some(true),
+            DrillEvent::TargetMissed { target: t, .. } if *t == target => Some(false),
+            _ => None,
+        })
+    };
+    d.report
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            DrillEvent::TargetShown {
+                target, offset_mm, ..
+            } => Some((
+                [cx + offset_mm[0], cy + offset_mm[1]],
+                config.radius_mm,
+                outcome(*target),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Mean of `values` over the samples whose time is within [from, to]; 0 when none are.

@@ -61,6 +61,9 @@ pub struct Stabilogram<'a> {
     pub ellipse: Option<([f64; 2], f64)>,
     /// Drawn relative to the trace's mean (true), or as given in the board's frame.
     pub centred: bool,
+    /// A weight shift's targets: where (mm, the board's frame), their radius (mm) and whether
+    /// each was reached (`None`: neither reached nor missed).
+    pub targets: Vec<([f64; 2], f64, Option<bool>)>,
 }
 
 impl Stabilogram<'_> {
@@ -76,6 +79,9 @@ impl Stabilogram<'_> {
             .fold(1.0f64, |m, v| m.max(v.abs()));
         if let Some(([a, _], _)) = self.ellipse {
             extent = extent.max(a);
+        }
+        for ([x, y], radius, _) in &self.targets {
+            extent = extent.max(x.abs() + radius).max(y.abs() + radius);
         }
         let r = extent * 1.1;
         let (x_desc, y_desc) = if self.centred {
@@ -114,6 +120,35 @@ impl Stabilogram<'_> {
             .map_err(draw_error)?
             .label("centre of pressure")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRACE.stroke_width(2)));
+        let circle = |[x, y]: [f64; 2], radius: f64| -> Vec<(f64, f64)> {
+            (0..=90)
+                .map(|k| {
+                    let t = k as f64 / 90.0 * std::f64::consts::TAU;
+                    (x + radius * t.cos(), y + radius * t.sin())
+                })
+                .collect()
+        };
+        for (reached, label, colour) in [
+            (Some(true), "target reached", GOOD),
+            (Some(false), "target missed", BAD),
+            (None, "target", GREY),
+        ] {
+            let outlines: Vec<PathElement<(f64, f64)>> = self
+                .targets
+                .iter()
+                .filter(|t| t.2 == reached)
+                .map(|(at, radius, _)| {
+                    PathElement::new(circle(*at, *radius), colour.stroke_width(3))
+                })
+                .collect();
+            if !outlines.is_empty() {
+                chart
+                    .draw_series(outlines)
+                    .map_err(draw_error)?
+                    .label(label)
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 6, colour.stroke_width(3)));
+            }
+        }
         if let Some(([a, b], angle_deg)) = self.ellipse {
             let (s, c) = angle_deg.to_radians().sin_cos();
             let outline: Vec<(f64, f64)> = (0..=180)
