@@ -324,7 +324,15 @@ impl Trace<'_> {
         for line in &self.lines {
             let colour = if line.second { SECOND } else { TRACE };
             chart
-                .draw_series(LineSeries::new(line.points.clone(), colour.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    thin(&line.points, MAX_LINE_POINTS),
+                    // A thinned line's spikes are drawn clean only one pixel wide.
+                    colour.stroke_width(if line.points.len() > MAX_LINE_POINTS {
+                        1
+                    } else {
+                        2
+                    }),
+                ))
                 .map_err(draw_error)?
                 .label(line.label.clone())
                 .legend(move |(x, y)| {
@@ -341,6 +349,32 @@ impl Trace<'_> {
             .map_err(draw_error)?;
         root.present().map_err(draw_error)
     }
+}
+
+/// Most points a trace's line is drawn with: more than a plot's width in pixels shows nothing
+/// more, and an hour's recording would make the page's SVG tens of megabytes.
+const MAX_LINE_POINTS: usize = 4000;
+
+/// `points` (in time order) thinned to at most about `max`: each bucket of consecutive points
+/// gives its lowest and highest, in their order, so peaks (an edge contact) stay drawn.
+fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max {
+        return points.to_vec();
+    }
+    let bucket = points.len().div_ceil(max / 2);
+    points
+        .chunks(bucket)
+        .flat_map(|chunk| {
+            let lowest = chunk.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
+            let highest = chunk.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1));
+            match (lowest, highest) {
+                (Some(lo), Some(hi)) if lo.0 <= hi.0 => [lo, hi],
+                (Some(lo), Some(hi)) => [hi, lo],
+                _ => [(f64::NAN, f64::NAN); 2],
+            }
+        })
+        .filter(|p| p.0.is_finite())
+        .collect()
 }
 
 /// A dashed horizontal line at `y` from `x0` to `x1`.
@@ -553,5 +587,25 @@ impl ProgressPlot<'_> {
                 .map_err(draw_error)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_the_peaks_in_order() {
+        let points: Vec<(f64, f64)> = (0..10_000)
+            .map(|k| (k as f64, if k == 7_777 { 50.0 } else { (k as f64).sin() }))
+            .collect();
+        let thinned = thin(&points, 1000);
+        assert!(thinned.len() <= 1000, "{}", thinned.len());
+        assert!(thinned.contains(&(7777.0, 50.0)), "the peak is kept");
+        assert!(
+            thinned.windows(2).all(|w| w[0].0 <= w[1].0),
+            "in time order"
+        );
+        assert_eq!(thin(&points[..10], 1000), points[..10].to_vec());
     }
 }
