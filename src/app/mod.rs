@@ -16,6 +16,9 @@
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 //! - `measure`: `proprio measure`, the measures of a recording or another tool's CSV
 //!   (`measure_csv`).
+//! - `exchange`: `proprio export` (samples in SI units and results, CSV or JSON) and
+//!   `proprio import` (another tool's recording as a replayable session).
+//! - `report`: `proprio report`, plots of sessions and of progress (SVG, PNG, one HTML page).
 
 /// `println!` for the command's output. When the reader has gone (`proprio drills | head -3`)
 /// the program ends quietly, as command-line tools do, instead of panicking.
@@ -31,11 +34,13 @@ macro_rules! out {
 mod ble;
 mod board_args;
 mod guided;
+mod exchange;
 mod link;
 mod measure;
 mod measure_csv;
 mod output;
 mod plan;
+mod report;
 mod run;
 mod scan;
 mod signals;
@@ -116,6 +121,16 @@ enum Command {
     /// Compute the posturography or gait measures of a proprio recording or of another tool's
     /// CSV (COP, or a lumbar IMU); see docs/measures.md.
     Measure(measure::MeasureArgs),
+    /// Export sessions: their samples in SI units (decoded as a replay decodes them) and their
+    /// results, as CSV or JSON; see README.md for the columns.
+    Export(exchange::export::ExportArgs),
+    /// Import another tool's IMU recording (x-io Fusion CSV, WitMotion's export, or any CSV
+    /// with a column mapping) as a proprio session that replays and measures like a native one.
+    Import(exchange::import::ImportArgs),
+    /// Write a report: plots of a session (stabilogram, tilt or trunk over time with the band
+    /// and events, a walk's steps) and of progress over weeks, as SVG, PNG and one HTML page to
+    /// hand to a clinician.
+    Report(report::ReportArgs),
     /// Run the simulator as a device in real time: on a pseudo-terminal, so that
     /// `proprio drill … --source serial:PATH` can connect to it (prints the port's path), or on
     /// standard input and output (for a fake Bluetooth stack to carry).
@@ -541,6 +556,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan { json } => plan::show(data_dir, json),
         Command::Replay { file, json } => run::replay(&file, json),
         Command::Measure(args) => measure::measure(&args),
+        Command::Export(args) => exchange::export::export(&store::data_dir(data_dir)?, &args),
+        Command::Import(args) => exchange::import::import(&store::data_dir(data_dir)?, &args),
+        Command::Report(args) => report::report(&store::data_dir(data_dir)?, &args),
         Command::SimDevice {
             serial: _,
             stdio,

@@ -101,8 +101,40 @@ impl SessionFile {
     }
 }
 
-/// UTC now as (RFC 3339 text, compact text for file names).
+/// UTC now as (RFC 3339 text, compact text for file names). For simulation and testing, the
+/// environment variable `PROPRIO_NOW=YYYY-MM-DDThh:mm:ssZ` sets the clock (a simulated
+/// programme's sessions dated over weeks); a value not of that form ends the program with one
+/// sentence.
 pub fn utc_now() -> (String, String) {
+    if let Ok(now) = std::env::var("PROPRIO_NOW") {
+        let digits: Vec<u32> = now
+            .split(['-', 'T', ':', 'Z'])
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse().unwrap_or(u32::MAX))
+            .collect();
+        match digits[..] {
+            [y, m, d, hh, mm, ss]
+                if now.len() == 20
+                    && now.ends_with('Z')
+                    && (1..=12).contains(&m)
+                    && (1..=31).contains(&d)
+                    && hh < 24
+                    && mm < 60
+                    && ss < 61 =>
+            {
+                return (
+                    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"),
+                    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}"),
+                );
+            }
+            _ => {
+                eprintln!(
+                    "proprio: PROPRIO_NOW='{now}' is not a UTC time like 2026-01-05T09:00:00Z"
+                );
+                std::process::exit(1);
+            }
+        }
+    }
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
