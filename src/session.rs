@@ -54,6 +54,7 @@ impl SessionMeta {
             created_utc,
             baseline: None,
             cues: None,
+            user: None,
         };
         meta.pipeline_version = pipeline_version_on(drill.kind(), meta.expected_device()).into();
         meta
@@ -220,6 +221,10 @@ pub struct SessionMeta {
     /// sessions run in code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cues: Option<CueKinds>,
+    /// Whose session it is (`--user`); absent in recordings made before there were users,
+    /// which belong to whoever first opens the history database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// The device as it introduced itself.

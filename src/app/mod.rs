@@ -11,6 +11,9 @@
 //! - `view`: the live view: its model (what is shown when), its drawing (ratatui), the
 //!   terminal, the progress line without one.
 //! - `plan`: `proprio plan`, and the plan's level and baseline for a new session.
+//! - `db`: the history database (SQLite): sessions indexed by recording, results with their
+//!   versions, users, devices, calibrations, check-ins, pain stops, the plan's level changes.
+//! - `history`: `proprio history`, `proprio progress` and `proprio rescore`.
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 //! - `measure`: `proprio measure`, the measures of a recording or another tool's CSV
 //!   (`measure_csv`).
@@ -28,6 +31,8 @@ macro_rules! out {
 
 mod ble;
 mod board_args;
+pub mod db;
+mod history;
 mod link;
 mod measure;
 mod measure_csv;
@@ -63,6 +68,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "PROPRIO_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
+    /// Whose sessions: several people can train on one machine, each with their own history
+    /// and plan.
+    #[arg(long, global = true, env = "PROPRIO_USER", value_name = "NAME", default_value = "default", value_parser = parse_user)]
+    user: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -96,6 +106,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Your sessions, oldest first: date, drill, level, sensor, duration, how it ended, score,
+    /// verdict and recording.
+    History(history::HistoryArgs),
+    /// Per drill: the trend of your score (slope per week, first and last), the baseline's
+    /// minimal detectable change, and the plan's level changes with their dates.
+    Progress(history::HistoryArgs),
+    /// Re-run your stored recordings through the current signal chain and show what changed;
+    /// the new results are kept beside the old ones (each with its version).
+    Rescore(history::RescoreArgs),
     /// Re-run a recording through decoding, the pipeline and the drill; prints the same result
     /// as the live run. Exits with 3 if the recording was cut off (the result covers what it held).
     Replay {
@@ -372,6 +391,20 @@ fn parse_scan_s(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_user(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{s}' is not a user name (1 to 64 letters, digits, '-', '_' or '.')"
+        ))
+    }
+}
+
 fn parse_stall(s: &str) -> Result<Stall, String> {
     let parsed = s.split_once(':').and_then(|(at, dur)| {
         let at_s = at
@@ -411,6 +444,7 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cli.data_dir;
+    let user = cli.user.as_str();
     match cli.command {
         Command::Demo { seed, no_live } => {
             let sim = SimArgs {
@@ -437,15 +471,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 hx711: board_args::Hx711Args::default(),
                 sim,
             };
-            run::drill(data_dir, &args)
+            run::drill(data_dir, user, &args)
         }
         Command::Drills => {
             output::print_drills();
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices { scan } => scan::list_devices(std::time::Duration::from_secs_f64(scan)),
-        Command::Drill(args) => run::drill(data_dir, &args),
-        Command::Plan { json } => plan::show(data_dir, json),
+        Command::Drill(args) => run::drill(data_dir, user, &args),
+        Command::Plan { json } => plan::show(data_dir, user, json),
+        Command::History(args) => history::history(data_dir, user, &args),
+        Command::Progress(args) => history::progress(data_dir, user, &args),
+        Command::Rescore(args) => history::rescore(data_dir, user, &args),
         Command::Replay { file, json } => run::replay(&file, json),
         Command::Measure(args) => measure::measure(&args),
         Command::SimDevice {

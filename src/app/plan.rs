@@ -1,19 +1,20 @@
 //! `proprio plan`, and the plan's level and baseline for a new session.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use super::db::Db;
 use super::store;
 use crate::drill::DrillKind;
 use crate::plan::{self, Change, DrillPlan};
 use crate::scoring::{Baseline, DeviceClass};
 use crate::session::SessionReport;
 
-/// `proprio plan [--json]`: where the user stands on each drill, and what is next.
-pub fn show(data_dir: Option<PathBuf>, json: bool) -> Result<ExitCode> {
-    let history = store::past_results(&store::data_dir(data_dir)?);
+/// `proprio plan [--json]`: where `user` stands on each drill, and what is next.
+pub fn show(data_dir: Option<PathBuf>, user: &str, json: bool) -> Result<ExitCode> {
+    let history = Db::open(&store::data_dir(data_dir)?, user)?.results(user)?;
     // One ladder per drill and sensor it runs on.
     let plans: Vec<DrillPlan> = DrillKind::ALL
         .into_iter()
@@ -50,21 +51,23 @@ pub struct NextSession {
     pub baseline_trials: usize,
 }
 
-/// The level and baseline for a new session of `drill` on `device` (see [`NextSession`]).
+/// The level and baseline for `user`'s new session of `drill` on `device` (see
+/// [`NextSession`]).
 pub fn next_session(
-    data_dir: &Path,
+    db: &Db,
+    user: &str,
     drill: DrillKind,
     device: DeviceClass,
     level: Option<u8>,
-) -> NextSession {
-    let history: Vec<SessionReport> = store::past_results(data_dir);
+) -> Result<NextSession> {
+    let history: Vec<SessionReport> = db.results(user)?;
     let level = level.unwrap_or_else(|| plan::plan_on(drill, device, &history).level);
     let baseline = plan::baseline_on(drill, device, level, &history);
-    NextSession {
+    Ok(NextSession {
         level,
         baseline_trials: baseline.as_ref().map_or(0, |b| b.trials.len()),
         baseline: baseline.filter(Baseline::is_complete),
-    }
+    })
 }
 
 /// A measure for people: one decimal, or as many as two significant digits need (an

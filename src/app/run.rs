@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use proprio_protocol::{DeviceKind, HostMessage};
 
+use super::db::{Db, NewSession};
 use super::link::{Link, LinkEvent, Source};
 use super::output;
 use super::store::{self, RecordingFile};
@@ -36,8 +37,8 @@ const FIRST_SAMPLES_WITHIN_US: u64 = 10_000_000;
 /// Live view refresh interval: the frame rate, whatever the sample rate.
 const REDRAW: Duration = Duration::from_millis(50);
 
-/// `proprio drill …` (and `proprio demo`).
-pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
+/// `proprio drill …` (and `proprio demo`), for `user`.
+pub fn drill(data_dir: Option<PathBuf>, user: &str, args: &DrillArgs) -> Result<ExitCode> {
     let source = Source::parse(&args.source)?;
     let cues = args.cue_kinds()?;
     let kind = DrillKind::from(args.drill);
@@ -49,7 +50,8 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     }
     let device = choose_sensor(kind, args.sensor, format.device_kind(), &args.source)?;
     let data_dir = store::data_dir(data_dir)?;
-    let next = super::plan::next_session(&data_dir, kind, device, args.level);
+    let mut db = Db::open(&data_dir, user)?;
+    let next = super::plan::next_session(&db, user, kind, device, args.level)?;
     let level = next.level;
     let no_level = || format!("level {level} does not exist");
     let setup = match kind {
@@ -118,7 +120,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
             DrillSetup::NeutralSpine(config)
         }
     };
-    let (created_utc, stamp) = store::utc_now();
+    let (created_utc, stamp) = store::utc_now()?;
     let mut meta = SessionMeta::new(
         setup,
         args.source.clone(),
@@ -131,6 +133,7 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     }
     meta.baseline = next.baseline;
     meta.cues = Some(cues);
+    meta.user = Some(user.to_string());
     let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let mut link = Link::open(&source, sim, live)?;
     let mut recording = RecordingFile::create(&data_dir, &stamp, &meta)?;
@@ -144,7 +147,13 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
         cues,
         progress: !live && !args.no_live,
     };
-    let outcome = runtime.block_on(run_live(&mut link, &mut recording, meta, live, options));
+    let outcome = runtime.block_on(run_live(
+        &mut link,
+        &mut recording,
+        meta.clone(),
+        live,
+        options,
+    ));
     let report = match outcome {
         Ok(report) => report,
         Err(error) => {
@@ -157,7 +166,22 @@ pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
     let stored = serde_json::to_string(&report).context("cannot format the result")?;
     recording.append(&Record::Result(stored))?;
     let mut report = report;
-    report.recording = Some(recording.close()?.display().to_string());
+    let path = recording.close()?;
+    report.recording = Some(path.display().to_string());
+    db.record_session(&NewSession {
+        user,
+        meta: &meta,
+        report: Some(&report),
+        note: None,
+        recording: &path,
+    })
+    .with_context(|| {
+        format!(
+            "the session is recorded in {} but the history database could not take it \
+             (it will be indexed on the next run)",
+            path.display()
+        )
+    })?;
     let json = serde_json::to_string(&report).context("cannot format the result")?;
     if args.json {
         out!("{json}");
@@ -457,34 +481,121 @@ impl Runner<'_> {
     }
 }
 
-/// Feeds every record of `reader` to `session`; returns the error that cut the file short, if
-/// one did (the records before it are fed), and fails on any other error.
+/// What feeding a recording to a session found besides the session's result.
+pub(super) struct Fed {
+    /// The error that cut the file short, if one did (the records before it were fed).
+    pub cut_off: Option<RecordingError>,
+    /// The host time of the last complete record, µs from the session's start.
+    pub last_t_host_us: u64,
+    /// The result the recording holds (its last record), as written.
+    pub result: Option<String>,
+}
+
+/// Feeds every record of `reader` to `session`; says whether an error cut the file short (the
+/// records before it are fed), and fails on any other error.
 pub(super) fn feed_recording<R: std::io::Read>(
     reader: &mut RecordingReader<R>,
     session: &mut Session,
-) -> Result<Option<RecordingError>, RecordingError> {
+) -> Result<Fed, RecordingError> {
     let mut events = Vec::new();
+    let mut fed = Fed {
+        cut_off: None,
+        last_t_host_us: 0,
+        result: None,
+    };
     loop {
         match reader.next_record() {
+            Ok(Some(Record::Result(json))) => fed.result = Some(json),
             Ok(Some(record)) => {
+                if let Some(t_host_us) = record_time_us(&record) {
+                    fed.last_t_host_us = fed.last_t_host_us.max(t_host_us);
+                }
                 session.handle(&record, &mut events);
                 events.clear();
             }
-            Ok(None) => return Ok(None),
-            Err(error @ RecordingError::Truncated { .. }) => return Ok(Some(error)),
+            Ok(None) => return Ok(fed),
+            Err(error @ RecordingError::Truncated { .. }) => {
+                fed.cut_off = Some(error);
+                return Ok(fed);
+            }
             Err(error) => return Err(error),
         }
     }
 }
 
-/// `proprio replay FILE`.
-pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
+/// A record's host time, µs (the header and the result have none).
+fn record_time_us(record: &Record) -> Option<u64> {
+    match record {
+        Record::Received { t_host_us, .. }
+        | Record::Sent { t_host_us, .. }
+        | Record::Link { t_host_us, .. }
+        | Record::Control { t_host_us, .. } => Some(*t_host_us),
+        Record::Header(_) | Record::Result(_) => None,
+    }
+}
+
+/// A recording re-run through the current decoding, pipeline and drill.
+pub(super) struct Replayed {
+    /// Its header.
+    pub meta: SessionMeta,
+    /// The result today's code gives (its `recording` set to the file).
+    pub report: SessionReport,
+    /// What feeding it found: where it was cut off, its last time, the result it holds.
+    pub fed: Fed,
+}
+
+impl Replayed {
+    /// What a cut-off recording held, for people: "cut off after 12.3 s: 3,456 samples
+    /// recovered, no result"; `None` when it is complete.
+    pub fn cut_off_words(&self) -> Option<String> {
+        self.fed.cut_off.as_ref()?;
+        Some(format!(
+            "cut off after {:.1} s: {} samples recovered, {}",
+            self.fed.last_t_host_us as f64 / 1e6,
+            thousands(self.report.quality.samples_received),
+            if self.fed.result.is_some() {
+                "its result kept"
+            } else {
+                "no result"
+            }
+        ))
+    }
+}
+
+/// 3456 as "3,456".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Re-runs the recording at `path` (`proprio replay`, `proprio rescore`, the history's
+/// indexing of a recording without a result: one code path).
+pub(super) fn replay_file(path: &Path) -> Result<Replayed> {
     let file =
         File::open(path).with_context(|| format!("cannot open recording {}", path.display()))?;
     let mut reader = RecordingReader::new(BufReader::new(file))
         .with_context(|| format!("cannot replay {}", path.display()))?;
-    let recorded_with = &reader.meta().pipeline_version;
-    let meta = reader.meta();
+    let meta = reader.meta().clone();
+    let mut session = Session::new(meta.clone());
+    let fed = feed_recording(&mut reader, &mut session)
+        .with_context(|| format!("cannot replay {}", path.display()))?;
+    let mut report = session.finish();
+    report.recording = Some(path.display().to_string());
+    Ok(Replayed { meta, report, fed })
+}
+
+/// `proprio replay FILE`.
+pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
+    let replayed = replay_file(path)?;
+    let meta = &replayed.meta;
+    let recorded_with = &meta.pipeline_version;
     let current = crate::session::pipeline_version_on(meta.drill.kind(), meta.expected_device());
     if recorded_with != current {
         eprintln!(
@@ -492,24 +603,22 @@ pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
              the result may differ from the one recorded"
         );
     }
-    let mut session = Session::new(reader.meta().clone());
-    let cut_off = feed_recording(&mut reader, &mut session)
-        .with_context(|| format!("cannot replay {}", path.display()))?;
-    let mut report = session.finish();
-    report.recording = Some(path.display().to_string());
+    let report = &replayed.report;
     if json {
         out!(
             "{}",
-            serde_json::to_string(&report).context("cannot format the result")?
+            serde_json::to_string(report).context("cannot format the result")?
         );
     } else {
-        output::print_report(&report);
+        output::print_report(report);
     }
-    match cut_off {
-        Some(error) => {
-            eprintln!("proprio: {error}; the result covers the complete records before it");
+    match (&replayed.fed.cut_off, replayed.cut_off_words()) {
+        (Some(error), Some(words)) => {
+            eprintln!(
+                "proprio: {error}; the result covers the complete records before it ({words})"
+            );
             Ok(ExitCode::from(EXIT_INCOMPLETE))
         }
-        None => Ok(ExitCode::SUCCESS),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
