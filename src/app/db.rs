@@ -771,17 +771,10 @@ fn read_for_index(path: &Path) -> Result<(SessionMeta, Option<SessionReport>, Op
         // No result, or cut off: what replaying it recovers.
         Ok(None) | Err(_) => {
             let replayed = super::run::replay_file(path)?;
-            let note = match replayed.cut_off_words() {
-                Some(words) => {
-                    eprintln!("proprio: warning: {}: {words}", path.display());
-                    words
-                }
-                None => format!(
-                    "ended without a result after {:.1} s: {} samples",
-                    replayed.fed.last_t_host_us as f64 / 1e6,
-                    replayed.report.quality.samples_received
-                ),
-            };
+            let note = replayed
+                .cut_off_words()
+                .context("its result cannot be read")?;
+            eprintln!("proprio: warning: {}: {note}", path.display());
             Ok((replayed.meta, None, Some(note)))
         }
     }

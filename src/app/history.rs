@@ -173,6 +173,8 @@ struct DrillProgress {
     /// scale; negative is better).
     last_change_log: Option<f64>,
     last_mdc_log: Option<f64>,
+    /// The level of that session.
+    last_scored_level: Option<u8>,
     level_changes: Vec<DatedChange>,
 }
 
@@ -219,7 +221,10 @@ fn progress_of(entries: &[HistoryEntry]) -> Result<Vec<DrillProgress>> {
                 });
             }
             let p = plan::plan_on(drill, sensor, &reports);
-            let last_scored = mine.iter().rev().find_map(|(_, r)| r.progress.as_ref());
+            let last_scored = mine
+                .iter()
+                .rev()
+                .find_map(|(_, r)| Some((r.level, r.progress.as_ref()?)));
             out.push(DrillProgress {
                 drill,
                 sensor,
@@ -229,8 +234,9 @@ fn progress_of(entries: &[HistoryEntry]) -> Result<Vec<DrillProgress>> {
                 level: p.level,
                 levels,
                 baseline: p.baseline,
-                last_change_log: last_scored.map(|p| p.change_log),
-                last_mdc_log: last_scored.map(|p| p.mdc_log),
+                last_change_log: last_scored.map(|(_, p)| p.change_log),
+                last_mdc_log: last_scored.map(|(_, p)| p.mdc_log),
+                last_scored_level: last_scored.map(|(level, _)| level),
                 level_changes: plan::level_changes(drill, sensor, &reports)
                     .into_iter()
                     .map(|(i, change)| DatedChange {
@@ -296,15 +302,7 @@ pub fn progress(data_dir: Option<PathBuf>, user: &str, args: &HistoryArgs) -> Re
             );
         }
         for m in &p.baseline {
-            out!(
-                "  MDC band at level {}, {}: {:.3} {} baseline; real change below {:.3} or above {:.3}",
-                p.level,
-                m.label,
-                m.baseline,
-                m.unit,
-                m.better_below,
-                m.worse_above
-            );
+            out!("  level {}: {}", p.level, super::plan::band_words(m));
         }
         if let (Some(change), Some(mdc)) = (p.last_change_log, p.last_mdc_log) {
             let words = if change <= -mdc {
@@ -314,7 +312,11 @@ pub fn progress(data_dir: Option<PathBuf>, user: &str, args: &HistoryArgs) -> Re
             } else {
                 "within the MDC"
             };
-            out!("  last scored session: change {change:+.3} against an MDC of {mdc:.3} (log scale): {words}");
+            out!(
+                "  last scored session (level {}): change {change:+.3} against an MDC of {mdc:.3} \
+                 (log scale): {words}",
+                p.last_scored_level.unwrap_or(p.level)
+            );
         }
         for c in &p.level_changes {
             let words = match c.change {

@@ -9,7 +9,7 @@ use super::db::Db;
 use super::store;
 use crate::drill::DrillKind;
 use crate::plan::{self, Change, DrillPlan};
-use crate::scoring::{Baseline, DeviceClass};
+use crate::scoring::{Baseline, DeviceClass, MeasureBaseline};
 use crate::session::SessionReport;
 
 /// `proprio plan [--json]`: where `user` stands on each drill, and what is next.
@@ -81,6 +81,30 @@ fn readable(x: f64) -> String {
     format!("{x:.decimals$}")
 }
 
+/// A measure's baseline and its MDC band, for people: "baseline tilt RMS: 6.4 ° (healthy
+/// 2.0); a real change is below 4.3 or above 9.6 (MDC ×1.49)".
+pub(super) fn band_words(m: &MeasureBaseline) -> String {
+    // A measure that cannot go below 0 (a count, a share) may have no better value that is
+    // beyond the noise.
+    let change = if m.better_below >= 0.0 {
+        format!(
+            "below {} or above {}",
+            readable(m.better_below),
+            readable(m.worse_above)
+        )
+    } else {
+        format!("only above {} (worse)", readable(m.worse_above))
+    };
+    format!(
+        "baseline {}: {} {} (healthy {}); a real change is {change} (MDC ×{:.2})",
+        m.label,
+        readable(m.baseline),
+        m.unit,
+        readable(m.reference),
+        m.mdc_ratio
+    )
+}
+
 fn print_plan(p: &DrillPlan) {
     // A drill on two kinds of sensor says which ladder this is.
     let on = if DeviceClass::for_drill(p.drill).len() > 1 {
@@ -119,25 +143,7 @@ fn print_plan(p: &DrillPlan) {
         );
     }
     for m in &p.baseline {
-        // A measure that cannot go below 0 (a count, a share) may have no better value that
-        // is beyond the noise.
-        let change = if m.better_below >= 0.0 {
-            format!(
-                "below {} or above {}",
-                readable(m.better_below),
-                readable(m.worse_above)
-            )
-        } else {
-            format!("only above {} (worse)", readable(m.worse_above))
-        };
-        out!(
-            "  baseline {}: {} {} (healthy {}); a real change is {change} (MDC ×{:.2})",
-            m.label,
-            readable(m.baseline),
-            m.unit,
-            readable(m.reference),
-            m.mdc_ratio
-        );
+        out!("  {}", band_words(m));
     }
     if let Some(Change::SteppedBack { pain: true, .. }) = p.last_change {
         out!("  stepped back after a pain stop");

@@ -545,10 +545,13 @@ pub(super) struct Replayed {
 }
 
 impl Replayed {
-    /// What a cut-off recording held, for people: "cut off after 12.3 s: 3,456 samples
-    /// recovered, no result"; `None` when it is complete.
+    /// What an incomplete recording held, for people: "cut off after 12.3 s: 3,456 samples
+    /// recovered, no result"; `None` when it is complete (it ends with its result). A recording
+    /// without its result was cut off too, between records (the session never finished).
     pub fn cut_off_words(&self) -> Option<String> {
-        self.fed.cut_off.as_ref()?;
+        if self.fed.cut_off.is_none() && self.fed.result.is_some() {
+            return None;
+        }
         Some(format!(
             "cut off after {:.1} s: {} samples recovered, {}",
             self.fed.last_t_host_us as f64 / 1e6,
@@ -619,6 +622,13 @@ pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
             );
             Ok(ExitCode::from(EXIT_INCOMPLETE))
         }
-        _ => Ok(ExitCode::SUCCESS),
+        (None, Some(words)) => {
+            eprintln!(
+                "proprio: the recording ends without its result (the session never finished): \
+                 {words}; the result covers its records"
+            );
+            Ok(ExitCode::from(EXIT_INCOMPLETE))
+        }
+        (_, None) => Ok(ExitCode::SUCCESS),
     }
 }

@@ -8,6 +8,7 @@ mod common;
 mod devices;
 mod drill;
 mod gait;
+mod history;
 mod imu_stance;
 mod measure;
 mod measures;
