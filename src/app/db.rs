@@ -11,12 +11,13 @@
 //! `i + 1`, each in one transaction. Version 0 is the file-only layout every user had before the
 //! database: opening it creates the schema and indexes the recordings in the data directory
 //! (one warning line for each that cannot be read). Each later open indexes recordings the
-//! database does not know yet (a session killed before it was closed, say), so the history
-//! reports them with what could be recovered.
+//! database does not know yet (a session killed before it was closed, say; not one still being
+//! written, whose recording is locked), so the history reports them with what could be
+//! recovered.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -116,10 +117,6 @@ pub const MIGRATIONS: &[&str] = &[
         reason TEXT NOT NULL
     );",
 ];
-
-/// A recording modified this recently may still be being written by a live session: it is
-/// indexed on a later open (a live recording is flushed every quarter second).
-const STILL_WRITING: Duration = Duration::from_secs(2);
 
 /// The history database, open.
 pub struct Db {
@@ -345,16 +342,17 @@ impl Db {
                 known.insert(path?);
             }
         }
-        let now = SystemTime::now();
-        let fresh = |path: &Path| {
-            std::fs::metadata(path)
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| now.duration_since(t).unwrap_or_default() < STILL_WRITING)
+        // A live session holds a lock on its recording (see `store::RecordingFile`): it is
+        // indexed when closed, or by a later open if the session dies.
+        let being_written = |path: &Path| {
+            std::fs::File::open(path).is_ok_and(|f| {
+                matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock))
+            })
         };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "prec"))
-            .filter(|p| !known.contains(&stored_path(&self.data_dir, p)) && !fresh(p))
+            .filter(|p| !known.contains(&stored_path(&self.data_dir, p)) && !being_written(p))
             .collect();
         if paths.is_empty() {
             return Ok(());

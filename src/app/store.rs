@@ -154,6 +154,10 @@ impl RecordingFile {
                 }
             }
         };
+        // Held until the process ends (or is killed): the history's indexer leaves a locked
+        // recording alone, it is still being written. Best effort: some file systems have no
+        // locks.
+        let _ = file.try_lock();
         let writer = RecordingWriter::new(BufWriter::new(file), meta)
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(RecordingFile {

@@ -388,8 +388,6 @@ fn the_file_only_layout_is_indexed_on_first_open() {
         .join("recordings/20260201-100000-rocker-hold.prec");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     std::fs::write(dir.path().join("recordings/junk.prec"), b"not a recording").unwrap();
-    // Old enough not to be mistaken for a recording being written.
-    std::thread::sleep(Duration::from_millis(2100));
 
     let out = proprio(dir.path(), &["history", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -452,7 +450,6 @@ fn rescore_adds_result_versions_and_leaves_the_recordings_alone() {
             writer.write(&record).unwrap();
         }
     }
-    std::thread::sleep(Duration::from_millis(2100));
     let before: Vec<Vec<u8>> = recordings(dir.path())
         .iter()
         .map(|p| std::fs::read(p).unwrap())
@@ -588,8 +585,7 @@ fn kill_9_loses_at_most_the_last_second() {
 
     let db = Db::open(dir.path(), "default").unwrap();
     assert_eq!(db.integrity_check().unwrap(), "ok");
-    // Indexed as cut off once it is old enough not to be a live recording.
-    std::thread::sleep(Duration::from_millis(2100));
+    // Indexed as cut off (the killed process's lock on it is gone).
     let history = json(&proprio(dir.path(), &["history", "--json"]));
     let note = history[0]["note"].as_str().unwrap_or_default().to_string();
     assert!(note.starts_with("cut off after"), "{history}");

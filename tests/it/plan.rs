@@ -186,6 +186,11 @@ fn a_programme_climbs_the_ladder_and_steps_back() {
     ));
     assert_eq!(replayed["end"], "pain-stop");
     *results.last_mut().unwrap() = replayed;
+    // The history database took the session as it was closed: re-scoring brings the edited
+    // recording's result in (as a new result of the same session).
+    let rescored = proprio(d, &["rescore"]);
+    assert!(rescored.status.success());
+    assert!(String::from_utf8_lossy(&rescored.stdout).contains("1 changed"));
     let plan = plan_of(d, "rocker-hold");
     assert_eq!(plan["level"].as_u64(), Some(expected_level(&results, 5)));
     assert_eq!(plan["level"], 1);
