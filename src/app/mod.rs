@@ -14,6 +14,7 @@
 //! - `db`: the history database (SQLite): sessions indexed by recording, results with their
 //!   versions, users, devices, calibrations, check-ins, pain stops, the plan's level changes.
 //! - `history`: `proprio history`, `proprio progress` and `proprio rescore`.
+//! - `config`: the configuration file, whose values are the flags' defaults.
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 //! - `measure`: `proprio measure`, the measures of a recording or another tool's CSV
 //!   (`measure_csv`).
@@ -31,6 +32,7 @@ macro_rules! out {
 
 mod ble;
 mod board_args;
+mod config;
 pub mod db;
 mod history;
 mod link;
@@ -47,7 +49,7 @@ mod view;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::cues::CueKinds;
 use crate::drill::DrillKind;
@@ -72,6 +74,11 @@ pub struct Cli {
     /// and plan.
     #[arg(long, global = true, env = "PROPRIO_USER", value_name = "NAME", default_value = "default", value_parser = parse_user)]
     user: String,
+
+    /// The configuration file, whose values are the flags' defaults (see the README) [default:
+    /// the platform's config directory, e.g. ~/.config/proprio/config.toml].
+    #[arg(long, global = true, env = "PROPRIO_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -432,7 +439,19 @@ fn output_failed(error: &std::io::Error) -> ! {
 
 /// Runs the command line; returns the process exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The configuration file's values are the flags' defaults: read before parsing.
+    let command = match config::apply(Cli::command(), &args) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("proprio: bad configuration: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = match Cli::from_arg_matches(&command.get_matches_from(args)) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -445,6 +464,8 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cli.data_dir;
     let user = cli.user.as_str();
+    // Read before parsing (see `main`); here only for `--help`.
+    let _ = cli.config;
     match cli.command {
         Command::Demo { seed, no_live } => {
             let sim = SimArgs {

@@ -5,6 +5,7 @@ mod board;
 mod cli;
 mod cmd;
 mod common;
+mod config;
 mod devices;
 mod drill;
 mod gait;
