@@ -449,13 +449,7 @@ impl Db {
                 if !has_own {
                     insert_result(&tx, session_id, "recorded", &now, report)?;
                 }
-                if report.end == crate::drill::EndReason::PainStop {
-                    tx.execute(
-                        "INSERT OR IGNORE INTO pain_stops (session_id, at_s, level)
-                         VALUES (?1, ?2, ?3)",
-                        params![session_id, report.duration_s, report.level],
-                    )?;
-                }
+                note_pain_stop(&tx, session_id, report)?;
                 if !ladders.contains(&(user_id, drill, sensor)) {
                     ladders.push((user_id, drill, sensor));
                 }
@@ -475,6 +469,7 @@ impl Db {
         let now = store::utc_now()?.0;
         let tx = self.conn.transaction()?;
         let id = insert_result(&tx, session_id, "rescored", &now, report)?;
+        note_pain_stop(&tx, session_id, report)?;
         let (user_id, sensor): (i64, String) = tx.query_row(
             "SELECT user_id, sensor FROM sessions WHERE id = ?1",
             [session_id],
@@ -806,6 +801,17 @@ fn device_row(tx: &Transaction, device: &DeviceSummary) -> Result<i64> {
         params![device.kind, device.device_id, firmware],
         |r| r.get(0),
     )?)
+}
+
+/// Keeps a pain stop of a session's result in `pain_stops` (once per session).
+fn note_pain_stop(tx: &Transaction, session_id: i64, report: &SessionReport) -> Result<()> {
+    if report.end == crate::drill::EndReason::PainStop {
+        tx.execute(
+            "INSERT OR IGNORE INTO pain_stops (session_id, at_s, level) VALUES (?1, ?2, ?3)",
+            params![session_id, report.duration_s, report.level],
+        )?;
+    }
+    Ok(())
 }
 
 fn insert_result(

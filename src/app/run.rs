@@ -168,20 +168,20 @@ pub fn drill(data_dir: Option<PathBuf>, user: &str, args: &DrillArgs) -> Result<
     let mut report = report;
     let path = recording.close()?;
     report.recording = Some(path.display().to_string());
-    db.record_session(&NewSession {
+    let new = NewSession {
         user,
         meta: &meta,
         report: Some(&report),
         note: None,
         recording: &path,
-    })
-    .with_context(|| {
-        format!(
-            "the session is recorded in {} but the history database could not take it \
-             (it will be indexed on the next run)",
-            path.display()
-        )
-    })?;
+    };
+    if let Err(error) = db.record_session(&new) {
+        // The recording is safe: the next run indexes it.
+        eprintln!(
+            "proprio: warning: the history database did not take this session ({error:#}); \
+             it will be indexed from its recording on the next run"
+        );
+    }
     let json = serde_json::to_string(&report).context("cannot format the result")?;
     if args.json {
         out!("{json}");
@@ -570,7 +570,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -590,3 +590,45 @@ fn kill_9_loses_at_most_the_last_second() {
     let note = history[0]["note"].as_str().unwrap_or_default().to_string();
     assert!(note.starts_with("cut off after"), "{history}");
 }
+
+#[test]
+fn calibration_records_are_kept_per_device() {
+    use proprio::app::db::Calibration;
+    use proprio::session::DeviceSummary;
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Db::open(dir.path(), "default").unwrap();
+    let device = |firmware| DeviceSummary {
+        kind: "wearable".into(),
+        device_id: 0x1a2b,
+        firmware,
+        sample_rate_hz: 100.0,
+    };
+    let first = Calibration {
+        kind: "accelerometer".into(),
+        data_json: r#"{"bias_m_s2":[0.01,-0.02,0.03]}"#.into(),
+        created_utc: "2026-01-01T10:00:00Z".into(),
+    };
+    let second = Calibration {
+        kind: "gyroscope".into(),
+        data_json: r#"{"bias_rad_s":[0.001,0.0,-0.002]}"#.into(),
+        created_utc: "2026-01-02T10:00:00Z".into(),
+    };
+    db.insert_calibration(&device([1, 0, 0]), &first).unwrap();
+    // After a firmware update the device is a new row; its calibrations are still its own.
+    db.insert_calibration(&device([1, 1, 0]), &second).unwrap();
+    assert_eq!(
+        db.calibrations(&device([1, 1, 0])).unwrap(),
+        vec![first.clone(), second]
+    );
+    let other = DeviceSummary {
+        device_id: 7,
+        ..device([1, 0, 0])
+    };
+    assert!(db.calibrations(&other).unwrap().is_empty());
+    let bad = Calibration {
+        data_json: "not json".into(),
+        ..first
+    };
+    assert!(db.insert_calibration(&other, &bad).is_err());
+    assert_eq!(db.integrity_check().unwrap(), "ok");
+}
