@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use proprio::app::db::{Db, NewSession};
 use proprio::devices::DeviceFormat;
-use proprio::drill::{DrillKind, RockerHoldConfig};
+use proprio::drill::{DrillKind, EndReason, RockerHoldConfig};
 use proprio::plan;
 use proprio::recording::{Record, RecordingWriter};
 use proprio::scoring::{DeviceClass, Progress, ScoreMode, Verdict};
@@ -137,32 +137,38 @@ fn queries() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let template_meta = meta(1, 1, 20.0, day_utc(0));
     let (_, template) = session(&template_meta);
-    // 10,000 sessions, three a day over about nine years, levels and scores moving as a
-    // programme's do (synthetic: the rows and their JSON are what the queries read).
+    // 10,000 sessions, three a day over about nine years: each at the level the plan gives
+    // after the ones before (the plan's own rules), the first three at a level its baseline,
+    // then good sessions (85 with a real change), a pain stop every 40th: the plan climbs and
+    // steps back throughout.
     let mut metas = Vec::new();
-    let mut reports = Vec::new();
+    let mut reports: Vec<SessionReport> = Vec::new();
+    let mut at_level = [0u32; 6];
+    let started = Instant::now();
     for i in 0..SESSIONS {
-        let level = 1 + (i / 200 % 5) as u8;
+        let level = plan::plan_on(DrillKind::RockerHold, DeviceClass::Imu, &reports).level;
+        let at_level = &mut at_level[usize::from(level)];
         let mut report = template.clone();
         report.level = level;
         report.score = f64::from(i % 100);
-        report.progress = (i % 200 >= 3).then(|| Progress {
-            score: f64::from((i * 7) % 101),
+        if i % 40 == 39 {
+            report.end = EndReason::PainStop;
+        }
+        report.progress = (*at_level >= 3).then(|| Progress {
+            score: 85.0,
             mode: ScoreMode::Progress,
-            verdict: if i % 3 == 0 {
-                Verdict::Better
-            } else {
-                Verdict::NoRealChange
-            },
+            verdict: Verdict::Better,
             change_log: -0.1,
             mdc_log: 0.08,
             completion: 1.0,
             failures: 0,
             measures: Vec::new(),
         });
+        *at_level += 1;
         metas.push(meta(1, level, 20.0, day_utc(i / 3)));
         reports.push(report);
     }
+    let generated_s = started.elapsed().as_secs_f64();
     let paths: Vec<std::path::PathBuf> = (0..SESSIONS)
         .map(|i| dir.path().join(format!("recordings/bench-{i:05}.prec")))
         .collect();
@@ -181,7 +187,10 @@ fn queries() {
     let insert_ms = ms(started);
     let json_kb = serde_json::to_string(&template).expect("formats").len() as f64 / 1024.0;
 
-    println!("History queries over {SESSIONS} sessions (one rocker-hold result is {json_kb:.1} KiB of JSON)");
+    println!(
+        "History queries over {SESSIONS} sessions (one rocker-hold result is {json_kb:.1} KiB \
+         of JSON; generated in {generated_s:.1} s)"
+    );
     println!("| step | ms |");
     println!("|---|---:|");
     println!(
