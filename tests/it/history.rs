@@ -632,3 +632,71 @@ fn calibration_records_are_kept_per_device() {
     assert!(db.insert_calibration(&other, &bad).is_err());
     assert_eq!(db.integrity_check().unwrap(), "ok");
 }
+
+/// Killed while indexing (one transaction for the lot), the database keeps all or none of it
+/// and stays sound; the next run indexes what is missing.
+#[cfg(unix)]
+#[test]
+fn kill_9_while_indexing_leaves_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    rocker(dir.path(), "2026-03-01T10:00:00Z", 1, 0.5, &[]);
+    let original = recordings(dir.path()).remove(0);
+    const COPIES: usize = 400;
+    for i in 0..COPIES {
+        let name = format!("recordings/20260302-1000{:02}-rocker-hold-{i}.prec", i % 60);
+        std::fs::copy(&original, dir.path().join(name)).unwrap();
+    }
+    let forget = |dir: &Path| {
+        for name in ["proprio.sqlite", "proprio.sqlite-wal", "proprio.sqlite-shm"] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    };
+    // How long indexing them all takes here, uninterrupted. Its transaction is at the end:
+    // kills at 30 % and 60 % of that land before it, and kills closely spaced over the last
+    // fifth land before, during or after it (which, is up to the scheduler).
+    forget(dir.path());
+    let started = Instant::now();
+    json(&proprio(dir.path(), &["history", "--json"]));
+    let full_ms = started.elapsed().as_millis() as u64;
+    let fractions = [30, 60, 80, 83, 86, 89, 92, 95, 98, 101, 104, 110];
+    for delay_ms in fractions.map(|percent| full_ms * percent / 100) {
+        forget(dir.path());
+        let mut child = KillOnDrop(
+            proprio_command(dir.path())
+                .args(["history", "--json"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.0.kill().unwrap(); // SIGKILL, or nothing if it finished
+        child.0.wait().unwrap();
+        let path = dir.path().join("proprio.sqlite");
+        if path.exists() {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let ok: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(ok, "ok", "killed after {delay_ms} ms");
+            let tables: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'sessions'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            if tables == 1 {
+                let n: i64 = conn
+                    .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+                    .unwrap();
+                assert!(
+                    n == 0 || n == COPIES as i64 + 1,
+                    "{n} sessions after a kill at {delay_ms} ms"
+                );
+            }
+        }
+        let history = json(&proprio(dir.path(), &["history", "--json"]));
+        assert_eq!(history.as_array().unwrap().len(), COPIES + 1);
+    }
+}
