@@ -381,8 +381,9 @@ impl Db {
                 recording: path,
             })
             .collect();
-        self.record_sessions(&new)?;
+        // One transaction: a kill leaves all of it or none (the next open starts again).
         let tx = self.conn.transaction()?;
+        insert_sessions(&tx, &self.data_dir, &new)?;
         for (path, reason) in unreadable {
             tx.execute(
                 "INSERT OR REPLACE INTO unreadable (recording, reason) VALUES (?1, ?2)",
@@ -404,61 +405,8 @@ impl Db {
     /// recording already indexed (say, as cut off while it was still being written) is
     /// completed, not duplicated. Returns their row ids.
     pub fn record_sessions(&mut self, sessions: &[NewSession]) -> Result<Vec<i64>> {
-        let now = store::utc_now()?.0;
         let tx = self.conn.transaction()?;
-        let mut ids = Vec::with_capacity(sessions.len());
-        let mut ladders: Vec<(i64, DrillKind, DeviceClass)> = Vec::new();
-        for s in sessions {
-            let user_id = user_id(&tx, s.user)?;
-            let device_id = match s.report.and_then(|r| r.device.as_ref()) {
-                Some(device) => Some(device_row(&tx, device)?),
-                None => None,
-            };
-            let drill = s.meta.drill.kind();
-            let sensor = s
-                .report
-                .map_or(s.meta.expected_device(), DeviceClass::of_report);
-            let recording = stored_path(&self.data_dir, s.recording);
-            let session_id: i64 = tx.query_row(
-                "INSERT INTO sessions (recording, created_utc, user_id, device_id, drill, level,
-                     sensor, source, pipeline_version, note)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (recording) DO UPDATE SET device_id = excluded.device_id,
-                     sensor = excluded.sensor, note = excluded.note
-                 RETURNING id",
-                params![
-                    recording,
-                    s.meta.created_utc,
-                    user_id,
-                    device_id,
-                    drill.name(),
-                    s.meta.drill.level(),
-                    name_of(&sensor),
-                    s.meta.source,
-                    s.meta.pipeline_version,
-                    s.note,
-                ],
-                |r| r.get(0),
-            )?;
-            if let Some(report) = s.report {
-                let has_own: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM results WHERE session_id = ?1 AND origin = 'recorded')",
-                    [session_id],
-                    |r| r.get(0),
-                )?;
-                if !has_own {
-                    insert_result(&tx, session_id, "recorded", &now, report)?;
-                }
-                note_pain_stop(&tx, session_id, report)?;
-                if !ladders.contains(&(user_id, drill, sensor)) {
-                    ladders.push((user_id, drill, sensor));
-                }
-            }
-            ids.push(session_id);
-        }
-        for (user_id, drill, sensor) in ladders {
-            sync_plan_levels(&tx, user_id, drill, sensor)?;
-        }
+        let ids = insert_sessions(&tx, &self.data_dir, sessions)?;
         tx.commit()?;
         Ok(ids)
     }
@@ -801,6 +749,65 @@ fn device_row(tx: &Transaction, device: &DeviceSummary) -> Result<i64> {
         params![device.kind, device.device_id, firmware],
         |r| r.get(0),
     )?)
+}
+
+/// Puts sessions in the database within `tx` (see [`Db::record_sessions`]).
+fn insert_sessions(tx: &Transaction, data_dir: &Path, sessions: &[NewSession]) -> Result<Vec<i64>> {
+    let now = store::utc_now()?.0;
+    let mut ids = Vec::with_capacity(sessions.len());
+    let mut ladders: Vec<(i64, DrillKind, DeviceClass)> = Vec::new();
+    for s in sessions {
+        let user_id = user_id(tx, s.user)?;
+        let device_id = match s.report.and_then(|r| r.device.as_ref()) {
+            Some(device) => Some(device_row(tx, device)?),
+            None => None,
+        };
+        let drill = s.meta.drill.kind();
+        let sensor = s
+            .report
+            .map_or(s.meta.expected_device(), DeviceClass::of_report);
+        let recording = stored_path(data_dir, s.recording);
+        let session_id: i64 = tx.query_row(
+            "INSERT INTO sessions (recording, created_utc, user_id, device_id, drill, level,
+                 sensor, source, pipeline_version, note)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (recording) DO UPDATE SET device_id = excluded.device_id,
+                 sensor = excluded.sensor, note = excluded.note
+             RETURNING id",
+            params![
+                recording,
+                s.meta.created_utc,
+                user_id,
+                device_id,
+                drill.name(),
+                s.meta.drill.level(),
+                name_of(&sensor),
+                s.meta.source,
+                s.meta.pipeline_version,
+                s.note,
+            ],
+            |r| r.get(0),
+        )?;
+        if let Some(report) = s.report {
+            let has_own: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM results WHERE session_id = ?1 AND origin = 'recorded')",
+                [session_id],
+                |r| r.get(0),
+            )?;
+            if !has_own {
+                insert_result(tx, session_id, "recorded", &now, report)?;
+            }
+            note_pain_stop(tx, session_id, report)?;
+            if !ladders.contains(&(user_id, drill, sensor)) {
+                ladders.push((user_id, drill, sensor));
+            }
+        }
+        ids.push(session_id);
+    }
+    for (user_id, drill, sensor) in ladders {
+        sync_plan_levels(tx, user_id, drill, sensor)?;
+    }
+    Ok(ids)
 }
 
 /// Keeps a pain stop of a session's result in `pain_stops` (once per session).

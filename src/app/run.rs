@@ -157,8 +157,18 @@ pub fn drill(data_dir: Option<PathBuf>, user: &str, args: &DrillArgs) -> Result<
     let report = match outcome {
         Ok(report) => report,
         Err(error) => {
-            // Keep what was recorded; say where it is.
+            // Keep what was recorded; say where it is; the history lists it without a result.
             let path = recording.close()?;
+            let new = NewSession {
+                user,
+                meta: &meta,
+                report: None,
+                note: Some(format!("ended without a result: {error:#}")),
+                recording: &path,
+            };
+            // Best effort: the error is what to say; a recording the database missed is
+            // indexed on the next run.
+            let _ = db.record_session(&new);
             anyhow::bail!("{error:#} (what arrived is kept in {})", path.display());
         }
     };
