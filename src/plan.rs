@@ -14,7 +14,7 @@
 //!   ladder on each: each is climbed by the sessions on its own sensor, scored on its own
 //!   references.
 //!
-//! Sans-IO: the caller reads the history (see `app::store`).
+//! Sans-IO: the caller reads the history (see `app::db`).
 
 use serde::Serialize;
 
@@ -126,61 +126,112 @@ pub fn plan(drill: DrillKind, history: &[SessionReport]) -> DrillPlan {
     plan_on(drill, DeviceClass::of_drill(drill), history)
 }
 
+/// Where the plan stands after a history: the ladder's state.
+struct Climb<'a> {
+    level: u8,
+    at_level: u32,
+    good_run: u32,
+    failed_run: u32,
+    last_change: Option<Change>,
+    last: Option<&'a SessionReport>,
+}
+
+/// Climbs the ladder of `drill` on `device` over `history` (oldest first; results of other
+/// drills and sensors are passed over) by the rules of the module docs; `on_change` hears each
+/// change with the index in `history` of the session that made it.
+fn climb<'a>(
+    drill: DrillKind,
+    device: DeviceClass,
+    history: &'a [SessionReport],
+    mut on_change: impl FnMut(usize, Change),
+) -> Climb<'a> {
+    let levels = scoring::levels(drill);
+    let mut c = Climb {
+        level: 1,
+        at_level: 0,
+        good_run: 0,
+        failed_run: 0,
+        last_change: None,
+        last: None,
+    };
+    let on_device =
+        |(_, r): &(usize, &SessionReport)| r.drill == drill && DeviceClass::of_report(r) == device;
+    for (index, report) in history.iter().enumerate().filter(on_device) {
+        c.last = Some(report);
+        let mut step = |change: Change, c: &mut Climb| {
+            c.level = match change {
+                Change::Advanced { to, .. } | Change::SteppedBack { to, .. } => to,
+            };
+            c.last_change = Some(change);
+            (c.at_level, c.good_run, c.failed_run) = (0, 0, 0);
+            on_change(index, change);
+        };
+        let down = c.level.saturating_sub(1).max(1);
+        if report.end == EndReason::PainStop {
+            let change = Change::SteppedBack {
+                from: c.level,
+                to: down,
+                pain: true,
+            };
+            step(change, &mut c);
+            continue;
+        }
+        if report.level != c.level {
+            continue;
+        }
+        c.at_level += 1;
+        if failed(report) {
+            c.good_run = 0;
+            c.failed_run += 1;
+            if c.failed_run >= STEP_BACK_AFTER {
+                let change = Change::SteppedBack {
+                    from: c.level,
+                    to: down,
+                    pain: false,
+                };
+                step(change, &mut c);
+            }
+            continue;
+        }
+        c.failed_run = 0;
+        c.good_run = if good(report) { c.good_run + 1 } else { 0 };
+        if c.good_run >= ADVANCE_AFTER && c.level < levels {
+            let change = Change::Advanced {
+                from: c.level,
+                to: c.level + 1,
+            };
+            step(change, &mut c);
+        }
+    }
+    c
+}
+
+/// Every change of the plan of `drill` on `device` over `history` (oldest first), in order,
+/// each with the index in `history` of the session that made it.
+pub fn level_changes(
+    drill: DrillKind,
+    device: DeviceClass,
+    history: &[SessionReport],
+) -> Vec<(usize, Change)> {
+    let mut changes = Vec::new();
+    climb(drill, device, history, |index, change| {
+        changes.push((index, change))
+    });
+    changes
+}
+
 /// Where the user stands on `drill` on `device`, from `history` (every drill's results,
 /// oldest first; those on other sensors are left out).
 pub fn plan_on(drill: DrillKind, device: DeviceClass, history: &[SessionReport]) -> DrillPlan {
     let levels = scoring::levels(drill);
-    let mut level = 1u8;
-    let (mut at_level, mut good_run, mut failed_run) = (0u32, 0u32, 0u32);
-    let mut last_change = None;
-    let mut last = None;
-    let on_device = |r: &&SessionReport| r.drill == drill && DeviceClass::of_report(r) == device;
-    for report in history.iter().filter(on_device) {
-        last = Some(report);
-        let mut step = |change: Change, level: &mut u8| {
-            *level = match change {
-                Change::Advanced { to, .. } | Change::SteppedBack { to, .. } => to,
-            };
-            last_change = Some(change);
-            (0, 0, 0)
-        };
-        let down = level.saturating_sub(1).max(1);
-        if report.end == EndReason::PainStop {
-            let change = Change::SteppedBack {
-                from: level,
-                to: down,
-                pain: true,
-            };
-            (at_level, good_run, failed_run) = step(change, &mut level);
-            continue;
-        }
-        if report.level != level {
-            continue;
-        }
-        at_level += 1;
-        if failed(report) {
-            good_run = 0;
-            failed_run += 1;
-            if failed_run >= STEP_BACK_AFTER {
-                let change = Change::SteppedBack {
-                    from: level,
-                    to: down,
-                    pain: false,
-                };
-                (at_level, good_run, failed_run) = step(change, &mut level);
-            }
-            continue;
-        }
-        failed_run = 0;
-        good_run = if good(report) { good_run + 1 } else { 0 };
-        if good_run >= ADVANCE_AFTER && level < levels {
-            let change = Change::Advanced {
-                from: level,
-                to: level + 1,
-            };
-            (at_level, good_run, failed_run) = step(change, &mut level);
-        }
-    }
+    let Climb {
+        level,
+        at_level,
+        good_run,
+        failed_run,
+        last_change,
+        last,
+    } = climb(drill, device, history, |_, _| {});
     let spec = scoring::scoring_for(drill, device);
     let base = baseline_on(drill, device, level, history);
     let baseline_trials = base.as_ref().map_or(0, |b| b.trials.len());
@@ -221,18 +272,15 @@ pub fn change_by(
     history: &[SessionReport],
     report: &SessionReport,
 ) -> Option<Change> {
-    let before = plan_on(report.drill, device, history);
-    let counts = report.end == EndReason::PainStop || report.level == before.level;
-    if !counts || DeviceClass::of_report(report) != device {
+    if DeviceClass::of_report(report) != device {
         return None;
     }
     let mut with = history.to_vec();
     with.push(report.clone());
-    let after = plan_on(report.drill, device, &with);
-    // A session that moves the plan starts the count at the new level afresh.
-    (after.sessions_at_level == 0)
-        .then_some(after.last_change)
-        .flatten()
+    level_changes(report.drill, device, &with)
+        .into_iter()
+        .find(|&(index, _)| index == history.len())
+        .map(|(_, change)| change)
 }
 
 /// What is next and why, in words.
@@ -408,6 +456,33 @@ mod tests {
         assert_eq!(
             change_by(imu, &[], &report(3, EndReason::UserStop, None)),
             None
+        );
+    }
+
+    #[test]
+    fn level_changes_name_the_sessions_that_made_them() {
+        // Three good sessions at level 1 (indexes 0-2) move up at the third; a pain stop at
+        // index 4 steps back; another drill's session (index 3) is passed over.
+        let mut history: Vec<SessionReport> =
+            (0..3).map(|_| done(1, 90.0, Verdict::Better)).collect();
+        let mut other = done(2, 90.0, Verdict::Better);
+        other.drill = DrillKind::WobbleHold;
+        history.push(other);
+        history.push(report(2, EndReason::PainStop, None));
+        let changes = level_changes(DrillKind::RockerHold, DeviceClass::Imu, &history);
+        assert_eq!(
+            changes,
+            vec![
+                (2, Change::Advanced { from: 1, to: 2 }),
+                (
+                    4,
+                    Change::SteppedBack {
+                        from: 2,
+                        to: 1,
+                        pain: true
+                    }
+                )
+            ]
         );
     }
 

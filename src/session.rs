@@ -57,6 +57,7 @@ impl SessionMeta {
             cues: None,
             guided: None,
             imported: None,
+            user: None,
         };
         meta.pipeline_version = pipeline_version_on(drill.kind(), meta.expected_device()).into();
         meta
@@ -231,6 +232,10 @@ pub struct SessionMeta {
     /// recorded itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<ImportedFrom>,
+    /// Whose session it is (`--user`); absent in recordings made before there were users,
+    /// which belong to whoever first opens the history database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// The origin of a session that another tool recorded (see `proprio import`): its samples were

@@ -305,6 +305,7 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     session.keep_samples();
     if let Some(error) = super::run::feed_recording(&mut reader, &mut session)
         .with_context(|| format!("cannot read {}", path.display()))?
+        .cut_off
     {
         eprintln!("proprio: note: {error}; measuring the complete records before it");
     }

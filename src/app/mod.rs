@@ -13,6 +13,10 @@
 //! - `plan`: `proprio plan`, and the plan's level and baseline for a new session.
 //! - `guided`: `proprio session`, the guided session: check-in, today's drills one by one
 //!   (instructions, countdown, the drill's live view, rest, result), the summary.
+//! - `db`: the history database (SQLite): sessions indexed by recording, results with their
+//!   versions, users, devices, calibrations, check-ins, pain stops, the plan's level changes.
+//! - `history`: `proprio history`, `proprio progress` and `proprio rescore`.
+//! - `config`: the configuration file, whose values are the flags' defaults.
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 //! - `measure`: `proprio measure`, the measures of a recording or another tool's CSV
 //!   (`measure_csv`).
@@ -33,8 +37,11 @@ macro_rules! out {
 
 mod ble;
 mod board_args;
-mod guided;
+mod config;
+pub mod db;
 mod exchange;
+mod guided;
+mod history;
 mod link;
 mod measure;
 mod measure_csv;
@@ -51,7 +58,7 @@ mod view;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::cues::CueKinds;
 use crate::drill::DrillKind;
@@ -71,6 +78,16 @@ pub struct Cli {
     /// ~/.local/share/proprio].
     #[arg(long, global = true, env = "PROPRIO_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Whose sessions: several people can train on one machine, each with their own history
+    /// and plan.
+    #[arg(long, global = true, env = "PROPRIO_USER", value_name = "NAME", default_value = "default", value_parser = parse_user)]
+    user: String,
+
+    /// The configuration file, whose values are the flags' defaults (see the README) [default:
+    /// the platform's config directory, e.g. ~/.config/proprio/config.toml].
+    #[arg(long, global = true, env = "PROPRIO_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -109,6 +126,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Your sessions, oldest first: date, drill, level, sensor, duration, how it ended, score,
+    /// verdict and recording.
+    History(history::HistoryArgs),
+    /// Per drill: the trend of your score (slope per week, first and last), the baseline's
+    /// minimal detectable change, and the plan's level changes with their dates.
+    Progress(history::HistoryArgs),
+    /// Re-run your stored recordings through the current signal chain and show what changed;
+    /// the new results are kept beside the old ones (each with its version).
+    Rescore(history::RescoreArgs),
     /// Re-run a recording through decoding, the pipeline and the drill; prints the same result
     /// as the live run. Exits with 3 if the recording was cut off (the result covers what it held).
     Replay {
@@ -479,6 +505,20 @@ fn parse_scan_s(s: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_user(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "'{s}' is not a user name (1 to 64 letters, digits, '-', '_' or '.')"
+        ))
+    }
+}
+
 fn parse_stall(s: &str) -> Result<Stall, String> {
     let parsed = s.split_once(':').and_then(|(at, dur)| {
         let at_s = at
@@ -506,7 +546,19 @@ fn output_failed(error: &std::io::Error) -> ! {
 
 /// Runs the command line; returns the process exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The configuration file's values are the flags' defaults: read before parsing.
+    let command = match config::apply(Cli::command(), &args) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("proprio: bad configuration: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = match Cli::from_arg_matches(&command.get_matches_from(args)) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -518,6 +570,9 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = cli.data_dir;
+    let user = cli.user.as_str();
+    // Read before parsing (see `main`); here only for `--help`.
+    let _ = cli.config;
     match cli.command {
         Command::Demo { seed, no_live } => {
             let sim = SimArgs {
@@ -544,21 +599,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 hx711: board_args::Hx711Args::default(),
                 sim,
             };
-            run::drill(data_dir, &args)
+            run::drill(data_dir, user, &args)
         }
         Command::Drills => {
             output::print_drills();
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices { scan } => scan::list_devices(std::time::Duration::from_secs_f64(scan)),
-        Command::Drill(args) => run::drill(data_dir, &args),
-        Command::Session(args) => guided::session(data_dir, &args),
-        Command::Plan { json } => plan::show(data_dir, json),
+        Command::Drill(args) => run::drill(data_dir, user, &args),
+        Command::Session(args) => guided::session(data_dir, user, &args),
+        Command::Plan { json } => plan::show(data_dir, user, json),
+        Command::History(args) => history::history(data_dir, user, &args),
+        Command::Progress(args) => history::progress(data_dir, user, &args),
+        Command::Rescore(args) => history::rescore(data_dir, user, &args),
         Command::Replay { file, json } => run::replay(&file, json),
         Command::Measure(args) => measure::measure(&args),
         Command::Export(args) => exchange::export::export(&store::data_dir(data_dir)?, &args),
         Command::Import(args) => exchange::import::import(&store::data_dir(data_dir)?, &args),
-        Command::Report(args) => report::report(&store::data_dir(data_dir)?, &args),
+        Command::Report(args) => report::report(&store::data_dir(data_dir)?, user, &args),
         Command::SimDevice {
             serial: _,
             stdio,

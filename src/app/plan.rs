@@ -1,19 +1,20 @@
 //! `proprio plan`, and the plan's level and baseline for a new session.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use super::db::Db;
 use super::store;
 use crate::drill::DrillKind;
 use crate::plan::{self, Change, DrillPlan};
-use crate::scoring::{Baseline, DeviceClass};
+use crate::scoring::{Baseline, DeviceClass, MeasureBaseline};
 use crate::session::SessionReport;
 
-/// `proprio plan [--json]`: where the user stands on each drill, and what is next.
-pub fn show(data_dir: Option<PathBuf>, json: bool) -> Result<ExitCode> {
-    let history = store::past_results(&store::data_dir(data_dir)?);
+/// `proprio plan [--json]`: where `user` stands on each drill, and what is next.
+pub fn show(data_dir: Option<PathBuf>, user: &str, json: bool) -> Result<ExitCode> {
+    let history = Db::open(&store::data_dir(data_dir)?, user)?.results(user)?;
     // One ladder per drill and sensor it runs on.
     let plans: Vec<DrillPlan> = DrillKind::ALL
         .into_iter()
@@ -50,21 +51,23 @@ pub struct NextSession {
     pub baseline_trials: usize,
 }
 
-/// The level and baseline for a new session of `drill` on `device` (see [`NextSession`]).
+/// The level and baseline for `user`'s new session of `drill` on `device` (see
+/// [`NextSession`]).
 pub fn next_session(
-    data_dir: &Path,
+    db: &Db,
+    user: &str,
     drill: DrillKind,
     device: DeviceClass,
     level: Option<u8>,
-) -> NextSession {
-    let history: Vec<SessionReport> = store::past_results(data_dir);
+) -> Result<NextSession> {
+    let history: Vec<SessionReport> = db.results(user)?;
     let level = level.unwrap_or_else(|| plan::plan_on(drill, device, &history).level);
     let baseline = plan::baseline_on(drill, device, level, &history);
-    NextSession {
+    Ok(NextSession {
         level,
         baseline_trials: baseline.as_ref().map_or(0, |b| b.trials.len()),
         baseline: baseline.filter(Baseline::is_complete),
-    }
+    })
 }
 
 /// A measure for people: one decimal, or as many as two significant digits need (an
@@ -76,6 +79,30 @@ fn readable(x: f64) -> String {
         (1 - x.abs().log10().floor() as i32).clamp(1, 6) as usize
     };
     format!("{x:.decimals$}")
+}
+
+/// A measure's baseline and its MDC band, for people: "baseline tilt RMS: 6.4 ° (healthy
+/// 2.0); a real change is below 4.3 or above 9.6 (MDC ×1.49)".
+pub(super) fn band_words(m: &MeasureBaseline) -> String {
+    // A measure that cannot go below 0 (a count, a share) may have no better value that is
+    // beyond the noise.
+    let change = if m.better_below >= 0.0 {
+        format!(
+            "below {} or above {}",
+            readable(m.better_below),
+            readable(m.worse_above)
+        )
+    } else {
+        format!("only above {} (worse)", readable(m.worse_above))
+    };
+    format!(
+        "baseline {}: {} {} (healthy {}); a real change is {change} (MDC ×{:.2})",
+        m.label,
+        readable(m.baseline),
+        m.unit,
+        readable(m.reference),
+        m.mdc_ratio
+    )
 }
 
 fn print_plan(p: &DrillPlan) {
@@ -116,25 +143,7 @@ fn print_plan(p: &DrillPlan) {
         );
     }
     for m in &p.baseline {
-        // A measure that cannot go below 0 (a count, a share) may have no better value that
-        // is beyond the noise.
-        let change = if m.better_below >= 0.0 {
-            format!(
-                "below {} or above {}",
-                readable(m.better_below),
-                readable(m.worse_above)
-            )
-        } else {
-            format!("only above {} (worse)", readable(m.worse_above))
-        };
-        out!(
-            "  baseline {}: {} {} (healthy {}); a real change is {change} (MDC ×{:.2})",
-            m.label,
-            readable(m.baseline),
-            m.unit,
-            readable(m.reference),
-            m.mdc_ratio
-        );
+        out!("  {}", band_words(m));
     }
     if let Some(Change::SteppedBack { pain: true, .. }) = p.last_change {
         out!("  stepped back after a pain stop");

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use proprio_protocol::{DeviceKind, HostMessage};
 
+use super::db::{Db, NewSession};
 use super::link::{Link, LinkEvent, Source};
 use super::output;
 use super::plan::NextSession;
@@ -38,10 +39,10 @@ const FIRST_SAMPLES_WITHIN_US: u64 = 10_000_000;
 /// Live view refresh interval: the frame rate, whatever the sample rate.
 const REDRAW: Duration = Duration::from_millis(50);
 
-/// `proprio drill …` (and `proprio demo`).
-pub fn drill(data_dir: Option<PathBuf>, args: &DrillArgs) -> Result<ExitCode> {
+/// `proprio drill …` (and `proprio demo`), for `user`.
+pub fn drill(data_dir: Option<PathBuf>, user: &str, args: &DrillArgs) -> Result<ExitCode> {
     let data_dir = store::data_dir(data_dir)?;
-    let prepared = prepare_drill(&data_dir, args, None)?;
+    let prepared = prepare_drill(&data_dir, user, args, None)?;
     let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -95,12 +96,16 @@ pub(super) struct PreparedDrill {
     pub(super) data_dir: PathBuf,
     rate_hz: u16,
     cues: CueKinds,
+    /// Whose session it is, and the history it goes into.
+    user: String,
+    db: Db,
 }
 
 /// Checks `args` and sets up the drill they ask for (level, baseline, the simulated person,
 /// the recording's header, with `guided` when run in a guided session); opens nothing yet.
 pub(super) fn prepare_drill(
     data_dir: &Path,
+    user: &str,
     args: &DrillArgs,
     guided: Option<GuidedInfo>,
 ) -> Result<PreparedDrill> {
@@ -114,7 +119,8 @@ pub(super) fn prepare_drill(
         refuse_wrong_device(kind, device_kind, &format!("'{}'", args.source))?;
     }
     let device = choose_sensor(kind, args.sensor, format.device_kind(), &args.source)?;
-    let next = super::plan::next_session(data_dir, kind, device, args.level);
+    let db = Db::open(data_dir, user)?;
+    let next = super::plan::next_session(&db, user, kind, device, args.level)?;
     let level = next.level;
     let no_level = || format!("level {level} does not exist");
     let setup = match kind {
@@ -183,7 +189,7 @@ pub(super) fn prepare_drill(
             DrillSetup::NeutralSpine(config)
         }
     };
-    let (created_utc, stamp) = store::utc_now();
+    let (created_utc, stamp) = store::utc_now()?;
     let mut meta = SessionMeta::new(
         setup,
         args.source.clone(),
@@ -197,6 +203,7 @@ pub(super) fn prepare_drill(
     meta.baseline = next.baseline.clone();
     meta.cues = Some(cues);
     meta.guided = guided;
+    meta.user = Some(user.to_string());
     Ok(PreparedDrill {
         source,
         sim,
@@ -206,10 +213,17 @@ pub(super) fn prepare_drill(
         data_dir: data_dir.to_path_buf(),
         rate_hz: args.sim.rate,
         cues,
+        user: user.to_string(),
+        db,
     })
 }
 
 impl PreparedDrill {
+    /// The user's results so far, oldest first (the history this drill's plan came from).
+    pub(super) fn history(&self) -> Result<Vec<SessionReport>> {
+        self.db.results(&self.user)
+    }
+
     /// Opens the link (the simulator paced for a live view) and creates the recording.
     pub(super) fn open(self, live: bool) -> Result<OpenDrill> {
         let link = Link::open(&self.source, self.sim, live)?;
@@ -220,6 +234,8 @@ impl PreparedDrill {
             meta: self.meta,
             rate_hz: self.rate_hz,
             cues: self.cues,
+            user: self.user,
+            db: self.db,
         })
     }
 }
@@ -231,12 +247,14 @@ pub(super) struct OpenDrill {
     meta: SessionMeta,
     rate_hz: u16,
     cues: CueKinds,
+    user: String,
+    db: Db,
 }
 
 impl OpenDrill {
     /// Runs the live loop (drawing on `view` if given; `progress`: a progress line on standard
-    /// error instead), and appends the result to the recording. Returns the result with the
-    /// recording's path.
+    /// error instead), appends the result to the recording and puts the session in the
+    /// history. Returns the result with the recording's path.
     pub(super) async fn run(
         self,
         view: Option<&mut LiveView>,
@@ -249,18 +267,38 @@ impl OpenDrill {
             meta,
             rate_hz,
             cues,
+            user,
+            mut db,
         } = self;
         let options = LiveOptions {
             rate_hz,
             cues,
             progress,
         };
-        let outcome = run_live(&mut link, &mut recording, meta, view, options, signals).await;
+        let outcome = run_live(
+            &mut link,
+            &mut recording,
+            meta.clone(),
+            view,
+            options,
+            signals,
+        )
+        .await;
         let report = match outcome {
             Ok(report) => report,
             Err(error) => {
-                // Keep what was recorded; say where it is.
+                // Keep what was recorded; say where it is; the history lists it without a result.
                 let path = recording.close()?;
+                let new = NewSession {
+                    user: &user,
+                    meta: &meta,
+                    report: None,
+                    note: Some(format!("ended without a result: {error:#}")),
+                    recording: &path,
+                };
+                // Best effort: the error is what to say; a recording the database missed is
+                // indexed on the next run.
+                let _ = db.record_session(&new);
                 anyhow::bail!("{error:#} (what arrived is kept in {})", path.display());
             }
         };
@@ -268,7 +306,22 @@ impl OpenDrill {
         let stored = serde_json::to_string(&report).context("cannot format the result")?;
         recording.append(&Record::Result(stored))?;
         let mut report = report;
-        report.recording = Some(recording.close()?.display().to_string());
+        let path = recording.close()?;
+        report.recording = Some(path.display().to_string());
+        let new = NewSession {
+            user: &user,
+            meta: &meta,
+            report: Some(&report),
+            note: None,
+            recording: &path,
+        };
+        if let Err(error) = db.record_session(&new) {
+            // The recording is safe: the next run indexes it.
+            eprintln!(
+                "proprio: warning: the history database did not take this session ({error:#}); \
+                 it will be indexed from its recording on the next run"
+            );
+        }
         Ok(report)
     }
 }
@@ -549,34 +602,124 @@ impl Runner<'_> {
     }
 }
 
-/// Feeds every record of `reader` to `session`; returns the error that cut the file short, if
-/// one did (the records before it are fed), and fails on any other error.
+/// What feeding a recording to a session found besides the session's result.
+pub(super) struct Fed {
+    /// The error that cut the file short, if one did (the records before it were fed).
+    pub cut_off: Option<RecordingError>,
+    /// The host time of the last complete record, µs from the session's start.
+    pub last_t_host_us: u64,
+    /// The result the recording holds (its last record), as written.
+    pub result: Option<String>,
+}
+
+/// Feeds every record of `reader` to `session`; says whether an error cut the file short (the
+/// records before it are fed), and fails on any other error.
 pub(super) fn feed_recording<R: std::io::Read>(
     reader: &mut RecordingReader<R>,
     session: &mut Session,
-) -> Result<Option<RecordingError>, RecordingError> {
+) -> Result<Fed, RecordingError> {
     let mut events = Vec::new();
+    let mut fed = Fed {
+        cut_off: None,
+        last_t_host_us: 0,
+        result: None,
+    };
     loop {
         match reader.next_record() {
+            Ok(Some(Record::Result(json))) => fed.result = Some(json),
             Ok(Some(record)) => {
+                if let Some(t_host_us) = record_time_us(&record) {
+                    fed.last_t_host_us = fed.last_t_host_us.max(t_host_us);
+                }
                 session.handle(&record, &mut events);
                 events.clear();
             }
-            Ok(None) => return Ok(None),
-            Err(error @ RecordingError::Truncated { .. }) => return Ok(Some(error)),
+            Ok(None) => return Ok(fed),
+            Err(error @ RecordingError::Truncated { .. }) => {
+                fed.cut_off = Some(error);
+                return Ok(fed);
+            }
             Err(error) => return Err(error),
         }
     }
 }
 
-/// `proprio replay FILE`.
-pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
+/// A record's host time, µs (the header and the result have none).
+fn record_time_us(record: &Record) -> Option<u64> {
+    match record {
+        Record::Received { t_host_us, .. }
+        | Record::Sent { t_host_us, .. }
+        | Record::Link { t_host_us, .. }
+        | Record::Control { t_host_us, .. } => Some(*t_host_us),
+        Record::Header(_) | Record::Result(_) => None,
+    }
+}
+
+/// A recording re-run through the current decoding, pipeline and drill.
+pub(super) struct Replayed {
+    /// Its header.
+    pub meta: SessionMeta,
+    /// The result today's code gives (its `recording` set to the file).
+    pub report: SessionReport,
+    /// What feeding it found: where it was cut off, its last time, the result it holds.
+    pub fed: Fed,
+}
+
+impl Replayed {
+    /// What an incomplete recording held, for people: "cut off after 12.3 s: 3,456 samples
+    /// recovered, no result"; `None` when it is complete (it ends with its result). A recording
+    /// without its result was cut off too, between records (the session never finished).
+    pub fn cut_off_words(&self) -> Option<String> {
+        if self.fed.cut_off.is_none() && self.fed.result.is_some() {
+            return None;
+        }
+        Some(format!(
+            "cut off after {:.1} s: {} samples recovered, {}",
+            self.fed.last_t_host_us as f64 / 1e6,
+            thousands(self.report.quality.samples_received),
+            if self.fed.result.is_some() {
+                "its result kept"
+            } else {
+                "no result"
+            }
+        ))
+    }
+}
+
+/// 3456 as "3,456".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Re-runs the recording at `path` (`proprio replay`, `proprio rescore`, the history's
+/// indexing of a recording without a result: one code path).
+pub(super) fn replay_file(path: &Path) -> Result<Replayed> {
     let file =
         File::open(path).with_context(|| format!("cannot open recording {}", path.display()))?;
     let mut reader = RecordingReader::new(BufReader::new(file))
         .with_context(|| format!("cannot replay {}", path.display()))?;
-    let recorded_with = &reader.meta().pipeline_version;
-    let meta = reader.meta();
+    let meta = reader.meta().clone();
+    let mut session = Session::new(meta.clone());
+    let fed = feed_recording(&mut reader, &mut session)
+        .with_context(|| format!("cannot replay {}", path.display()))?;
+    let mut report = session.finish();
+    report.recording = Some(path.display().to_string());
+    Ok(Replayed { meta, report, fed })
+}
+
+/// `proprio replay FILE`.
+pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
+    let replayed = replay_file(path)?;
+    let meta = &replayed.meta;
+    let recorded_with = &meta.pipeline_version;
     let current = crate::session::pipeline_version_on(meta.drill.kind(), meta.expected_device());
     if recorded_with != current {
         eprintln!(
@@ -584,24 +727,29 @@ pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
              the result may differ from the one recorded"
         );
     }
-    let mut session = Session::new(reader.meta().clone());
-    let cut_off = feed_recording(&mut reader, &mut session)
-        .with_context(|| format!("cannot replay {}", path.display()))?;
-    let mut report = session.finish();
-    report.recording = Some(path.display().to_string());
+    let report = &replayed.report;
     if json {
         out!(
             "{}",
-            serde_json::to_string(&report).context("cannot format the result")?
+            serde_json::to_string(report).context("cannot format the result")?
         );
     } else {
-        output::print_report(&report);
+        output::print_report(report);
     }
-    match cut_off {
-        Some(error) => {
-            eprintln!("proprio: {error}; the result covers the complete records before it");
+    match (&replayed.fed.cut_off, replayed.cut_off_words()) {
+        (Some(error), Some(words)) => {
+            eprintln!(
+                "proprio: {error}; the result covers the complete records before it ({words})"
+            );
             Ok(ExitCode::from(EXIT_INCOMPLETE))
         }
-        None => Ok(ExitCode::SUCCESS),
+        (None, Some(words)) => {
+            eprintln!(
+                "proprio: the recording ends without its result (the session never finished): \
+                 {words}; the result covers its records"
+            );
+            Ok(ExitCode::from(EXIT_INCOMPLETE))
+        }
+        (_, None) => Ok(ExitCode::SUCCESS),
     }
 }

@@ -21,7 +21,7 @@ pub fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
 }
 
 /// Creates `dir` (and parents) if needed, private to the user.
-fn create_private_dir(dir: &Path) -> Result<()> {
+pub(super) fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -32,7 +32,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// A new file readable and writable by the user only; never overwrites.
-fn create_private_file(path: &Path) -> std::io::Result<File> {
+pub(super) fn create_private_file(path: &Path) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -101,50 +101,71 @@ impl SessionFile {
     }
 }
 
-/// UTC now as (RFC 3339 text, compact text for file names). For simulation and testing, the
-/// environment variable `PROPRIO_NOW=YYYY-MM-DDThh:mm:ssZ` sets the clock (a simulated
-/// programme's sessions dated over weeks); a value not of that form ends the program with one
-/// sentence.
-pub fn utc_now() -> (String, String) {
-    if let Ok(now) = std::env::var("PROPRIO_NOW") {
-        let digits: Vec<u32> = now
-            .split(['-', 'T', ':', 'Z'])
-            .filter(|p| !p.is_empty())
-            .map(|p| p.parse().unwrap_or(u32::MAX))
-            .collect();
-        match digits[..] {
-            [y, m, d, hh, mm, ss]
-                if now.len() == 20
-                    && now.ends_with('Z')
-                    && (1..=12).contains(&m)
-                    && (1..=31).contains(&d)
-                    && hh < 24
-                    && mm < 60
-                    && ss < 61 =>
-            {
-                return (
-                    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"),
-                    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}"),
-                );
-            }
-            _ => {
-                eprintln!(
-                    "proprio: PROPRIO_NOW='{now}' is not a UTC time like 2026-01-05T09:00:00Z"
-                );
-                std::process::exit(1);
-            }
-        }
-    }
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+/// The environment variable that sets the clock (`2026-01-05T10:00:00Z`), for simulation and
+/// testing only: generating a programme of sessions spread over weeks.
+pub const NOW_ENV: &str = "PROPRIO_NOW";
+
+/// UTC now as (RFC 3339 text, compact text for file names): the system clock, or
+/// [`NOW_ENV`] if set.
+pub fn utc_now() -> Result<(String, String)> {
+    let secs = match std::env::var(NOW_ENV) {
+        Ok(text) => parse_utc(&text).with_context(|| {
+            format!("{NOW_ENV}='{text}' is not a UTC time like 2026-01-05T10:00:00Z")
+        })?,
+        Err(_) => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    };
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
     let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    (
+    Ok((
         format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"),
         format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}"),
-    )
+    ))
+}
+
+/// Seconds since 1970 of a UTC time written `YYYY-MM-DDTHH:MM:SSZ` (as [`utc_now`] writes
+/// it); `None` for anything else.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let shape = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if !shape {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let days = days_from_civil(y, m as u32, d as u32);
+    // A date that does not exist (02-30) does not come back from the round trip.
+    let valid = (1..=12).contains(&m)
+        && civil_from_days(days) == (y, m as u32, d as u32)
+        && hh < 24
+        && mm < 60
+        && ss < 60;
+    valid.then_some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// A proleptic Gregorian date to days since 1970-01-01 (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -180,6 +201,10 @@ impl RecordingFile {
             &format!("{stamp}-{drill}"),
             "prec",
         )?;
+        // Held until the process ends (or is killed): the history's indexer leaves a locked
+        // recording alone, it is still being written. Best effort: some file systems have no
+        // locks.
+        let _ = file.try_lock();
         let writer = RecordingWriter::new(BufWriter::new(file), meta)
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(RecordingFile {
@@ -220,43 +245,9 @@ impl RecordingFile {
     }
 }
 
-/// The results of past sessions, oldest first: the result record of each recording in
-/// `<data>/recordings`, each with its path. A file that cannot be read (corrupt, cut off, from a
-/// newer proprio) is skipped with one warning line; a session that ended without a result (it
-/// failed to start) is skipped quietly. The history's one source until a database replaces it.
-pub fn past_results(data_dir: &Path) -> Vec<SessionReport> {
-    let Ok(entries) = fs::read_dir(data_dir.join("recordings")) else {
-        return Vec::new(); // no sessions yet
-    };
-    let mut found: Vec<((String, String, u32), SessionReport)> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "prec"))
-        .filter_map(|path| match read_result(&path) {
-            Ok(Some((meta, mut report))) => {
-                report.recording = Some(path.display().to_string());
-                Some((
-                    (
-                        meta.created_utc,
-                        stem_and_attempt(&path).0,
-                        stem_and_attempt(&path).1,
-                    ),
-                    report,
-                ))
-            }
-            Ok(None) => None,
-            Err(error) => {
-                eprintln!("proprio: warning: skipped {}: {error:#}", path.display());
-                None
-            }
-        })
-        .collect();
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    found.into_iter().map(|(_, report)| report).collect()
-}
-
 /// A recording's name without its collision number, and that number (`…-rocker-hold-3.prec`:
 /// 3; none: 0): sessions started within the same second are numbered in order.
-fn stem_and_attempt(path: &Path) -> (String, u32) {
+pub(super) fn stem_and_attempt(path: &Path) -> (String, u32) {
     let stem = path
         .file_stem()
         .map_or(String::new(), |s| s.to_string_lossy().into_owned());
@@ -271,7 +262,7 @@ fn stem_and_attempt(path: &Path) -> (String, u32) {
 }
 
 /// The header and the result of a recording (`None` when it has no result).
-fn read_result(path: &Path) -> Result<Option<(SessionMeta, SessionReport)>> {
+pub(super) fn read_result(path: &Path) -> Result<Option<(SessionMeta, SessionReport)>> {
     let file = File::open(path).context("cannot open it")?;
     let mut reader = RecordingReader::new(std::io::BufReader::new(file))?;
     let mut result = None;
@@ -296,6 +287,11 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(20_778), (2026, 11, 21));
+        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
+        assert_eq!(parse_utc("1970-01-02T00:00:01Z"), Some(86_401));
+        assert_eq!(parse_utc("2026-11-21T00:00:00Z"), Some(20_778 * 86_400));
+        assert_eq!(parse_utc("2026-02-30T00:00:00Z"), None);
+        assert_eq!(parse_utc("2026-11-21 00:00:00"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use proprio::drill::DrillKind;
 use proprio::recording::{Control, Record, RecordingReader, RecordingWriter};
 use proprio::session::{Session, SessionReport};
 use serde_json::Value;
@@ -186,6 +187,17 @@ fn a_programme_climbs_the_ladder_and_steps_back() {
     ));
     assert_eq!(replayed["end"], "pain-stop");
     *results.last_mut().unwrap() = replayed;
+    // The history database took the session as it was closed: re-scoring brings the edited
+    // recording's result in (as a new result of the same session).
+    let rescored = proprio(d, &["rescore"]);
+    assert!(rescored.status.success());
+    assert!(String::from_utf8_lossy(&rescored.stdout).contains("1 changed"));
+    let stops = proprio::app::db::Db::open(d, "default")
+        .unwrap()
+        .pain_stops("default")
+        .unwrap();
+    assert_eq!(stops.len(), 1);
+    assert_eq!((stops[0].1, stops[0].2), (DrillKind::RockerHold, 2));
     let plan = plan_of(d, "rocker-hold");
     assert_eq!(plan["level"].as_u64(), Some(expected_level(&results, 5)));
     assert_eq!(plan["level"], 1);

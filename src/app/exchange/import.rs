@@ -198,7 +198,7 @@ pub fn import(data_dir: &Path, args: &ImportArgs) -> Result<ExitCode> {
             DrillSetup::NeutralSpine(config)
         }
     };
-    let (imported_utc, stamp) = store::utc_now();
+    let (imported_utc, stamp) = store::utc_now()?;
     let info = device_info(&samples, rate_hz);
     let columns = format!(
         "time, accelerometer, gyroscope{}",

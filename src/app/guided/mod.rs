@@ -29,6 +29,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use self::flow::{SessionEnd, SessionFlow, Step, COUNTDOWN_US};
+use super::db::{self, Db};
 use super::link::Source;
 use super::run::prepare_drill;
 use super::signals::StopSignals;
@@ -146,8 +147,8 @@ struct SessionSummary<'a> {
     error: Option<String>,
 }
 
-/// `proprio session …`.
-pub fn session(data_dir: Option<PathBuf>, args: &SessionArgs) -> Result<ExitCode> {
+/// `proprio session …`, for `user`.
+pub fn session(data_dir: Option<PathBuf>, user: &str, args: &SessionArgs) -> Result<ExitCode> {
     let data_dir = store::data_dir(data_dir)?;
     let source = Source::parse(&args.source)?;
     let template = drill_args(args, DrillKind::QuietStance, 1, None);
@@ -191,7 +192,7 @@ pub fn session(data_dir: Option<PathBuf>, args: &SessionArgs) -> Result<ExitCode
         ),
         _ => bail!("give both --pain and --feeling, or neither (and answer on the screen)"),
     };
-    let history = store::past_results(&data_dir);
+    let history = Db::open(&data_dir, user)?.results(user)?;
     let candidates: Vec<(DrillKind, u8)> = drills
         .iter()
         .map(|&d| (d, plan::plan_on(d, device, &history).level))
@@ -214,10 +215,11 @@ pub fn session(data_dir: Option<PathBuf>, args: &SessionArgs) -> Result<ExitCode
         }
         None => SessionFlow::new(candidates, countdown_us, rest_us),
     };
-    let (started_utc, stamp) = store::utc_now();
+    let (started_utc, stamp) = store::utc_now()?;
     let file = SessionFile::create(&data_dir, &stamp)?;
     let mut guided = Guided {
         args,
+        user,
         data_dir,
         device,
         flow,
@@ -239,6 +241,7 @@ pub fn session(data_dir: Option<PathBuf>, args: &SessionArgs) -> Result<ExitCode
         guided.error = Some(format!("{error:#}"));
     }
     guided.save()?;
+    guided.record_check_in()?;
     outcome?;
     guided.print_summary();
     Ok(ExitCode::SUCCESS)
@@ -275,6 +278,8 @@ fn drill_args(
 /// A session under way.
 struct Guided<'a> {
     args: &'a SessionArgs,
+    /// Whose session it is.
+    user: &'a str,
     data_dir: PathBuf,
     device: DeviceClass,
     flow: SessionFlow,
@@ -361,10 +366,11 @@ impl Guided<'_> {
         let planned = self.flow.planned()[i];
         let prepared = prepare_drill(
             &self.data_dir,
+            self.user,
             &self.drill_args(planned),
             Some(self.info(i)),
         )?;
-        let history = store::past_results(&self.data_dir);
+        let history = prepared.history()?;
         let progress = view.is_none() && !self.args.no_live;
         let opened = prepared.open(view.is_some())?;
         let report = opened.run(view, progress, signals).await?;
@@ -404,10 +410,11 @@ impl Guided<'_> {
         let planned = self.flow.planned()[i];
         let prepared = prepare_drill(
             &self.data_dir,
+            self.user,
             &self.drill_args(planned),
             Some(self.info(i)),
         )?;
-        let history = store::past_results(&self.data_dir);
+        let history = prepared.history()?;
         let mut recording =
             RecordingFile::create(&prepared.data_dir, &prepared.stamp, &prepared.meta)?;
         let mut session = Session::new(prepared.meta.clone());
@@ -495,6 +502,21 @@ impl Guided<'_> {
     }
 
     /// Rewrites the summary file.
+    /// Puts the check-in, once answered, in the history database.
+    fn record_check_in(&self) -> Result<()> {
+        let Some((pain, feeling)) = self.flow.pain_nrs().zip(self.flow.feeling()) else {
+            return Ok(());
+        };
+        let check_in = db::CheckIn {
+            guided_session: self.file.id(),
+            at_utc: self.started_utc.clone(),
+            pain_0_10: pain,
+            feeling: feeling.words().to_string(),
+        };
+        Db::open(&self.data_dir, self.user)?.insert_checkin(self.user, &check_in)?;
+        Ok(())
+    }
+
     fn save(&self) -> Result<()> {
         let check_in = self
             .flow

@@ -16,8 +16,6 @@ mod plots;
 pub mod progress;
 
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -26,11 +24,10 @@ use clap::Args;
 use plotters::prelude::{BitMapBackend, IntoDrawingArea, SVGBackend};
 use serde_json::Value;
 
+use super::db::{self, Db};
 use super::exchange::{decode, resolve_sessions, Decoded};
-use super::store;
 use crate::drill::{DrillEvent, DrillKind, LATERAL_MISSTEP_DEG};
 use crate::measures::{prepare, sway_measures, Preprocessing, Stretch};
-use crate::recording::RecordingReader;
 use crate::scoring::DeviceClass;
 use crate::session::DrillSetup;
 use plots::{Line, Mark, ProgressPlot, Stabilogram, Tone, Trace};
@@ -90,7 +87,7 @@ struct Figure {
 }
 
 /// `proprio report`.
-pub fn report(data_dir: &Path, args: &ReportArgs) -> Result<ExitCode> {
+pub fn report(data_dir: &Path, user: &str, args: &ReportArgs) -> Result<ExitCode> {
     plots::register_font();
     let out = args.out.clone().unwrap_or_else(|| data_dir.join("reports"));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -113,7 +110,7 @@ pub fn report(data_dir: &Path, args: &ReportArgs) -> Result<ExitCode> {
         html.push_str(&section.0);
     }
     if args.progress || !named {
-        let history = history(data_dir);
+        let history = history(data_dir, user)?;
         let drills = progress::progress(&history);
         let json = serde_json::to_string_pretty(&drills).context("cannot format the progress")?;
         let json_path = out.join("progress.json");
@@ -138,21 +135,19 @@ pub fn report(data_dir: &Path, args: &ReportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The history as dated results, oldest first, from the data directory.
-fn history(data_dir: &Path) -> Vec<Dated> {
-    store::past_results(data_dir)
-        .into_iter()
-        .filter_map(|report| {
-            let path = PathBuf::from(report.recording.as_deref()?);
-            let file = File::open(&path).ok()?;
-            let reader = RecordingReader::new(BufReader::new(file)).ok()?;
-            Some(Dated {
-                session: super::exchange::session_id(&path),
-                created_utc: reader.meta().created_utc.clone(),
-                report,
-            })
+/// `user`'s history as dated results, oldest first, from the history database.
+fn history(data_dir: &Path, user: &str) -> Result<Vec<Dated>> {
+    let entries = Db::open(data_dir, user)?.history(user, None)?;
+    let reports = db::reports(&entries)?;
+    let with_result = entries.iter().filter(|e| e.result.is_some());
+    Ok(with_result
+        .zip(reports)
+        .map(|(entry, report)| Dated {
+            session: super::exchange::session_id(&entry.recording),
+            created_utc: entry.created_utc.clone(),
+            report,
         })
-        .collect()
+        .collect())
 }
 
 /// A session's section of the page and its figure count; its plots written to `out`.
