@@ -31,7 +31,7 @@ use serde::Serialize;
 use self::flow::{SessionEnd, SessionFlow, Step, COUNTDOWN_US};
 use super::db::{self, Db};
 use super::link::Source;
-use super::run::prepare_drill;
+use super::run::{prepare_drill, PreparedDrill};
 use super::signals::StopSignals;
 use super::store::{self, RecordingFile, SessionFile};
 use super::view::{Key, LiveView};
@@ -357,6 +357,17 @@ impl Guided<'_> {
     }
 
     /// Runs drill `i` through the same code as `proprio drill`.
+    /// Drill `i` set up as `proprio drill` would set it up, with the session's check-in.
+    fn prepare(&self, i: usize) -> Result<PreparedDrill> {
+        let planned = self.flow.planned()[i];
+        prepare_drill(
+            &self.data_dir,
+            self.user,
+            &self.drill_args(planned),
+            Some(self.info(i)),
+        )
+    }
+
     async fn run_drill(
         &mut self,
         i: usize,
@@ -364,12 +375,7 @@ impl Guided<'_> {
         signals: &mut StopSignals,
     ) -> Result<()> {
         let planned = self.flow.planned()[i];
-        let prepared = prepare_drill(
-            &self.data_dir,
-            self.user,
-            &self.drill_args(planned),
-            Some(self.info(i)),
-        )?;
+        let prepared = self.prepare(i)?;
         let history = prepared.history()?;
         let progress = view.is_none() && !self.args.no_live;
         let opened = prepared.open(view.is_some())?;
@@ -408,12 +414,7 @@ impl Guided<'_> {
             return Ok(());
         }
         let planned = self.flow.planned()[i];
-        let prepared = prepare_drill(
-            &self.data_dir,
-            self.user,
-            &self.drill_args(planned),
-            Some(self.info(i)),
-        )?;
+        let prepared = self.prepare(i)?;
         let history = prepared.history()?;
         let mut recording =
             RecordingFile::create(&prepared.data_dir, &prepared.stamp, &prepared.meta)?;

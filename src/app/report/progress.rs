@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::drill::{DrillKind, EndReason};
-use crate::plan;
+use crate::plan::{self, Change};
 use crate::scoring::{self, Baseline, DeviceClass, Verdict};
 use crate::session::SessionReport;
 
@@ -74,33 +74,14 @@ pub struct DrillProgress {
     pub device: DeviceClass,
     /// Its sessions, oldest first.
     pub points: Vec<ProgressPoint>,
-    /// Where the plan moved, by its rules (`plan::plan_on` after each session).
+    /// Where the plan moved, by its rules (`plan::level_changes`).
     pub level_changes: Vec<LevelChange>,
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Days since 1970 of an RFC 3339 UTC time (`2026-01-05T09:00:00Z`); `None` if it is not one.
+/// Days since 1970 of an RFC 3339 UTC time (`2026-01-05T09:00:00Z`, as proprio writes them);
+/// `None` if it is not one.
 pub fn days_of(rfc3339: &str) -> Option<f64> {
-    let parts: Vec<f64> = rfc3339
-        .trim_end_matches('Z')
-        .split(['-', 'T', ':'])
-        .map(|p| p.parse::<f64>().ok())
-        .collect::<Option<_>>()?;
-    let [y, m, d, hh, mm, ss] = parts[..] else {
-        return None;
-    };
-    let days = days_from_civil(y as i64, m as u32, d as u32) as f64;
-    Some(days + (hh * 3600.0 + mm * 60.0 + ss) / 86_400.0)
+    super::super::store::parse_utc(rfc3339).map(|s| s as f64 / 86_400.0)
 }
 
 /// Every drill's progress over `history` (oldest first), one per drill and sensor that has a
@@ -139,7 +120,6 @@ fn drill_progress(
     let mut baselines: Vec<(u8, Baseline)> = Vec::new();
     let mut points = Vec::new();
     let mut level_changes = Vec::new();
-    let mut level = 1;
     for (n, &i) in mine.iter().enumerate() {
         let d = &history[i];
         let r = &d.report;
@@ -175,16 +155,20 @@ fn drill_progress(
             improvement_percent: assessed.as_ref().map(|p| pct(p.change_log)),
             mdc_band_percent: assessed.as_ref().map(|p| [pct(p.mdc_log), pct(-p.mdc_log)]),
         });
-        // The plan after this session, by its rules over the history so far.
-        let now = plan::plan_on(drill, device, &ladder[..=n]).level;
-        if now != level {
+    }
+    // Where the plan moved, by its rules over this ladder's sessions (a step back at level 1
+    // changes no level).
+    for (n, change) in plan::level_changes(drill, device, &ladder) {
+        let (from, to) = match change {
+            Change::Advanced { from, to } | Change::SteppedBack { from, to, .. } => (from, to),
+        };
+        if from != to {
             level_changes.push(LevelChange {
-                week,
+                week: points[n].week,
                 after_point: n,
-                from: level,
-                to: now,
+                from,
+                to,
             });
-            level = now;
         }
     }
     DrillProgress {
