@@ -411,21 +411,32 @@ impl Db {
         Ok(ids)
     }
 
-    /// Adds a re-scoring's result to a session (its earlier results are kept); returns the new
-    /// result's row id.
-    pub fn add_result(&mut self, session_id: i64, report: &SessionReport) -> Result<i64> {
+    /// Adds re-scorings' results to their sessions (`(session id, result)`; the earlier
+    /// results are kept), in one transaction; returns the new results' row ids.
+    pub fn add_results(&mut self, results: &[(i64, &SessionReport)]) -> Result<Vec<i64>> {
         let now = store::utc_now()?.0;
         let tx = self.conn.transaction()?;
-        let id = insert_result(&tx, session_id, "rescored", &now, report)?;
-        note_pain_stop(&tx, session_id, report)?;
-        let (user_id, sensor): (i64, String) = tx.query_row(
-            "SELECT user_id, sensor FROM sessions WHERE id = ?1",
-            [session_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        sync_plan_levels(&tx, user_id, report.drill, sensor_from(&sensor)?)?;
+        let mut ids = Vec::with_capacity(results.len());
+        let mut ladders: Vec<(i64, DrillKind, DeviceClass)> = Vec::new();
+        for &(session_id, report) in results {
+            ids.push(insert_result(&tx, session_id, "rescored", &now, report)?);
+            note_pain_stop(&tx, session_id, report)?;
+            let (user_id, sensor): (i64, String) = tx.query_row(
+                "SELECT user_id, sensor FROM sessions WHERE id = ?1",
+                [session_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let ladder = (user_id, report.drill, sensor_from(&sensor)?);
+            if !ladders.contains(&ladder) {
+                ladders.push(ladder);
+            }
+        }
+        // Once per ladder, not per result: each replays the ladder's whole history.
+        for (user_id, drill, sensor) in ladders {
+            sync_plan_levels(&tx, user_id, drill, sensor)?;
+        }
         tx.commit()?;
-        Ok(id)
+        Ok(ids)
     }
 
     /// The sessions of `user` (of `drill` only, if given), oldest first, each with its latest
