@@ -14,8 +14,12 @@
 //! database does not know yet (a session killed before it was closed, say; not one still being
 //! written, whose recording is locked), so the history reports them with what could be
 //! recovered.
+//!
+//! Check-ins ([`Db::insert_checkin`], [`Db::checkins`]) are for the guided sessions to record;
+//! calibration records ([`Db::insert_calibration`], [`Db::calibrations`]) for the calibration
+//! flows. Neither writes them yet.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -923,25 +927,4 @@ fn sync_plan_levels(
         )?;
     }
     Ok(())
-}
-
-/// Counts of rows per table, for tests and the benchmark's sanity line.
-pub fn table_counts(db: &Db) -> Result<HashMap<String, i64>> {
-    let mut out = HashMap::new();
-    for table in [
-        "users",
-        "devices",
-        "sessions",
-        "results",
-        "calibrations",
-        "checkins",
-        "pain_stops",
-        "plan_levels",
-    ] {
-        let n: i64 = db
-            .conn
-            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-        out.insert(table.to_string(), n);
-    }
-    Ok(out)
 }
