@@ -17,9 +17,11 @@
 //! - [`scoring`]: quality gates, the personal baseline and its minimal detectable change, the
 //!   0–100 progress score and the verdict.
 //! - [`plan`]: the progression ladder of each drill, from past results.
+//! - [`guided`]: the guided session's rules: the check-in's pain thresholds, today's drills.
 //! - [`recording`]: the recording file format.
 //! - [`quality`]: the data-quality record that goes with every result.
 //! - [`cues`]: when to buzz the wearable.
+//! - [`calibrate`]: the guided calibration routines (steps advance on what the data shows).
 //! - [`eval`]: orientation accuracy against optical ground truth (BROAD-format trials).
 //!
 //! The wire protocol is its own no_std crate, [`proprio_protocol`]; calibration math is
@@ -27,11 +29,13 @@
 
 #![deny(missing_docs)]
 
+pub mod calibrate;
 pub mod cues;
 pub mod decode;
 pub mod devices;
 pub mod drill;
 pub mod eval;
+pub mod guided;
 pub mod measures;
 pub mod pipeline;
 pub mod plan;

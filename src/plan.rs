@@ -264,6 +264,25 @@ pub fn plan_on(drill: DrillKind, device: DeviceClass, history: &[SessionReport])
     plan
 }
 
+/// The change of plan `report` makes when it follows `history` (every drill's results, oldest
+/// first), on the sensor `device`: a pain stop always steps back; a session at the plan's level
+/// may complete a run that advances or steps back; any other session changes nothing.
+pub fn change_by(
+    device: DeviceClass,
+    history: &[SessionReport],
+    report: &SessionReport,
+) -> Option<Change> {
+    if DeviceClass::of_report(report) != device {
+        return None;
+    }
+    let mut with = history.to_vec();
+    with.push(report.clone());
+    level_changes(report.drill, device, &with)
+        .into_iter()
+        .find(|&(index, _)| index == history.len())
+        .map(|(_, change)| change)
+}
+
 /// What is next and why, in words.
 fn next_words(plan: &DrillPlan, scored: bool) -> String {
     let level = plan.level;
@@ -412,6 +431,32 @@ mod tests {
         let p = plan(DrillKind::RockerHold, &history);
         assert_eq!(p.level, 1);
         assert!(p.next.contains("pain"), "{}", p.next);
+    }
+
+    #[test]
+    fn the_change_a_session_makes() {
+        let imu = DeviceClass::Imu;
+        let good: Vec<SessionReport> = (0..2).map(|_| done(1, 90.0, Verdict::Better)).collect();
+        // The third good session in a row advances; the second does not.
+        assert_eq!(change_by(imu, &good[..1], &good[1]), None);
+        assert_eq!(
+            change_by(imu, &good, &done(1, 90.0, Verdict::Better)),
+            Some(Change::Advanced { from: 1, to: 2 })
+        );
+        // A pain stop steps back at once, even at level 1 and twice in a row.
+        let pain = report(1, EndReason::PainStop, None);
+        let stepped = Some(Change::SteppedBack {
+            from: 1,
+            to: 1,
+            pain: true,
+        });
+        assert_eq!(change_by(imu, &[], &pain), stepped);
+        assert_eq!(change_by(imu, std::slice::from_ref(&pain), &pain), stepped);
+        // A failure at another level than the plan's changes nothing.
+        assert_eq!(
+            change_by(imu, &[], &report(3, EndReason::UserStop, None)),
+            None
+        );
     }
 
     #[test]

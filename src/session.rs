@@ -23,10 +23,11 @@ use crate::drill::{
     WearableStance, WearableStanceLive, WeightShift, WeightShiftConfig, WeightShiftLive,
     WobbleHold, WobbleHoldConfig, WobbleHoldLive,
 };
+use crate::guided::GuidedInfo;
 use crate::measures::Stretch;
 use crate::pipeline::{
-    CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, RockingAxis, COP_PIPELINE_VERSION,
-    PIPELINE_VERSION,
+    BoardTilt, CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, RockingAxis,
+    COP_PIPELINE_VERSION, PIPELINE_VERSION,
 };
 use crate::quality::{DataQuality, TimestampSource};
 use crate::recording::{Control, LinkEventKind, Record};
@@ -54,6 +55,8 @@ impl SessionMeta {
             created_utc,
             baseline: None,
             cues: None,
+            guided: None,
+            imported: None,
             user: None,
         };
         meta.pipeline_version = pipeline_version_on(drill.kind(), meta.expected_device()).into();
@@ -221,10 +224,34 @@ pub struct SessionMeta {
     /// sessions run in code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cues: Option<CueKinds>,
+    /// Set when the drill was run in a guided session (`proprio session`): the session's id
+    /// and the check-in; absent for a drill run on its own (and in older recordings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guided: Option<GuidedInfo>,
+    /// Where an imported session came from (`proprio import`); absent for sessions proprio
+    /// recorded itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportedFrom>,
     /// Whose session it is (`--user`); absent in recordings made before there were users,
     /// which belong to whoever first opens the history database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+}
+
+/// The origin of a session that another tool recorded (see `proprio import`): its samples were
+/// encoded in proprio's wire protocol as a wearable would have sent them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportedFrom {
+    /// The file imported, as given.
+    pub file: String,
+    /// Its format: `fusion`, `witmotion` or `generic`.
+    pub format: String,
+    /// The columns read, in words (time, accelerometer, gyroscope, magnetometer and units).
+    pub columns: String,
+    /// Samples imported.
+    pub samples: u64,
+    /// When it was imported, UTC, RFC 3339.
+    pub imported_utc: String,
 }
 
 /// The device as it introduced itself.
@@ -483,6 +510,8 @@ impl Chain {
 pub struct DecodedSamples {
     /// IMU samples: device time (µs since the stream's first sample) and the calibrated sample.
     pub imu: Vec<(u64, ImuSi)>,
+    /// The live estimate's tilt at each IMU sample (as the drill saw it), for reports.
+    pub tilt: Vec<BoardTilt>,
     /// Balance-board samples (with the COP while someone is on the board).
     pub cop: Vec<CopSample>,
     /// A standing drill's measured COP, in the stretches its measures come from (time since
@@ -494,6 +523,8 @@ pub struct DecodedSamples {
 pub struct Session {
     /// The samples kept for [`Session::finish_with_samples`], when asked for.
     kept: Option<DecodedSamples>,
+    /// The data quality when the drill ended, once samples after its end are kept.
+    quality_at_end: Option<DataQuality>,
     meta: SessionMeta,
     decoder: FormatDecoder,
     clock: SampleClock,
@@ -518,6 +549,7 @@ impl Session {
         }
         Session {
             kept: None,
+            quality_at_end: None,
             decoder: FormatDecoder::new(&meta.format),
             clock: SampleClock::new(),
             chain,
@@ -531,7 +563,8 @@ impl Session {
         }
     }
 
-    /// Keeps every sample the chain uses from now on (memory grows with the recording).
+    /// Keeps every sample the chain uses from now on, and those after the drill's end
+    /// (memory grows with the recording).
     pub fn keep_samples(&mut self) {
         self.kept.get_or_insert_with(DecodedSamples::default);
     }
@@ -574,6 +607,9 @@ impl Session {
     /// Takes one record; appends the drill events it causes to `events`.
     pub fn handle(&mut self, record: &Record, events: &mut Vec<DrillEvent>) {
         if self.is_done() {
+            if self.kept.is_some() {
+                self.keep_after_end(record);
+            }
             return;
         }
         match record {
@@ -676,6 +712,8 @@ impl Session {
                 for sample in &batch.samples {
                     self.on_imu(sample, events);
                     if self.is_done() {
+                        // The rest of the batch is not decoded, kept samples or not: the
+                        // result's quality counts are the live run's.
                         break;
                     }
                 }
@@ -689,33 +727,9 @@ impl Session {
     }
 
     fn on_imu(&mut self, sample: &ImuSample, events: &mut Vec<DrillEvent>) {
-        let pipeline = match &mut self.chain {
-            Chain::RockerHold { pipeline, .. }
-            | Chain::WobbleHold { pipeline, .. }
-            | Chain::TandemWalk { pipeline, .. }
-            | Chain::NeutralSpine { pipeline, .. }
-            | Chain::WearableStance { pipeline, .. } => pipeline,
-            Chain::QuietStance { .. } | Chain::WeightShift { .. } => return, // not this drill's sensor
-        };
-        let Some(timed) = self
-            .clock
-            .observe(sample.seq, sample.t_us, &mut self.quality)
-        else {
+        let Some((si, tilt)) = self.decode_imu(sample) else {
             return;
         };
-        let Some(si) = pipeline.to_si(sample) else {
-            self.quality.samples_before_info += 1;
-            return;
-        };
-        let tilt = pipeline.push_si(&si, timed.t_us, timed.dt_us);
-        if let Some(kept) = self.kept.as_mut() {
-            kept.imu.push((timed.t_us, si));
-        }
-        let q = &mut self.quality;
-        q.samples_received += 1;
-        q.acc_rejected_samples += u64::from(tilt.acc_rejected);
-        q.at_rest_samples += u64::from(tilt.at_rest);
-        q.mag_disturbed_samples += u64::from(tilt.mag_disturbed);
         match &mut self.chain {
             Chain::RockerHold { drill, .. } => drill.update(&tilt, events),
             Chain::WobbleHold { drill, .. } => drill.update(&tilt, events),
@@ -726,29 +740,103 @@ impl Session {
         }
     }
 
+    /// An IMU sample through the clock and the pipeline (counted, and kept if asked), not yet
+    /// given to the drill.
+    fn decode_imu(&mut self, sample: &ImuSample) -> Option<(ImuSi, BoardTilt)> {
+        let pipeline = match &mut self.chain {
+            Chain::RockerHold { pipeline, .. }
+            | Chain::WobbleHold { pipeline, .. }
+            | Chain::TandemWalk { pipeline, .. }
+            | Chain::NeutralSpine { pipeline, .. }
+            | Chain::WearableStance { pipeline, .. } => pipeline,
+            Chain::QuietStance { .. } | Chain::WeightShift { .. } => return None, // not this drill's sensor
+        };
+        let timed = self
+            .clock
+            .observe(sample.seq, sample.t_us, &mut self.quality)?;
+        let Some(si) = pipeline.to_si(sample) else {
+            self.quality.samples_before_info += 1;
+            return None;
+        };
+        let tilt = pipeline.push_si(&si, timed.t_us, timed.dt_us);
+        if let Some(kept) = self.kept.as_mut() {
+            kept.imu.push((timed.t_us, si));
+            kept.tilt.push(tilt);
+        }
+        let q = &mut self.quality;
+        q.samples_received += 1;
+        q.acc_rejected_samples += u64::from(tilt.acc_rejected);
+        q.at_rest_samples += u64::from(tilt.at_rest);
+        q.mag_disturbed_samples += u64::from(tilt.mag_disturbed);
+        Some((si, tilt))
+    }
+
     fn on_load(&mut self, sample: &LoadSample, events: &mut Vec<DrillEvent>) {
+        let Some(cop) = self.decode_load(sample) else {
+            return;
+        };
+        match &mut self.chain {
+            Chain::QuietStance { drill, .. } => drill.update(&cop, events),
+            Chain::WeightShift { drill, .. } => drill.update(&cop, events),
+            _ => {}
+        }
+    }
+
+    /// A balance-board sample through the clock and the pipeline (counted, and kept if asked),
+    /// not yet given to the drill.
+    fn decode_load(&mut self, sample: &LoadSample) -> Option<CopSample> {
         let pipeline = match &mut self.chain {
             Chain::QuietStance { pipeline, .. } | Chain::WeightShift { pipeline, .. } => pipeline,
-            _ => return, // not this drill's sensor
+            _ => return None, // not this drill's sensor
         };
-        let Some(timed) = self
+        let timed = self
             .clock
-            .observe(sample.seq, sample.t_us, &mut self.quality)
-        else {
-            return;
-        };
+            .observe(sample.seq, sample.t_us, &mut self.quality)?;
         let Some(cop) = pipeline.push(sample, timed.t_us) else {
             self.quality.samples_before_info += 1;
-            return;
+            return None;
         };
         self.quality.samples_received += 1;
         if let Some(kept) = self.kept.as_mut() {
             kept.cop.push(cop);
         }
-        match &mut self.chain {
-            Chain::QuietStance { drill, .. } => drill.update(&cop, events),
-            Chain::WeightShift { drill, .. } => drill.update(&cop, events),
-            _ => {}
+        Some(cop)
+    }
+
+    /// After the drill's end, with samples kept: the rest of the recording's samples are
+    /// decoded and kept too (an export holds all of them), while the result's data quality
+    /// stays as it was at the end.
+    fn keep_after_end(&mut self, record: &Record) {
+        let Record::Received { t_host_us, bytes } = record else {
+            return;
+        };
+        self.freeze_quality();
+        self.decoder.push(bytes, *t_host_us);
+        while let Some(outcome) = self.decoder.next() {
+            match outcome {
+                Ok(DeviceMessage::Imu(sample)) => {
+                    self.decode_imu(&sample);
+                }
+                Ok(DeviceMessage::ImuBatch(batch)) => {
+                    for sample in &batch.samples {
+                        self.decode_imu(sample);
+                    }
+                }
+                Ok(DeviceMessage::Load(sample)) => {
+                    self.decode_load(&sample);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Keeps the data quality as it is (the first time), for the result: what is decoded after
+    /// the drill's end is kept as samples but does not count.
+    fn freeze_quality(&mut self) {
+        if self.quality_at_end.is_none() {
+            let mut quality = self.quality.clone();
+            self.decoder.fill_quality(&mut quality);
+            self.quality_at_end = Some(quality);
         }
     }
 
@@ -789,7 +877,10 @@ impl Session {
 
     /// Ends the session and returns its result.
     pub fn finish(mut self) -> SessionReport {
-        self.decoder.fill_quality(&mut self.quality);
+        match self.quality_at_end.take() {
+            Some(quality) => self.quality = quality,
+            None => self.decoder.fill_quality(&mut self.quality),
+        }
         self.quality.update_loss();
         let drill = self.meta.drill.kind();
         let outcome = match self.chain {

@@ -727,6 +727,10 @@ fn read_for_index(path: &Path) -> Result<(SessionMeta, Option<SessionReport>, Op
         // No result, or cut off: what replaying it recovers.
         Ok(None) | Err(_) => {
             let replayed = super::run::replay_file(path)?;
+            if replayed.meta.imported.is_some() && replayed.cut_off_words().is_none() {
+                // An imported recording has no result record: its replay is its result.
+                return Ok((replayed.meta, Some(replayed.report), None));
+            }
             let note = replayed
                 .cut_off_words()
                 .context("its result cannot be read")?;

@@ -141,7 +141,7 @@ pub fn measure(args: &MeasureArgs) -> Result<ExitCode> {
                     ap: ap_mm,
                 }],
             },
-            Table::Imu { t_s, samples } => Input::Imu {
+            Table::Imu { t_s, samples, .. } => Input::Imu {
                 span: 0..t_s.len(),
                 t_s,
                 samples,
@@ -300,6 +300,7 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     let mut reader = RecordingReader::new(BufReader::new(file))
         .with_context(|| format!("cannot read {}", path.display()))?;
     let drill = reader.meta().drill.kind();
+    let imported = reader.meta().imported.is_some();
     let mut session = Session::new(reader.meta().clone());
     session.keep_samples();
     if let Some(error) = super::run::feed_recording(&mut reader, &mut session)
@@ -338,8 +339,9 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
                 .iter()
                 .map(|(t_us, s)| (*t_us as f64 * 1e-6, *s))
                 .unzip();
-            // A walk is found in the whole recording; a hold is measured over its span.
-            let span = if drill == DrillKind::TandemWalk {
+            // A walk is found in the whole recording, and an imported one is measured whole
+            // (its drill is nominal); a hold is measured over its span.
+            let span = if drill == DrillKind::TandemWalk || imported {
                 0..t_s.len()
             } else {
                 span_within(&t_s, from_s, to_s)

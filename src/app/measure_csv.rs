@@ -13,40 +13,57 @@ use crate::pipeline::ImuSi;
 use crate::G_M_S2;
 
 /// The CSV flags of `proprio measure`.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct CsvArgs {
     /// CSV: the time column's name [default: found by name: time, t, timestamp…].
     #[arg(long, value_name = "NAME")]
-    time_column: Option<String>,
+    pub(super) time_column: Option<String>,
     /// CSV: the file has no time column; its rows are samples at HZ.
-    #[arg(long, value_name = "HZ", value_parser = parse_rate_hz, conflicts_with = "time_column")]
-    rate: Option<f64>,
-    /// CSV: the unit of the time column: s, ms or us.
-    #[arg(long, default_value = "s", value_name = "UNIT", value_parser = parse_time_unit)]
-    time_unit: f64,
+    #[arg(long, visible_alias = "rate-hz", value_name = "HZ", value_parser = parse_rate_hz, conflicts_with = "time_column")]
+    pub(super) rate: Option<f64>,
+    /// CSV: the unit of the time column: s, ms or us [default: the unit in the column's name,
+    /// e.g. `Time (s)`, `t_ms`, else s]. A column of clock times (`10:20:30.125`, with or
+    /// without a date before it) is read as such.
+    #[arg(long, value_name = "UNIT", value_parser = parse_time_unit)]
+    pub(super) time_unit: Option<f64>,
     /// CSV: the COP's medio-lateral column [default: found by name: ml, cop_x, copx, x…].
     #[arg(long, value_name = "NAME")]
-    ml_column: Option<String>,
+    pub(super) ml_column: Option<String>,
     /// CSV: the COP's antero-posterior column [default: found by name: ap, cop_y, copy, y…].
     #[arg(long, value_name = "NAME")]
-    ap_column: Option<String>,
-    /// CSV: the unit of the COP columns: mm or cm.
-    #[arg(long, default_value = "mm", value_name = "UNIT", value_parser = parse_cop_unit)]
-    cop_unit: f64,
+    pub(super) ap_column: Option<String>,
+    /// CSV: the unit of the COP columns: mm or cm [default: the unit in the columns' names,
+    /// e.g. `ml_cm`, else mm].
+    #[arg(long, value_name = "UNIT", value_parser = parse_cop_unit)]
+    pub(super) cop_unit: Option<f64>,
     /// CSV: the accelerometer's columns, X,Y,Z [default: found by name: acc_x, ax,
     /// accelerometer x…].
     #[arg(long, value_name = "X,Y,Z")]
-    acc_columns: Option<String>,
-    /// CSV: the unit of the accelerometer columns: m/s2 or g.
-    #[arg(long, default_value = "m/s2", value_name = "UNIT", value_parser = parse_acc_unit)]
-    acc_unit: f64,
+    pub(super) acc_columns: Option<String>,
+    /// CSV: the unit of the accelerometer columns: m/s2 or g [default: the unit in the
+    /// columns' names, e.g. `ax(g)`, `acc_x_m_s2`, else m/s2].
+    #[arg(long, value_name = "UNIT", value_parser = parse_acc_unit)]
+    pub(super) acc_unit: Option<f64>,
     /// CSV: the gyroscope's columns, X,Y,Z [default: found by name: gyr_x, gx, gyroscope x…;
     /// without a gyroscope the orientation comes from the accelerometer alone].
     #[arg(long, value_name = "X,Y,Z")]
-    gyro_columns: Option<String>,
-    /// CSV: the unit of the gyroscope columns: deg/s or rad/s.
-    #[arg(long, default_value = "deg/s", value_name = "UNIT", value_parser = parse_gyro_unit)]
-    gyro_unit: f64,
+    pub(super) gyro_columns: Option<String>,
+    /// CSV: the unit of the gyroscope columns: deg/s or rad/s [default: the unit in the
+    /// columns' names, e.g. `wx(deg/s)`, `gyr_x_rad_s`, else deg/s].
+    #[arg(long, value_name = "UNIT", value_parser = parse_gyro_unit)]
+    pub(super) gyro_unit: Option<f64>,
+    /// CSV: the magnetometer's columns, X,Y,Z [default: found by name: mag_x, magnetometer x,
+    /// hx…; none: no magnetometer]. Read by `proprio import` (measuring does not use it).
+    #[arg(long, value_name = "X,Y,Z")]
+    pub(super) mag_columns: Option<String>,
+    /// CSV: the unit of the magnetometer columns: uT or gauss [default: the unit in the
+    /// columns' names, else uT].
+    #[arg(long, value_name = "UNIT", value_parser = parse_mag_unit)]
+    pub(super) mag_unit: Option<f64>,
+    /// Leave the magnetometer out unless `mag_columns` names it (a format whose magnetometer
+    /// unit is unknown).
+    #[arg(skip)]
+    pub(super) no_mag: bool,
 }
 
 fn parse_rate_hz(s: &str) -> Result<f64, String> {
@@ -95,6 +112,59 @@ fn parse_gyro_unit(s: &str) -> Result<f64, String> {
     }
 }
 
+/// µT per unit.
+fn parse_mag_unit(s: &str) -> Result<f64, String> {
+    match s {
+        "uT" | "ut" | "µT" => Ok(1.0),
+        "gauss" | "G" => Ok(100.0),
+        _ => Err(format!("'{s}' is not a magnetic-field unit (uT or gauss)")),
+    }
+}
+
+/// The unit a column's name carries, in brackets (`Gyroscope X (deg/s)`, `ax(g)`) or as its
+/// last words (`acc_x_m_s2`, `t_ms`), as the factor to proprio's unit of that quantity; `None`
+/// when the name carries none that `parse` knows.
+fn unit_in_name(name: &str, parse: fn(&str) -> Result<f64, String>) -> Option<f64> {
+    let name = name.trim().trim_matches('"');
+    if let (Some(open), Some(close)) = (name.find(['(', '[']), name.rfind([')', ']'])) {
+        if open < close {
+            return parse(name[open + 1..close].trim()).ok();
+        }
+    }
+    // `acc_x_m_s2`: try the last one, two and three words as a unit.
+    let words: Vec<&str> = name.split('_').collect();
+    (1..=3.min(words.len().saturating_sub(1)))
+        .rev()
+        .find_map(|k| {
+            let tail = words[words.len() - k..].join("_");
+            let unit = match tail.as_str() {
+                "m_s2" => "m/s2",
+                "rad_s" => "rad/s",
+                "deg_s" => "deg/s",
+                "ut" => "uT",
+                other => other,
+            };
+            parse(unit).ok()
+        })
+}
+
+/// The unit `given` by a flag, else the one the columns' names carry (all the same), else
+/// `default`.
+fn unit_of(
+    csv: &Csv,
+    given: Option<f64>,
+    columns: &[usize],
+    parse: fn(&str) -> Result<f64, String>,
+    default: f64,
+) -> f64 {
+    given.unwrap_or_else(|| {
+        columns
+            .first()
+            .and_then(|&i| unit_in_name(&csv.header[i], parse))
+            .unwrap_or(default)
+    })
+}
+
 /// What a CSV held, in proprio's units.
 pub enum Table {
     /// A centre of pressure.
@@ -112,6 +182,8 @@ pub enum Table {
         t_s: Vec<f64>,
         /// The samples (gyroscope zero when the file has none).
         samples: Vec<ImuSi>,
+        /// True when the file has gyroscope columns.
+        has_gyro: bool,
     },
 }
 
@@ -120,7 +192,8 @@ const TIME_NAMES: &[&str] = &["time", "t", "timestamp", "seconds"];
 const ML_NAMES: &[&str] = &["ml", "cop_ml", "cop_x", "copx", "x"];
 const AP_NAMES: &[&str] = &["ap", "cop_ap", "cop_y", "copy", "y"];
 const ACC_NAMES: &[&str] = &["acc_", "accel_", "accelerometer_", "a", "acc"];
-const GYRO_NAMES: &[&str] = &["gyr_", "gyro_", "gyroscope_", "g", "gyr", "gyro"];
+const GYRO_NAMES: &[&str] = &["gyr_", "gyro_", "gyroscope_", "g", "gyr", "gyro", "w"];
+const MAG_NAMES: &[&str] = &["mag_", "magnetometer_", "mag", "h", "m"];
 
 /// A header cell for matching: lower case, without a unit in brackets, words joined by `_`.
 fn normalise(name: &str) -> String {
@@ -307,10 +380,11 @@ pub fn read(path: &Path, args: &CsvArgs, want_imu: Option<bool>) -> Result<Table
             "antero-posterior (AP)",
             "--ap-column",
         )?;
+        let cop_unit = unit_of(&csv, args.cop_unit, &[ml], parse_cop_unit, 1.0);
         return Ok(Table::Cop {
             t_s,
-            ml_mm: csv.column(ml, args.cop_unit)?,
-            ap_mm: csv.column(ap, args.cop_unit)?,
+            ml_mm: csv.column(ml, cop_unit)?,
+            ap_mm: csv.column(ap, cop_unit)?,
         });
     }
     let acc = three(
@@ -340,27 +414,92 @@ pub fn read(path: &Path, args: &CsvArgs, want_imu: Option<bool>) -> Result<Table
         "gyroscope",
         "--gyro-columns",
     )?;
+    let mag = if args.no_mag && args.mag_columns.is_none() {
+        None
+    } else {
+        three(
+            &csv,
+            args.mag_columns.as_deref(),
+            MAG_NAMES,
+            "magnetometer",
+            "--mag-columns",
+        )?
+    };
+    // Columns found by name but left empty (an export of a device without one) are none.
+    let mag = mag.filter(|c| {
+        args.mag_columns.is_some()
+            || csv
+                .rows
+                .iter()
+                .any(|(_, cells)| !cells[c[0]].trim().is_empty())
+    });
+    let acc_unit = unit_of(&csv, args.acc_unit, &acc, parse_acc_unit, 1.0);
     let acc: Vec<Vec<f64>> = acc
         .iter()
-        .map(|&i| csv.column(i, args.acc_unit))
+        .map(|&i| csv.column(i, acc_unit))
         .collect::<Result<_>>()?;
-    let gyro: Option<Vec<Vec<f64>>> = gyro
-        .map(|g| {
-            g.iter()
-                .map(|&i| csv.column(i, args.gyro_unit))
-                .collect::<Result<_>>()
-        })
-        .transpose()?;
+    let columns = |found: Option<[usize; 3]>, unit: Option<f64>, parse, default| {
+        found
+            .map(|c| {
+                let unit = unit_of(&csv, unit, &c, parse, default);
+                c.iter()
+                    .map(|&i| csv.column(i, unit))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose()
+    };
+    let gyro = columns(gyro, args.gyro_unit, parse_gyro_unit, 1f64.to_radians())?;
+    let mag = columns(mag, args.mag_unit, parse_mag_unit, 1.0)?;
+    let xyz = |v: &[Vec<f64>], k: usize| Vector3::new(v[0][k], v[1][k], v[2][k]);
     let samples = (0..t_s.len())
         .map(|k| ImuSi {
-            acc_m_s2: Vector3::new(acc[0][k], acc[1][k], acc[2][k]),
-            gyr_rad_s: gyro.as_ref().map_or(Vector3::zeros(), |g| {
-                Vector3::new(g[0][k], g[1][k], g[2][k])
-            }),
-            mag_ut: None,
+            acc_m_s2: xyz(&acc, k),
+            gyr_rad_s: gyro.as_ref().map_or(Vector3::zeros(), |g| xyz(g, k)),
+            mag_ut: mag.as_ref().map(|m| xyz(m, k)),
         })
         .collect();
-    Ok(Table::Imu { t_s, samples })
+    Ok(Table::Imu {
+        t_s,
+        samples,
+        has_gyro: gyro.is_some(),
+    })
+}
+
+/// A column of clock times (`10:20:30.125`, or `2024-01-05 10:20:30.125`), s since midnight of
+/// the first row's day (a time that goes back by more than 12 h has passed midnight); `None`
+/// when the first cell is not a clock time.
+fn clock_times(csv: &Csv, index: usize) -> Option<Vec<f64>> {
+    let parse = |cell: &str| -> Option<f64> {
+        let cell = cell.trim().trim_matches('"');
+        let time = cell.rsplit([' ', 'T']).next()?;
+        let mut parts = time.split(':');
+        let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || !h.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (h, m, s) = (
+            h.parse::<f64>().ok()?,
+            m.parse::<f64>().ok()?,
+            s.replace(',', ".").parse::<f64>().ok()?,
+        );
+        (h < 24.0 && m < 60.0 && (0.0..61.0).contains(&s)).then_some(h * 3600.0 + m * 60.0 + s)
+    };
+    let first = csv.rows.first()?;
+    parse(first.1[index])?;
+    let mut day_s = 0.0;
+    let mut last = f64::NEG_INFINITY;
+    csv.rows
+        .iter()
+        .map(|(_, cells)| {
+            let mut t = parse(cells[index])? + day_s;
+            if t < last - 43_200.0 {
+                day_s += 86_400.0;
+                t += 86_400.0;
+            }
+            last = t;
+            Some(t)
+        })
+        .collect()
 }
 
 /// The time of every row, s: from the time column (increasing), or the rows at `--rate`.
@@ -383,7 +522,11 @@ fn times(csv: &Csv, args: &CsvArgs) -> Result<Vec<f64>> {
                 csv.header.join(", ")
             ),
         })?;
-    let t_s = csv.column(index, args.time_unit)?;
+    let unit = unit_of(csv, args.time_unit, &[index], parse_time_unit, 1.0);
+    let t_s = match clock_times(csv, index) {
+        Some(t_s) => t_s,
+        None => csv.column(index, unit)?,
+    };
     for (k, pair) in t_s.windows(2).enumerate() {
         if pair[1] <= pair[0] {
             bail!(

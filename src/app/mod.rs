@@ -11,6 +11,8 @@
 //! - `view`: the live view: its model (what is shown when), its drawing (ratatui), the
 //!   terminal, the progress line without one.
 //! - `plan`: `proprio plan`, and the plan's level and baseline for a new session.
+//! - `guided`: `proprio session`, the guided session: check-in, today's drills one by one
+//!   (instructions, countdown, the drill's live view, rest, result), the summary.
 //! - `db`: the history database (SQLite): sessions indexed by recording, results with their
 //!   versions, users, devices, calibrations, check-ins, pain stops, the plan's level changes.
 //! - `history`: `proprio history`, `proprio progress` and `proprio rescore`.
@@ -18,6 +20,9 @@
 //! - `sim_device`: the simulator as a device on a pseudo-terminal or standard input/output.
 //! - `measure`: `proprio measure`, the measures of a recording or another tool's CSV
 //!   (`measure_csv`).
+//! - `exchange`: `proprio export` (samples in SI units and results, CSV or JSON) and
+//!   `proprio import` (another tool's recording as a replayable session).
+//! - `report`: `proprio report`, plots of sessions and of progress (SVG, PNG, one HTML page).
 
 /// `println!` for the command's output. When the reader has gone (`proprio drills | head -3`)
 /// the program ends quietly, as command-line tools do, instead of panicking.
@@ -34,14 +39,18 @@ mod ble;
 mod board_args;
 mod config;
 pub mod db;
+mod exchange;
+mod guided;
 mod history;
 mod link;
 mod measure;
 mod measure_csv;
 mod output;
 mod plan;
+mod report;
 mod run;
 mod scan;
+mod signals;
 mod sim_device;
 mod store;
 mod view;
@@ -106,6 +115,10 @@ enum Command {
     },
     /// Run a drill.
     Drill(DrillArgs),
+    /// A guided session: a check-in (pain 0–10, how you feel), then today's drills from your
+    /// plan, each with what it trains and why, a countdown, the drill, a rest and its result,
+    /// and a summary. `p` (STOP, IT HURTS) works on every screen.
+    Session(SessionArgs),
     /// Where you stand on each drill: level, baseline and its minimal detectable change, last
     /// score and verdict, and what is next and why.
     Plan {
@@ -134,6 +147,16 @@ enum Command {
     /// Compute the posturography or gait measures of a proprio recording or of another tool's
     /// CSV (COP, or a lumbar IMU); see docs/measures.md.
     Measure(measure::MeasureArgs),
+    /// Export sessions: their samples in SI units (decoded as a replay decodes them) and their
+    /// results, as CSV or JSON; see README.md for the columns.
+    Export(exchange::export::ExportArgs),
+    /// Import another tool's IMU recording (x-io Fusion CSV, WitMotion's export, or any CSV
+    /// with a column mapping) as a proprio session that replays and measures like a native one.
+    Import(exchange::import::ImportArgs),
+    /// Write a report: plots of a session (stabilogram, tilt or trunk over time with the band
+    /// and events, a walk's steps) and of progress over weeks, as SVG, PNG and one HTML page to
+    /// hand to a clinician.
+    Report(report::ReportArgs),
     /// Run the simulator as a device in real time: on a pseudo-terminal, so that
     /// `proprio drill … --source serial:PATH` can connect to it (prints the port's path), or on
     /// standard input and output (for a fake Bluetooth stack to carry).
@@ -198,6 +221,22 @@ enum DrillName {
     NeutralSpine,
     /// Weight shift on a balance board: move your centre of pressure to targets.
     WeightShift,
+}
+
+impl DrillName {
+    /// The command-line name of `kind`.
+    fn from_kind(kind: DrillKind) -> DrillName {
+        match kind {
+            DrillKind::RockerHold => DrillName::RockerHold,
+            DrillKind::WobbleHold => DrillName::WobbleHold,
+            DrillKind::QuietStance => DrillName::QuietStance,
+            DrillKind::SingleLeg => DrillName::SingleLeg,
+            DrillKind::TandemStance => DrillName::TandemStance,
+            DrillKind::TandemWalk => DrillName::TandemWalk,
+            DrillKind::NeutralSpine => DrillName::NeutralSpine,
+            DrillKind::WeightShift => DrillName::WeightShift,
+        }
+    }
 }
 
 impl From<DrillName> for DrillKind {
@@ -280,6 +319,74 @@ struct DrillArgs {
     sim: SimArgs,
 }
 
+#[derive(Debug, Args)]
+struct SessionArgs {
+    /// Where the data comes from, as for `proprio drill` (`sim`, `serial:PATH[@BAUD]`,
+    /// `hx711-text:PATH[@BAUD]`, `ble:…`, `witmotion-serial:PATH`).
+    #[arg(long, default_value = "sim", value_name = "SOURCE")]
+    source: String,
+    /// The sensor you have, which picks today's drills: the IMU wearable on your lower back
+    /// (neutral-spine, quiet-stance, tandem-walk) or a balance board (quiet-stance,
+    /// weight-shift, tandem-stance, single-leg) [default: the one the source is, else the
+    /// wearable].
+    #[arg(long, value_enum, value_name = "SENSOR")]
+    sensor: Option<SensorArg>,
+    /// Today's drills, comma-separated, instead of the plan's list for the sensor (at the
+    /// plan's level each).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "DRILLS")]
+    drills: Vec<DrillName>,
+    /// Pain now, 0 (none) to 10 (worst): the check-in without asking (needed without a
+    /// terminal, with --feeling).
+    #[arg(long, value_name = "0-10", value_parser = clap::value_parser!(u8).range(0..=10))]
+    pain: Option<u8>,
+    /// How you feel compared with last time: better, same or worse (with --pain).
+    #[arg(long, value_name = "FEELING", value_parser = parse_feeling)]
+    feeling: Option<crate::guided::Feeling>,
+    /// The rest between drills, in seconds (Enter skips it).
+    #[arg(long, default_value_t = 30.0, value_name = "S", value_parser = parse_rest_s)]
+    rest: f64,
+    /// Don't show the screens: run unattended (also when there is no terminal), printing
+    /// progress and results as plain text; needs --pain and --feeling.
+    #[arg(long)]
+    no_live: bool,
+    /// The cues to give in each drill, as for `proprio drill`.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "visual,sound,haptic",
+        value_name = "KINDS"
+    )]
+    cues: Vec<CueName>,
+    /// The rocker or wobble board's edge limit, degrees (for those drills, with --drills).
+    #[arg(long, default_value_t = 15.0, value_name = "DEG", value_parser = parse_limit_deg)]
+    board_limit: f64,
+    /// Balance board: the distances between its load cells, WIDTHxDEPTH in mm.
+    #[arg(long, default_value = "433x238", value_name = "WxD", value_parser = board_args::parse_board_geometry)]
+    board_geometry: crate::pipeline::BoardGeometry,
+    #[command(flatten)]
+    hx711: board_args::Hx711Args,
+    #[command(flatten)]
+    sim: SimArgs,
+}
+
+fn parse_feeling(s: &str) -> Result<crate::guided::Feeling, String> {
+    use crate::guided::Feeling;
+    match s {
+        "better" => Ok(Feeling::Better),
+        "same" => Ok(Feeling::Same),
+        "worse" => Ok(Feeling::Worse),
+        _ => Err(format!("'{s}' is not better, same or worse")),
+    }
+}
+
+fn parse_rest_s(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=600.0).contains(&x) => Ok(x),
+        _ => Err(format!("'{s}' is not a rest in seconds (0 to 600)")),
+    }
+}
+
 /// A kind of cue, as `--cues` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum CueName {
@@ -327,7 +434,7 @@ impl From<SensorArg> for crate::scoring::DeviceClass {
 }
 
 /// Options of the simulated person and device.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct SimArgs {
     /// Seed of the simulated person and device (the same seed gives the same bytes).
     #[arg(long, default_value_t = 1)]
@@ -500,12 +607,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Devices { scan } => scan::list_devices(std::time::Duration::from_secs_f64(scan)),
         Command::Drill(args) => run::drill(data_dir, user, &args),
+        Command::Session(args) => guided::session(data_dir, user, &args),
         Command::Plan { json } => plan::show(data_dir, user, json),
         Command::History(args) => history::history(data_dir, user, &args),
         Command::Progress(args) => history::progress(data_dir, user, &args),
         Command::Rescore(args) => history::rescore(data_dir, user, &args),
         Command::Replay { file, json } => run::replay(&file, json),
         Command::Measure(args) => measure::measure(&args),
+        Command::Export(args) => exchange::export::export(&store::data_dir(data_dir)?, &args),
+        Command::Import(args) => exchange::import::import(&store::data_dir(data_dir)?, &args),
+        Command::Report(args) => report::report(&store::data_dir(data_dir)?, user, &args),
         Command::SimDevice {
             serial: _,
             stdio,

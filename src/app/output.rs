@@ -92,9 +92,14 @@ fn print_board_levels(levels: &[BoardLevel], keep: &str) {
     }
 }
 
-/// Why a drill ended, in words (the result's and the live view's).
-pub(super) fn end_words(end: EndReason) -> &'static str {
+/// Why a drill ended, in words (the result's, the live view's and the guided session's);
+/// `on_wearable`: the drill ran with the wearable on the lower back, where a step ends a
+/// stance as a loss of balance (there is no board to step off).
+pub(super) fn end_words(end: EndReason, on_wearable: bool) -> &'static str {
     match end {
+        EndReason::SteppedOff if on_wearable => {
+            "ended: you lost your balance and took a step, which ends the stance"
+        }
         EndReason::Completed => "completed",
         EndReason::UserStop => "stopped by you",
         EndReason::PainStop => {
@@ -108,6 +113,17 @@ pub(super) fn end_words(end: EndReason) -> &'static str {
         }
         EndReason::TimeUp => "ended: the time limit passed before all the steps were taken",
     }
+}
+
+/// True when `report`'s drill ran with the wearable on the lower back (quiet stance on the
+/// wearable; the walk and the neutral-spine hold), not on a board.
+pub(super) fn worn_on_the_back(report: &SessionReport) -> bool {
+    matches!(
+        report.metrics,
+        DrillMetrics::WearableStance(_)
+            | DrillMetrics::TandemWalk(_)
+            | DrillMetrics::NeutralSpine(_)
+    )
 }
 
 /// The result of a drill, for people.
@@ -135,7 +151,7 @@ pub fn print_report(report: &SessionReport) {
         "{} level {}: {score} ({}, {:.1}{of} s measured{pauses})",
         report.drill.name(),
         report.level,
-        end_words(report.end),
+        end_words(report.end, worn_on_the_back(report)),
         measured_s,
     );
     match &report.metrics {
@@ -355,31 +371,35 @@ pub fn direction_words(direction_deg: f64) -> &'static str {
 
 /// The gates' refusal, or the progress score and verdict against the baseline.
 fn print_progress(report: &SessionReport) {
+    for line in progress_lines(report) {
+        out!("  {line}");
+    }
+}
+
+/// The gates' refusal, or the progress score and the verdict against the baseline ("better",
+/// "worse", or "no real change" within the minimal detectable change) with each measure's
+/// part: lines for people, without indentation (the result's and the guided session's).
+pub(super) fn progress_lines(report: &SessionReport) -> Vec<String> {
     if let Some(why) = &report.refused {
-        out!("  not scored (the recording is kept): {why}");
-        return;
+        return vec![format!("not scored (the recording is kept): {why}")];
     }
     let Some(p) = &report.progress else {
-        return;
+        return Vec::new();
     };
     let mode = match p.mode {
         ScoreMode::Progress => "progress from your baseline to the healthy reference",
         ScoreMode::Maintenance => "maintenance: your baseline was already at the reference",
     };
-    out!(
-        "  progress {:.0} / 100 ({mode}); against your baseline: {}",
+    let mut lines = vec![format!(
+        "progress {:.0} / 100 ({mode}); against your baseline: {}",
         p.score,
         p.verdict.words()
-    );
+    )];
     for m in &p.measures {
-        out!(
-            "    {}: {:.2} (baseline {:.2}, healthy {:.2}, a real change is ×{:.2}), sub-score {:.0}",
-            m.name,
-            m.value,
-            m.baseline,
-            m.reference,
-            m.mdc_ratio,
-            m.sub_score
-        );
+        lines.push(format!(
+            "  {}: {:.2} (baseline {:.2}, healthy {:.2}, a real change is ×{:.2}), sub-score {:.0}",
+            m.name, m.value, m.baseline, m.reference, m.mdc_ratio, m.sub_score
+        ));
     }
+    lines
 }

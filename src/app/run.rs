@@ -3,7 +3,6 @@
 use std::fs::File;
 use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::pin::pin;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,8 @@ use proprio_protocol::{DeviceKind, HostMessage};
 use super::db::{Db, NewSession};
 use super::link::{Link, LinkEvent, Source};
 use super::output;
+use super::plan::NextSession;
+use super::signals::StopSignals;
 use super::store::{self, RecordingFile};
 use super::view::{Key, LatencyProbe, LiveView, ProgressLine, UiState};
 use super::{DrillArgs, SensorArg, EXIT_INCOMPLETE};
@@ -22,10 +23,11 @@ use crate::drill::{
     DrillEvent, DrillKind, NeutralSpineConfig, QuietStanceConfig, RockerHoldConfig,
     TandemWalkConfig, WeightShiftConfig, WobbleHoldConfig,
 };
+use crate::guided::GuidedInfo;
 use crate::recording::{Control, LinkEventKind, Record, RecordingError, RecordingReader};
 use crate::scoring::DeviceClass;
 use crate::session::{DrillSetup, LiveStatus, Session, SessionMeta, SessionReport};
-use crate::sim::SimDevice;
+use crate::sim::{SimConfig, SimDevice};
 
 /// Host time between `GetInfo` requests while the device has not introduced itself, µs.
 const INFO_RETRY_US: u64 = 1_000_000;
@@ -39,6 +41,74 @@ const REDRAW: Duration = Duration::from_millis(50);
 
 /// `proprio drill …` (and `proprio demo`), for `user`.
 pub fn drill(data_dir: Option<PathBuf>, user: &str, args: &DrillArgs) -> Result<ExitCode> {
+    let data_dir = store::data_dir(data_dir)?;
+    let prepared = prepare_drill(&data_dir, user, args, None)?;
+    let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let baseline_trials = prepared.next.baseline_trials;
+    let report = runtime.block_on(async {
+        let mut signals = StopSignals::new()?;
+        // The link first: a failure to connect is a sentence on the normal screen.
+        let opened = prepared.open(live)?;
+        let mut view = if live {
+            Some(LiveView::start().context("cannot take over the terminal for the live view")?)
+        } else {
+            None
+        };
+        let progress = !live && !args.no_live;
+        opened.run(view.as_mut(), progress, &mut signals).await
+        // The view is dropped here: the terminal back before the result is printed.
+    })?;
+    let json = serde_json::to_string(&report).context("cannot format the result")?;
+    if args.json {
+        out!("{json}");
+    } else {
+        output::print_report(&report);
+        if report.progress.is_none() && report.refused.is_none() {
+            let trial = baseline_trials + 1;
+            if trial <= crate::scoring::BASELINE_TRIALS {
+                out!(
+                    "  baseline trial {trial} of {} at this level: progress is scored against \
+                     your first {0} scored trials",
+                    crate::scoring::BASELINE_TRIALS
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A drill ready to run: its recording's header, where its data comes from, and what the plan
+/// said for it.
+pub(super) struct PreparedDrill {
+    source: Source,
+    sim: SimConfig,
+    /// The recording's header.
+    pub(super) meta: SessionMeta,
+    /// The plan's level and baseline for it.
+    pub(super) next: NextSession,
+    /// When it was prepared, for the recording's name.
+    pub(super) stamp: String,
+    /// The data directory.
+    pub(super) data_dir: PathBuf,
+    rate_hz: u16,
+    cues: CueKinds,
+    /// Whose session it is, and the history it goes into.
+    user: String,
+    db: Db,
+}
+
+/// Checks `args` and sets up the drill they ask for (level, baseline, the simulated person,
+/// the recording's header, with `guided` when run in a guided session); opens nothing yet.
+pub(super) fn prepare_drill(
+    data_dir: &Path,
+    user: &str,
+    args: &DrillArgs,
+    guided: Option<GuidedInfo>,
+) -> Result<PreparedDrill> {
     let source = Source::parse(&args.source)?;
     let cues = args.cue_kinds()?;
     let kind = DrillKind::from(args.drill);
@@ -49,8 +119,7 @@ pub fn drill(data_dir: Option<PathBuf>, user: &str, args: &DrillArgs) -> Result<
         refuse_wrong_device(kind, device_kind, &format!("'{}'", args.source))?;
     }
     let device = choose_sensor(kind, args.sensor, format.device_kind(), &args.source)?;
-    let data_dir = store::data_dir(data_dir)?;
-    let mut db = Db::open(&data_dir, user)?;
+    let db = Db::open(data_dir, user)?;
     let next = super::plan::next_session(&db, user, kind, device, args.level)?;
     let level = next.level;
     let no_level = || format!("level {level} does not exist");
@@ -131,92 +200,139 @@ pub fn drill(data_dir: Option<PathBuf>, user: &str, args: &DrillArgs) -> Result<
     if kind.needs_balance_board() {
         meta.pipeline.cop.geometry = args.board_geometry;
     }
-    meta.baseline = next.baseline;
+    meta.baseline = next.baseline.clone();
     meta.cues = Some(cues);
+    meta.guided = guided;
     meta.user = Some(user.to_string());
-    let live = !args.no_live && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
-    let mut link = Link::open(&source, sim, live)?;
-    let mut recording = RecordingFile::create(&data_dir, &stamp, &meta)?;
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let options = LiveOptions {
+    Ok(PreparedDrill {
+        source,
+        sim,
+        meta,
+        next,
+        stamp,
+        data_dir: data_dir.to_path_buf(),
         rate_hz: args.sim.rate,
         cues,
-        progress: !live && !args.no_live,
-    };
-    let outcome = runtime.block_on(run_live(
-        &mut link,
-        &mut recording,
-        meta.clone(),
-        live,
-        options,
-    ));
-    let report = match outcome {
-        Ok(report) => report,
-        Err(error) => {
-            // Keep what was recorded; say where it is; the history lists it without a result.
-            let path = recording.close()?;
-            let new = NewSession {
-                user,
-                meta: &meta,
-                report: None,
-                note: Some(format!("ended without a result: {error:#}")),
-                recording: &path,
-            };
-            // Best effort: the error is what to say; a recording the database missed is
-            // indexed on the next run.
-            let _ = db.record_session(&new);
-            anyhow::bail!("{error:#} (what arrived is kept in {})", path.display());
-        }
-    };
-    // The file keeps the result without its own path (so the same seed gives the same bytes).
-    let stored = serde_json::to_string(&report).context("cannot format the result")?;
-    recording.append(&Record::Result(stored))?;
-    let mut report = report;
-    let path = recording.close()?;
-    report.recording = Some(path.display().to_string());
-    let new = NewSession {
-        user,
-        meta: &meta,
-        report: Some(&report),
-        note: None,
-        recording: &path,
-    };
-    if let Err(error) = db.record_session(&new) {
-        // The recording is safe: the next run indexes it.
-        eprintln!(
-            "proprio: warning: the history database did not take this session ({error:#}); \
-             it will be indexed from its recording on the next run"
-        );
+        user: user.to_string(),
+        db,
+    })
+}
+
+impl PreparedDrill {
+    /// The user's results so far, oldest first (the history this drill's plan came from).
+    pub(super) fn history(&self) -> Result<Vec<SessionReport>> {
+        self.db.results(&self.user)
     }
-    let json = serde_json::to_string(&report).context("cannot format the result")?;
-    if args.json {
-        out!("{json}");
-    } else {
-        output::print_report(&report);
-        if report.progress.is_none() && report.refused.is_none() {
-            let trial = next.baseline_trials + 1;
-            if trial <= crate::scoring::BASELINE_TRIALS {
-                out!(
-                    "  baseline trial {trial} of {} at this level: progress is scored against \
-                     your first {0} scored trials",
-                    crate::scoring::BASELINE_TRIALS
-                );
+
+    /// Opens the link (the simulator paced for a live view) and creates the recording.
+    pub(super) fn open(self, live: bool) -> Result<OpenDrill> {
+        let link = Link::open(&self.source, self.sim, live)?;
+        let recording = RecordingFile::create(&self.data_dir, &self.stamp, &self.meta)?;
+        Ok(OpenDrill {
+            link,
+            recording,
+            meta: self.meta,
+            rate_hz: self.rate_hz,
+            cues: self.cues,
+            user: self.user,
+            db: self.db,
+        })
+    }
+}
+
+/// A drill whose link and recording are open.
+pub(super) struct OpenDrill {
+    link: Link,
+    recording: RecordingFile,
+    meta: SessionMeta,
+    rate_hz: u16,
+    cues: CueKinds,
+    user: String,
+    db: Db,
+}
+
+impl OpenDrill {
+    /// Runs the live loop (drawing on `view` if given; `progress`: a progress line on standard
+    /// error instead), appends the result to the recording and puts the session in the
+    /// history. Returns the result with the recording's path.
+    pub(super) async fn run(
+        self,
+        view: Option<&mut LiveView>,
+        progress: bool,
+        signals: &mut StopSignals,
+    ) -> Result<SessionReport> {
+        let OpenDrill {
+            mut link,
+            mut recording,
+            meta,
+            rate_hz,
+            cues,
+            user,
+            mut db,
+        } = self;
+        let options = LiveOptions {
+            rate_hz,
+            cues,
+            progress,
+        };
+        let outcome = run_live(
+            &mut link,
+            &mut recording,
+            meta.clone(),
+            view,
+            options,
+            signals,
+        )
+        .await;
+        let report = match outcome {
+            Ok(report) => report,
+            Err(error) => {
+                // Keep what was recorded; say where it is; the history lists it without a result.
+                let path = recording.close()?;
+                let new = NewSession {
+                    user: &user,
+                    meta: &meta,
+                    report: None,
+                    note: Some(format!("ended without a result: {error:#}")),
+                    recording: &path,
+                };
+                // Best effort: the error is what to say; a recording the database missed is
+                // indexed on the next run.
+                let _ = db.record_session(&new);
+                anyhow::bail!("{error:#} (what arrived is kept in {})", path.display());
             }
+        };
+        // The file keeps the result without its own path (so the same seed gives the same bytes).
+        let stored = serde_json::to_string(&report).context("cannot format the result")?;
+        recording.append(&Record::Result(stored))?;
+        let mut report = report;
+        let path = recording.close()?;
+        report.recording = Some(path.display().to_string());
+        let new = NewSession {
+            user: &user,
+            meta: &meta,
+            report: Some(&report),
+            note: None,
+            recording: &path,
+        };
+        if let Err(error) = db.record_session(&new) {
+            // The recording is safe: the next run indexes it.
+            eprintln!(
+                "proprio: warning: the history database did not take this session ({error:#}); \
+                 it will be indexed from its recording on the next run"
+            );
         }
+        Ok(report)
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_live(
     link: &mut Link,
     recording: &mut RecordingFile,
     meta: SessionMeta,
-    live: bool,
+    mut view: Option<&mut LiveView>,
     options: LiveOptions,
+    signals: &mut StopSignals,
 ) -> Result<SessionReport> {
     let speaks_proprio = meta.format == DeviceFormat::Proprio;
     let drill_kind = meta.drill.kind();
@@ -245,18 +361,12 @@ async fn run_live(
         run.session.live(),
         run.link.now_us(),
     );
-    let mut view = if live {
-        Some(LiveView::start().context("cannot take over the terminal for the live view")?)
-    } else {
-        None
-    };
     let mut progress = options.progress.then(ProgressLine::on_stderr).flatten();
-    let mut latency = if live {
+    let mut latency = if view.is_some() {
         LatencyProbe::from_env(REDRAW)
     } else {
         None
     };
-    let mut ctrl_c = pin!(tokio::signal::ctrl_c());
     let mut tick = tokio::time::interval(REDRAW);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -284,7 +394,7 @@ async fn run_live(
                     run.feed(Record::Link { t_host_us, event: LinkEventKind::Lost, detail: reason })?;
                 }
             },
-            _ = &mut ctrl_c => {
+            _ = signals.recv() => {
                 let t_host_us = run.link.now_us();
                 run.feed(Record::Control { t_host_us, control: Control::UserStop })?;
             }
@@ -295,6 +405,8 @@ async fn run_live(
                         let control = match key {
                             Key::Stop => Control::UserStop,
                             Key::Pain => Control::PainStop,
+                            // The guided session's keys mean nothing during a drill.
+                            _ => continue,
                         };
                         let t_host_us = run.link.now_us();
                         run.feed(Record::Control { t_host_us, control })?;
@@ -341,8 +453,7 @@ async fn run_live(
             last_info_request_us = run.link.now_us();
         }
     }
-    // The terminal (and standard error's line) back before the result is printed.
-    drop(view);
+    // Standard error's line cleared before the result is printed.
     drop(progress);
     if let Some(latency) = latency.as_mut() {
         latency.write().with_context(|| {
@@ -556,10 +667,12 @@ pub(super) struct Replayed {
 
 impl Replayed {
     /// What an incomplete recording held, for people: "cut off after 12.3 s: 3,456 samples
-    /// recovered, no result"; `None` when it is complete (it ends with its result). A recording
-    /// without its result was cut off too, between records (the session never finished).
+    /// recovered, no result"; `None` when it is complete (it ends with its result, or it was
+    /// imported: its result is its replay's). A recording of proprio's own without its result
+    /// was cut off too, between records (the session never finished).
     pub fn cut_off_words(&self) -> Option<String> {
-        if self.fed.cut_off.is_none() && self.fed.result.is_some() {
+        let whole = self.fed.result.is_some() || self.meta.imported.is_some();
+        if self.fed.cut_off.is_none() && whole {
             return None;
         }
         Some(format!(

@@ -40,6 +40,67 @@ pub(super) fn create_private_file(path: &Path) -> std::io::Result<File> {
     options.open(path)
 }
 
+/// Creates a new private file `<dir>/<stem>.<ext>` (in a private `dir`, created if needed), or
+/// `<stem>-N.<ext>` when that name is taken (sessions started within the same second).
+pub fn create_unique(dir: &Path, stem: &str, ext: &str) -> Result<(PathBuf, File)> {
+    create_private_dir(dir)?;
+    let mut attempt = 0;
+    loop {
+        let name = match attempt {
+            0 => format!("{stem}.{ext}"),
+            n => format!("{stem}-{n}.{ext}"),
+        };
+        let path = dir.join(name);
+        match create_private_file(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 999 => {
+                attempt += 1
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
+    }
+}
+
+/// A guided session's summary, `<data>/sessions/<stamp>.json`, readable by the user only;
+/// rewritten whole as the session goes, so that a session cut short still leaves one.
+pub struct SessionFile {
+    path: PathBuf,
+}
+
+impl SessionFile {
+    /// Creates the file (empty) and so claims the session's id: the file's name without
+    /// `.json`.
+    pub fn create(data_dir: &Path, stamp: &str) -> Result<SessionFile> {
+        let (path, _file) = create_unique(&data_dir.join("sessions"), stamp, "json")?;
+        Ok(SessionFile { path })
+    }
+
+    /// The session's id.
+    pub fn id(&self) -> String {
+        self.path
+            .file_stem()
+            .map_or(String::new(), |s| s.to_string_lossy().into_owned())
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Replaces the file's content with `json` and a newline, synced to disk.
+    pub fn write(&self, json: &str) -> Result<()> {
+        let written = OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.path)
+            .and_then(|mut file| {
+                writeln!(file, "{json}")?;
+                file.sync_all()
+            });
+        written.with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
 /// The environment variable that sets the clock (`2026-01-05T10:00:00Z`), for simulation and
 /// testing only: generating a programme of sessions spread over weeks.
 pub const NOW_ENV: &str = "PROPRIO_NOW";
@@ -134,26 +195,12 @@ pub struct RecordingFile {
 impl RecordingFile {
     /// Creates `<data>/recordings/<stamp>-<drill>.prec` and writes the header.
     pub fn create(data_dir: &Path, stamp: &str, meta: &SessionMeta) -> Result<RecordingFile> {
-        let dir = data_dir.join("recordings");
-        create_private_dir(&dir)?;
         let drill = meta.drill.kind().name();
-        let mut attempt = 0;
-        let (path, file) = loop {
-            let name = match attempt {
-                0 => format!("{stamp}-{drill}.prec"),
-                n => format!("{stamp}-{drill}-{n}.prec"),
-            };
-            let path = dir.join(name);
-            match create_private_file(&path) {
-                Ok(file) => break (path, file),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 999 => {
-                    attempt += 1
-                }
-                Err(e) => {
-                    return Err(e).with_context(|| format!("cannot create {}", path.display()))
-                }
-            }
-        };
+        let (path, file) = create_unique(
+            &data_dir.join("recordings"),
+            &format!("{stamp}-{drill}"),
+            "prec",
+        )?;
         // Held until the process ends (or is killed): the history's indexer leaves a locked
         // recording alone, it is still being written. Best effort: some file systems have no
         // locks.

@@ -903,6 +903,7 @@ mod tests {
             total_counts: total,
             total_n: Some(total),
             cop_mm: cop,
+            cells_n: None,
         }
     }
 

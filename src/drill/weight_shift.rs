@@ -1016,6 +1016,7 @@ mod tests {
             total_counts: 700.0,
             total_n: Some(700.0),
             cop_mm: Some(cop),
+            cells_n: None,
         }
     }
 

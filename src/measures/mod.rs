@@ -55,6 +55,9 @@ pub struct SwayMeasures {
     pub ellipse_area_95: f64,
     /// Semi-axes of that ellipse (major, minor).
     pub ellipse_semi_axes_95: [f64; 2],
+    /// Direction of that ellipse's major axis, degrees from +ML towards +AP (−90 to 90).
+    #[serde(default)]
+    pub ellipse_major_axis_deg: f64,
     /// Area swept per second: the triangles from the centre to each step, summed, per second.
     pub sway_area_per_s: f64,
     /// Mean frequency, Hz: resultant (velocity / (2π · mean distance)), ML and AP (velocity /
@@ -162,6 +165,8 @@ pub fn sway_measures(ml: &[f64], ap: &[f64], rate_hz: f64) -> SwayMeasures {
         mean_velocity,
         ellipse_area_95,
         ellipse_semi_axes_95,
+        // The covariance's principal direction.
+        ellipse_major_axis_deg: (0.5 * (2.0 * cov).atan2(var_ml - var_ap)).to_degrees(),
         sway_area_per_s,
         mean_frequency_hz,
         points: n,

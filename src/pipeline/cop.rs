@@ -159,6 +159,9 @@ pub struct CopSample {
     pub total_n: Option<f64>,
     /// Centre of pressure `[x ML, y AP]`, mm in the board's frame, when someone is on the board.
     pub cop_mm: Option<[f64; 2]>,
+    /// Each load cell's force after the tare, N, in [`proprio_protocol::Corner`] order, when
+    /// tared and the device's scale is known (for exports).
+    pub cells_n: Option<[f64; 4]>,
 }
 
 /// Counts in, COP out. See the module docs for the rules.
@@ -270,6 +273,7 @@ impl CopPipeline {
             total_counts: 0.0,
             total_n: None,
             cop_mm: None,
+            cells_n: None,
         };
         match &mut self.tare {
             Tare::Collecting {
@@ -349,6 +353,7 @@ impl CopPipeline {
                     total_counts,
                     total_n: self.n_per_count.map(|s| total_counts * s),
                     cop_mm,
+                    cells_n: self.n_per_count.map(|s| forces.map(|f| f * s)),
                 })
             }
         }

@@ -1,6 +1,6 @@
 //! The virtual IMU: true motion in, raw i16 counts out, with the errors of a real MEMS part.
 
-use nalgebra::{Rotation3, Vector3};
+use nalgebra::{Matrix3, Rotation3, Vector3};
 
 use crate::G_M_S2;
 
@@ -27,6 +27,60 @@ pub struct SensorErrors {
     pub gyr_bias_rad_s: f64,
     /// Magnetometer white noise per sample, µT (1σ).
     pub mag_noise_ut: f64,
+    /// Largest accelerometer scale error per axis, as a fraction (drawn uniformly within ±);
+    /// 0 for a factory-trimmed part.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub acc_scale_max: f64,
+    /// Largest accelerometer cross-axis sensitivity, as a fraction (each off-diagonal term
+    /// drawn uniformly within ±).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub acc_cross_axis_max: f64,
+    /// Largest magnetometer hard-iron offset per axis, µT (drawn uniformly within ±): the field
+    /// of magnetised parts near the sensor, which turns with it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mag_hard_iron_max_ut: f64,
+    /// Largest magnetometer soft-iron term, as a fraction: each element of the matrix that
+    /// distorts the field is the identity's plus a term drawn uniformly within ±.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mag_soft_iron_max: f64,
+}
+
+/// Error kinds added after recordings existed are left out of their headers while zero, so a
+/// seed still makes the same bytes.
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+impl SensorErrors {
+    /// The errors of a part straight off the reel, before any calibration: the default noise
+    /// and biases with 2 % scale errors, 1 % cross-axis sensitivity, 20 µT of hard iron and 5 %
+    /// of soft iron (the simulator's device for the calibration routines).
+    pub fn uncalibrated() -> Self {
+        SensorErrors {
+            acc_scale_max: 0.02,
+            acc_cross_axis_max: 0.01,
+            mag_hard_iron_max_ut: 20.0,
+            mag_soft_iron_max: 0.05,
+            ..SensorErrors::default()
+        }
+    }
+}
+
+/// One virtual sensor's drawn errors: what a perfect calibration would undo.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SensorTruth {
+    /// Accelerometer: `raw = acc_matrix · specific_force + acc_bias_m_s2` (before noise).
+    pub acc_matrix: Matrix3<f64>,
+    /// Accelerometer bias, m/s².
+    pub acc_bias_m_s2: Vector3<f64>,
+    /// Gyroscope bias, rad/s (`raw = rate + bias`).
+    pub gyr_bias_rad_s: Vector3<f64>,
+    /// Magnetometer: `raw = soft_iron · field + hard_iron_ut`.
+    pub soft_iron: Matrix3<f64>,
+    /// Magnetometer hard iron, µT.
+    pub hard_iron_ut: Vector3<f64>,
+    /// The local field's strength, µT.
+    pub field_ut: f64,
 }
 
 impl Default for SensorErrors {
@@ -38,6 +92,10 @@ impl Default for SensorErrors {
             gyr_noise_rad_s: 0.15f64.to_radians(),
             gyr_bias_rad_s: 0.5f64.to_radians(),
             mag_noise_ut: 0.3,
+            acc_scale_max: 0.0,
+            acc_cross_axis_max: 0.0,
+            mag_hard_iron_max_ut: 0.0,
+            mag_soft_iron_max: 0.0,
         }
     }
 }
@@ -59,6 +117,9 @@ pub struct VirtualImu {
     errors: SensorErrors,
     acc_bias: Vector3<f64>,
     gyr_bias: Vector3<f64>,
+    acc_matrix: Matrix3<f64>,
+    soft_iron: Matrix3<f64>,
+    hard_iron_ut: Vector3<f64>,
     imu_height_m: f64,
     rng: SimRng,
 }
@@ -68,16 +129,56 @@ const EARTH_FIELD_UT: [f64; 3] = [18.0, 8.0, -44.0];
 
 impl VirtualImu {
     /// A sensor mounted `imu_height_m` above the fulcrum, x along the rocking axis, z up.
-    pub fn new(errors: SensorErrors, imu_height_m: f64, mut rng: SimRng) -> Self {
+    /// Biases are drawn from `rng`; scale, cross-axis and iron errors from `gain_rng` (a stream
+    /// of their own, so that adding them left every earlier device's biases as they were).
+    pub fn new(
+        errors: SensorErrors,
+        imu_height_m: f64,
+        mut rng: SimRng,
+        mut gain_rng: SimRng,
+    ) -> Self {
         let mut draw = |max: f64| Vector3::from_fn(|_, _| rng.range(-max, max));
         let acc_bias = draw(errors.acc_bias_m_s2);
         let gyr_bias = draw(errors.gyr_bias_rad_s);
+        let mut range = |max: f64| {
+            if max > 0.0 {
+                gain_rng.range(-max, max)
+            } else {
+                0.0
+            }
+        };
+        let acc_matrix = Matrix3::from_fn(|i, j| {
+            if i == j {
+                1.0 + range(errors.acc_scale_max)
+            } else {
+                range(errors.acc_cross_axis_max)
+            }
+        });
+        let hard_iron_ut = Vector3::from_fn(|_, _| range(errors.mag_hard_iron_max_ut));
+        let soft = Matrix3::from_fn(|_, _| range(errors.mag_soft_iron_max));
+        // Soft iron is a symmetric distortion (a field-induced magnetisation).
+        let soft_iron = Matrix3::identity() + (soft + soft.transpose()) / 2.0;
         VirtualImu {
             errors,
             acc_bias,
             gyr_bias,
+            acc_matrix,
+            soft_iron,
+            hard_iron_ut,
             imu_height_m,
             rng,
+        }
+    }
+
+    /// The errors this sensor was drawn with.
+    pub fn truth(&self) -> SensorTruth {
+        SensorTruth {
+            acc_matrix: self.acc_matrix,
+            acc_bias_m_s2: self.acc_bias,
+            gyr_bias_rad_s: self.gyr_bias,
+            soft_iron: self.soft_iron,
+            hard_iron_ut: self.hard_iron_ut,
+            field_ut: Vector3::from(EARTH_FIELD_UT).norm(),
         }
     }
 
@@ -117,9 +218,11 @@ impl VirtualImu {
     ) -> RawImu {
         let e = self.errors;
         let imu_from_world = world_from_imu.inverse();
-        let acc = mean_specific_force + self.acc_bias + self.noise(e.acc_noise_m_s2);
+        let acc =
+            self.acc_matrix * mean_specific_force + self.acc_bias + self.noise(e.acc_noise_m_s2);
         let gyr = mean_rate + self.gyr_bias + self.noise(e.gyr_noise_rad_s);
-        let mag = imu_from_world * Vector3::from(EARTH_FIELD_UT) + self.noise(e.mag_noise_ut);
+        let field = imu_from_world * Vector3::from(EARTH_FIELD_UT);
+        let mag = self.soft_iron * field + self.hard_iron_ut + self.noise(e.mag_noise_ut);
         RawImu {
             acc: quantise(&acc, ACC_M_S2_PER_LSB),
             gyr: quantise(&gyr, GYR_RAD_S_PER_LSB),
@@ -154,8 +257,9 @@ mod tests {
             gyr_noise_rad_s: 0.0,
             gyr_bias_rad_s: 0.0,
             mag_noise_ut: 0.0,
+            ..SensorErrors::default()
         };
-        let mut imu = VirtualImu::new(errors, 0.07, SimRng::new(1, 0));
+        let mut imu = VirtualImu::new(errors, 0.07, SimRng::new(1, 0), SimRng::new(1, 1));
         let rest = BoardState {
             tilt_rad: 0.0,
             rate_rad_s: 0.0,

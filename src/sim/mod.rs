@@ -21,6 +21,7 @@ mod imu;
 mod posture;
 mod rng;
 mod rocker;
+mod routine;
 mod shift;
 mod stance;
 mod walker;
@@ -36,13 +37,14 @@ pub use board::{
     BalanceBoardSim, BalanceWorld, BoardLoad, BoardTruth, LoadCellErrors, StandingPerson,
     TouchDownTruth, VirtualBoard, LATE_PROB, MISSED_PROB, TOUCH_DOWN_RAMP_S,
 };
-pub use imu::{SensorErrors, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
+pub use imu::{SensorErrors, SensorTruth, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
 pub use posture::{Drift, DriftKind, PostureScript, PostureSim, PostureWorld, SENSOR_ABOVE_HIPS_M};
 pub use rng::{splitmix64, SimRng};
 pub use rocker::{
     speed_margin_deg_s, BoardGeometry, BoardState, EdgeContactCounter, EdgeContacts, Person,
     RockerWorld, RELEASE_MARGIN_DEG, STEP_US,
 };
+pub use routine::RoutineWorld;
 pub use shift::{
     ShiftAttempt, ShiftPerson, ShiftTargetTruth, MISS_MARGIN_MM, VERDICT_SLACK_MM, VERDICT_SLACK_S,
 };
@@ -148,6 +150,9 @@ pub enum SimDevice {
     WobbleWearable,
     /// An IMU wearable on the lower back of a person standing still (quiet stance).
     StanceWearable,
+    /// An IMU wearable in the hand of a person calibrating it: still, ten poses, a tumble
+    /// ([`RoutineWorld`]).
+    CalibrationWearable,
 }
 
 impl SimDevice {
@@ -159,7 +164,8 @@ impl SimDevice {
             | SimDevice::LumbarWearable
             | SimDevice::PostureWearable
             | SimDevice::WobbleWearable
-            | SimDevice::StanceWearable => DeviceKind::Wearable,
+            | SimDevice::StanceWearable
+            | SimDevice::CalibrationWearable => DeviceKind::Wearable,
         }
     }
 }
@@ -262,6 +268,7 @@ mod stream {
     pub const DEVICE: u64 = 5;
     pub const BOARD_SCHEDULE: u64 = 6;
     pub const SHIFT: u64 = 7;
+    pub const SENSOR_GAINS: u64 = 8;
 }
 
 /// What moves the wearable's IMU (one per device, built once: its size does not matter).
@@ -278,6 +285,8 @@ enum Motion {
     Posture(PostureWorld),
     /// A person standing still, the sensor on the lower back.
     Stance(StanceWorld),
+    /// A person turning the sensor through the calibration routine.
+    Routine(RoutineWorld),
     /// A wobble board with a person on it, and the true edge contacts.
     Wobble {
         world: WobbleWorld,
@@ -324,6 +333,8 @@ impl VirtualDevice {
             Motion::Posture(PostureWorld::for_config(&config))
         } else if config.device == SimDevice::StanceWearable {
             Motion::Stance(StanceWorld::for_config(&config))
+        } else if config.device == SimDevice::CalibrationWearable {
+            Motion::Routine(RoutineWorld::new())
         } else if config.device == SimDevice::WobbleWearable {
             Motion::Wobble {
                 world: WobbleWorld::for_config(&config),
@@ -352,6 +363,7 @@ impl VirtualDevice {
                 config.sensor,
                 config.board.imu_height_m,
                 SimRng::new(config.seed, stream::SENSOR),
+                SimRng::new(config.seed, stream::SENSOR_GAINS),
             ),
             fault_rng: SimRng::new(config.seed, stream::FAULTS),
             commands: Decoder::new(),
@@ -371,6 +383,12 @@ impl VirtualDevice {
                 .then(|| Box::new(VirtualBoard::new(config))),
             config,
         }
+    }
+
+    /// The errors the wearable's IMU was drawn with: what a perfect calibration undoes (the
+    /// same for every kind of wearable of one seed and [`SensorErrors`]).
+    pub fn sensor_truth(&self) -> SensorTruth {
+        self.imu.truth()
     }
 
     /// The balance board's person and script, for a [`SimDevice::BalanceBoard`] (to see the
@@ -476,6 +494,7 @@ impl VirtualDevice {
                 (true, Motion::Walker(world)) => world.start_script(),
                 (true, Motion::Posture(world)) => world.start_script(),
                 (true, Motion::Stance(world)) => world.start_script(),
+                (true, Motion::Routine(world)) => world.start_script(),
                 _ => {}
             }
             let (force, rate) = match &mut self.motion {
@@ -497,6 +516,10 @@ impl VirtualDevice {
                     world.signals()
                 }
                 Motion::Stance(world) => {
+                    world.step(STEP_US);
+                    world.signals()
+                }
+                Motion::Routine(world) => {
                     world.step(STEP_US);
                     world.signals()
                 }
@@ -545,6 +568,7 @@ impl VirtualDevice {
                             stance = Some(truth);
                             (truth.trunk_deg[1], EdgeContacts::default(), None)
                         }
+                        Motion::Routine(_) => (0.0, EdgeContacts::default(), None),
                         Motion::Wobble {
                             world,
                             edge_contacts,
@@ -593,6 +617,7 @@ impl VirtualDevice {
             Motion::Walker(world) => world.world_from_imu(),
             Motion::Posture(world) => world.world_from_imu(),
             Motion::Stance(world) => world.world_from_imu(),
+            Motion::Routine(world) => world.world_from_imu(),
             Motion::Wobble { world, .. } => world.world_from_imu(),
         };
         let raw = self

@@ -343,6 +343,7 @@ impl ShiftPerson {
             cop_mm: (phase == BoardPhase::OnBoard)
                 .then(|| self.geometry.cop_mm(forces_n))
                 .flatten(),
+            cells_n: (phase != BoardPhase::Taring).then_some(forces_n),
         };
         let mut events = Vec::new();
         self.screen.update(&sample, &mut events);

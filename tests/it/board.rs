@@ -443,6 +443,7 @@ fn measures_of_an_irregularly_sampled_circle() {
             total_counts: 700.0,
             total_n: Some(700.0),
             cop_mm: Some([10.0 + 8.0 * a.cos(), -20.0 + 8.0 * a.sin()]),
+            cells_n: None,
         };
         drill.update(&sample, &mut events);
         jitter = jitter

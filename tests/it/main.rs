@@ -2,12 +2,14 @@
 
 mod ble;
 mod board;
+mod calibrate;
 mod cli;
 mod cmd;
 mod common;
 mod config;
 mod devices;
 mod drill;
+mod exchange;
 mod gait;
 mod history;
 mod imu_stance;
@@ -15,7 +17,10 @@ mod measure;
 mod measures;
 mod orientation;
 mod plan;
+mod programme;
 mod recording;
+mod report;
+mod session;
 mod shift;
 mod sim_truth;
 mod spine;

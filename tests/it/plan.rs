@@ -43,7 +43,7 @@ fn plan_of(dir: &Path, drill: &str) -> Value {
 }
 
 /// The plan's rules, applied to one drill's results (oldest first): the level they lead to.
-fn expected_level(results: &[Value], top: u64) -> u64 {
+pub(crate) fn expected_level(results: &[Value], top: u64) -> u64 {
     let (mut level, mut good, mut failed) = (1, 0, 0);
     for r in results {
         if r["end"] == "pain-stop" {

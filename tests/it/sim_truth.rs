@@ -11,10 +11,15 @@ use proprio_protocol::{DeviceMessage, HostMessage};
 use crate::common::send;
 
 /// What a run gives: the truth by seq, (seq, t_us, tilt) estimates and the quality record.
-type Run = (HashMap<u32, SampleTruth>, Vec<(u32, u64, f64)>, DataQuality);
+pub type Run = (HashMap<u32, SampleTruth>, Vec<(u32, u64, f64)>, DataQuality);
 
 /// Runs `seconds` of simulation.
 fn run(config: SimConfig, seconds: f64) -> Run {
+    run_with(config, PipelineConfig::default(), seconds)
+}
+
+/// Runs `seconds` of simulation through a pipeline set up as `pipeline_config`.
+pub fn run_with(config: SimConfig, pipeline_config: PipelineConfig, seconds: f64) -> Run {
     let mut transport = SimTransport::new(config);
     send(
         &mut transport,
@@ -24,7 +29,7 @@ fn run(config: SimConfig, seconds: f64) -> Run {
     );
     let mut decoder = StreamDecoder::new();
     let mut clock = SampleClock::new();
-    let mut pipeline = Pipeline::new(PipelineConfig::default());
+    let mut pipeline = Pipeline::new(pipeline_config);
     let mut quality = DataQuality::default();
     let mut truth = Vec::new();
     let mut estimates = Vec::new();
@@ -62,7 +67,16 @@ fn run(config: SimConfig, seconds: f64) -> Run {
 
 /// RMS and max of estimate − truth after the first 2 s (the filter's settling).
 fn tilt_error(config: SimConfig, seconds: f64) -> (f64, f64, usize) {
-    let (truth, estimates, _) = run(config, seconds);
+    tilt_error_with(config, PipelineConfig::default(), seconds)
+}
+
+/// [`tilt_error`] through a pipeline set up as `pipeline_config` (e.g. calibrated).
+pub fn tilt_error_with(
+    config: SimConfig,
+    pipeline_config: PipelineConfig,
+    seconds: f64,
+) -> (f64, f64, usize) {
+    let (truth, estimates, _) = run_with(config, pipeline_config, seconds);
     let errors: Vec<f64> = estimates
         .iter()
         .filter(|(_, t_us, _)| *t_us > 2_000_000)

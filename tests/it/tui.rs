@@ -343,3 +343,253 @@ fn an_unplugged_device_pauses_the_view_with_the_reason_until_it_is_back() {
     assert_eq!(exit_status(&after), Some("0"), "{after}");
     assert_eq!(tmux.pane("#{alternate_on}"), "0");
 }
+
+/// The guided session in a terminal: the check-in answered with keys, the first drill's
+/// purpose and instructions, the countdown, the drill's gauge; the pain key during the drill
+/// ends the drill as a pain stop and the session with a kind word; the session file, the
+/// recording and the plan all say so; the terminal is the shell's again.
+#[test]
+fn a_guided_session_checks_in_and_the_pain_key_ends_it_and_steps_the_plan_back() {
+    if !can_run("a_guided_session_checks_in_and_the_pain_key_ends_it_and_steps_the_plan_back") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start("session", 100, 30);
+    tmux.wait_for("the shell's prompt", |s| s.contains('$'));
+    tmux.type_line(&proprio_line(
+        dir.path(),
+        "session --source sim --seed 3 --rest 0",
+    ));
+    let check_in = tmux.wait_for("the check-in", |s| {
+        s.contains("How much does your back hurt")
+    });
+    assert!(check_in.contains("p: STOP, IT HURTS"), "{check_in}");
+    assert_eq!(tmux.pane("#{alternate_on}"), "1");
+    tmux.send(&["3"]);
+    tmux.wait_for("the pain typed", |s| s.contains("Pain: 3"));
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the feeling question", |s| {
+        s.contains("How do you feel compared with last time?")
+    });
+    tmux.send(&["s"]);
+
+    // The wearable's first drill, the easiest: neutral spine, with what it trains.
+    let instructions = tmux.wait_for("the first drill's instructions", |s| {
+        s.contains("drill 1 of 3: neutral-spine · level 1")
+    });
+    for expected in [
+        "What it trains: Trains the deep trunk muscles",
+        "How: Find your",
+        "p: STOP, IT HURTS",
+        "Enter: I'm ready: start",
+    ] {
+        assert!(
+            instructions.contains(expected),
+            "{expected:?}:\n{instructions}"
+        );
+    }
+    tmux.send(&["Enter"]);
+    let countdown = tmux.wait_for("the countdown", |s| s.contains("Get ready"));
+    assert!(countdown.contains("██"), "big digits:\n{countdown}");
+    assert!(countdown.contains("p: STOP, IT HURTS"), "{countdown}");
+    let drill = tmux.wait_for("the drill's live view", |s| {
+        s.contains("neutral-spine hold · level 1") && s.contains("TIME LEFT")
+    });
+    assert!(drill.contains("p: STOP, IT HURTS"), "{drill}");
+
+    tmux.send(&["p"]);
+    let summary = tmux.wait_for("the summary", |s| s.contains("guided session · summary"));
+    assert!(
+        summary.contains("neutral-spine level 1: pain stop"),
+        "{summary}"
+    );
+    assert!(summary.contains("You stopped because it hurt"), "{summary}");
+    tmux.send(&["Enter"]);
+    let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
+    assert_eq!(exit_status(&after), Some("0"), "{after}");
+    assert!(
+        after.contains("You stopped because it hurt"),
+        "the summary stays:\n{after}"
+    );
+    assert_eq!(tmux.pane("#{alternate_on}"), "0");
+    assert_eq!(tmux.pane("#{cursor_flag}"), "1");
+    tmux.type_line("echo \"shell-$((6 * 7))\"");
+    tmux.wait_for("the shell to answer", |s| s.contains("shell-42"));
+
+    // The session's file: the check-in, the one drill ended by the pain key, the plan's step.
+    let sessions: Vec<PathBuf> = std::fs::read_dir(dir.path().join("sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(sessions.len(), 1);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(&sessions[0]).unwrap()).unwrap();
+    assert_eq!(summary["check_in"]["pain_nrs"], 3);
+    assert_eq!(summary["check_in"]["feeling"], "same");
+    assert_eq!(summary["end"], "pain-stop");
+    assert_eq!(summary["pain_stop"], "drill");
+    let drills = summary["drills"].as_array().unwrap();
+    assert_eq!(drills.len(), 1, "no drill after the pain stop");
+    assert_eq!(drills[0]["end"], "pain-stop");
+    assert_eq!(drills[0]["plan_change"]["kind"], "stepped-back");
+    assert_eq!(drills[0]["plan_change"]["pain"], true);
+
+    // The recording: the check-in in its header, the key as a pain stop, a result saying so.
+    let path = the_recording(dir.path());
+    assert_eq!(drills[0]["recording"], path.display().to_string());
+    let mut reader = RecordingReader::new(BufReader::new(File::open(&path).unwrap())).unwrap();
+    let guided = reader
+        .meta()
+        .guided
+        .clone()
+        .expect("the session in the header");
+    assert_eq!(guided.session, summary["id"].as_str().unwrap());
+    assert_eq!(guided.pain_nrs, 3);
+    let (mut pain_stops, mut result) = (0, None);
+    while let Some(record) = reader.next_record().unwrap() {
+        match record {
+            Record::Control {
+                control: Control::PainStop,
+                ..
+            } => pain_stops += 1,
+            Record::Result(json) => result = Some(json),
+            _ => {}
+        }
+    }
+    assert_eq!(pain_stops, 1);
+    let result: Value = serde_json::from_str(&result.expect("a result record")).unwrap();
+    assert_eq!(result["end"], "pain-stop");
+
+    // The plan: neutral spine stepped back after the pain stop (at level 1 it stays at 1).
+    let plans = crate::cmd::json(&crate::cmd::proprio(dir.path(), &["plan", "--json"]));
+    let spine = plans
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["drill"] == "neutral-spine")
+        .unwrap();
+    assert_eq!(spine["level"], 1);
+    assert_eq!(spine["last"]["end"], "pain-stop");
+    assert_eq!(spine["last_change"]["kind"], "stepped-back");
+    assert_eq!(spine["last_change"]["pain"], true);
+}
+
+/// The pain key before a drill has begun (on its countdown) ends the session too, and is
+/// recorded as a pain stop of that drill, in a recording that holds no data, so the plan steps
+/// back all the same.
+#[test]
+fn the_pain_key_on_a_countdown_is_recorded_as_that_drills_pain_stop() {
+    if !can_run("the_pain_key_on_a_countdown_is_recorded_as_that_drills_pain_stop") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux::start("countdown", 100, 30);
+    tmux.wait_for("the shell's prompt", |s| s.contains('$'));
+    tmux.type_line(&proprio_line(
+        dir.path(),
+        "session --source sim --sensor board --pain 1 --feeling better",
+    ));
+    // The check-in came from the command line: straight to the first drill.
+    tmux.wait_for("the first drill's instructions", |s| {
+        s.contains("drill 1 of 4: quiet-stance · level 1")
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the countdown", |s| s.contains("Get ready"));
+    tmux.send(&["p"]);
+    let summary = tmux.wait_for("the summary", |s| s.contains("guided session · summary"));
+    assert!(
+        summary.contains("quiet-stance level 1: pain stop (the pain key, during the countdown)"),
+        "{summary}"
+    );
+    tmux.send(&["q"]);
+    let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
+    assert_eq!(exit_status(&after), Some("0"), "{after}");
+    assert_eq!(tmux.pane("#{alternate_on}"), "0");
+
+    let mut reader = RecordingReader::new(BufReader::new(
+        File::open(the_recording(dir.path())).unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(reader.meta().guided.as_ref().map(|g| g.pain_nrs), Some(1));
+    let mut records = Vec::new();
+    while let Some(record) = reader.next_record().unwrap() {
+        records.push(record);
+    }
+    assert!(
+        !records.iter().any(|r| matches!(r, Record::Received { .. })),
+        "no data: the drill never began"
+    );
+    let result = records.iter().find_map(|r| match r {
+        Record::Result(json) => Some(serde_json::from_str::<Value>(json).unwrap()),
+        _ => None,
+    });
+    assert_eq!(result.expect("a result")["end"], "pain-stop");
+    let plans = crate::cmd::json(&crate::cmd::proprio(dir.path(), &["plan", "--json"]));
+    let stance = plans
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["drill"] == "quiet-stance" && p["device"] == "balance-board")
+        .unwrap();
+    assert_eq!(stance["last_change"]["pain"], true, "{stance}");
+}
+
+#[cfg(unix)]
+/// The process ids of the shell's children in `tmux`'s pane (from /proc: no `ps` needed).
+fn children_of_the_shell(tmux: &Tmux) -> Vec<String> {
+    let shell = tmux.pane("#{pane_pid}");
+    let entries = std::fs::read_dir("/proc").expect("/proc");
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid …: comm may hold spaces, so read after its ')'.
+            let ppid = stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?;
+            (ppid == shell).then_some(pid)
+        })
+        .collect()
+}
+
+/// SIGTERM and SIGHUP, like Ctrl-C, end the drill as the user's stop: the recording gets its
+/// result and the terminal is given back.
+#[cfg(unix)]
+#[test]
+fn sigterm_and_sighup_give_the_terminal_back() {
+    if !can_run("sigterm_and_sighup_give_the_terminal_back") {
+        return;
+    }
+    for signal in ["TERM", "HUP"] {
+        let dir = tempfile::tempdir().unwrap();
+        let tmux = Tmux::start(&format!("sig{signal}"), 100, 30);
+        tmux.wait_for("the shell's prompt", |s| s.contains('$'));
+        tmux.type_line(&proprio_line(
+            dir.path(),
+            "drill rocker-hold --source sim --seed 3 --duration 60",
+        ));
+        tmux.wait_for("the live view", |s| s.contains("TIME LEFT"));
+        assert_eq!(tmux.pane("#{alternate_on}"), "1");
+        let pids = children_of_the_shell(&tmux);
+        assert_eq!(pids.len(), 1, "proprio alone: {pids:?}");
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pids[0]])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let after = tmux.wait_for("proprio to end", |s| exit_status(s).is_some());
+        assert_eq!(tmux.pane("#{alternate_on}"), "0", "SIG{signal}: {after}");
+        assert_eq!(tmux.pane("#{cursor_flag}"), "1");
+        assert!(after.contains("stopped by you"), "SIG{signal}: {after}");
+        let mut reader = RecordingReader::new(BufReader::new(
+            File::open(the_recording(dir.path())).unwrap(),
+        ))
+        .unwrap();
+        let mut result = None;
+        while let Some(record) = reader.next_record().unwrap() {
+            if let Record::Result(json) = record {
+                result = Some(serde_json::from_str::<Value>(&json).unwrap());
+            }
+        }
+        assert_eq!(result.expect("a result")["end"], "user-stop", "SIG{signal}");
+    }
+}

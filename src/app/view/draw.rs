@@ -31,7 +31,7 @@ pub const DIGIT_ROWS: usize = 5;
 pub fn render(frame: &mut Frame, ui: &UiState) {
     let area = frame.area();
     let [body, keys] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
-    frame.render_widget(keys_line(), keys);
+    frame.render_widget(keys_line(&KEYS), keys);
     let roomy = body.height >= ROOMY_ROWS && body.width >= ROOMY_COLUMNS;
     let block_rows = if roomy {
         5
@@ -107,10 +107,10 @@ pub fn render(frame: &mut Frame, ui: &UiState) {
     frame.render_widget(Paragraph::new(text).style(style), connection);
 }
 
-/// The keys, on one line: the pain stop first and loudest.
-fn keys_line() -> Paragraph<'static> {
+/// The keys, on one line: the pain stop (the first) loudest (also the guided session's).
+pub fn keys_line(keys: &[(&str, &str)]) -> Paragraph<'static> {
     let mut spans = Vec::new();
-    for (i, (key, what)) in KEYS.iter().enumerate() {
+    for (i, (key, what)) in keys.iter().enumerate() {
         let style = if i == 0 {
             Style::default()
                 .fg(Color::White)

@@ -29,7 +29,8 @@ use crossterm::{cursor, execute, style, terminal};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-pub use model::UiState;
+pub use draw::{big_text, keys_line, DIGIT_ROWS};
+pub use model::{UiState, KEYS};
 
 /// A key the user pressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,14 @@ pub enum Key {
     Stop,
     /// Stop the drill: it hurts.
     Pain,
+    /// A digit (the guided session's check-in).
+    Digit(u8),
+    /// Enter or the space bar: go on.
+    Enter,
+    /// Backspace: take back a digit.
+    Back,
+    /// Another letter, lower case.
+    Letter(char),
 }
 
 /// True while the view has the terminal (raw mode, alternate screen).
@@ -127,6 +136,12 @@ impl LiveView {
                 KeyCode::Char('c') if modifiers.contains(KeyModifiers::CONTROL) => {
                     keys.push(Key::Stop)
                 }
+                KeyCode::Char(c @ '0'..='9') => keys.push(Key::Digit(c as u8 - b'0')),
+                KeyCode::Enter | KeyCode::Char(' ') => keys.push(Key::Enter),
+                KeyCode::Backspace => keys.push(Key::Back),
+                KeyCode::Char(c) if c.is_ascii_alphabetic() => {
+                    keys.push(Key::Letter(c.to_ascii_lowercase()))
+                }
                 _ => {}
             }
         }
@@ -150,6 +165,19 @@ impl LiveView {
             backend.flush()?;
         }
         self.terminal.draw(|frame| draw::render(frame, ui))?;
+        Ok(())
+    }
+
+    /// Draws a frame with `render` (the guided session's screens between drills). Fails once
+    /// the terminal has been given back after a panic elsewhere.
+    pub fn draw_with(&mut self, render: impl FnOnce(&mut ratatui::Frame)) -> io::Result<()> {
+        let _frame = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+        if !ACTIVE.load(Ordering::SeqCst) {
+            return Err(io::Error::other(
+                "the live view stopped: a part of proprio failed and the terminal was given back",
+            ));
+        }
+        self.terminal.draw(render)?;
         Ok(())
     }
 }

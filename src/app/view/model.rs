@@ -266,6 +266,16 @@ impl UiState {
         before - self.bells_due_us.len()
     }
 
+    /// True when the drill runs with the wearable on the lower back (no board to step off).
+    fn worn(&self) -> bool {
+        matches!(
+            self.live.drill,
+            DrillLive::WearableStance(_)
+                | DrillLive::TandemWalk(_)
+                | DrillLive::NeutralSpine { .. }
+        )
+    }
+
     /// The cues the user chose.
     pub fn cues(&self) -> CueKinds {
         self.cues
@@ -325,7 +335,12 @@ impl UiState {
             }
             DrillEvent::Stabilised { .. } => self.mark(Tone::Good, "stable: keep it there".into()),
             DrillEvent::SteppedOff { .. } => {
-                self.mark(Tone::Bad, "stepped off the board".into());
+                let what = if self.worn() {
+                    "lost balance: you stepped"
+                } else {
+                    "stepped off the board"
+                };
+                self.mark(Tone::Bad, what.into());
                 self.ring(1);
             }
             DrillEvent::HoldBroken { .. } => self.mark(
@@ -365,7 +380,7 @@ impl UiState {
             }
             DrillEvent::Ended { reason, .. } => {
                 self.ended = Some(reason);
-                self.mark(Tone::Plain, end_words(reason).to_string());
+                self.mark(Tone::Plain, end_words(reason, self.worn()).to_string());
             }
             // A walk's steps are counted on the big number; the rest are the result's.
             DrillEvent::Step { .. } => {}
@@ -461,7 +476,7 @@ impl UiState {
                 EndReason::PainStop => "PAIN STOP",
                 _ => "STOPPED",
             };
-            return Headline::new(Tone::Plain, big, end_words(reason));
+            return Headline::new(Tone::Plain, big, end_words(reason, self.worn()));
         }
         if let Some(reason) = &self.lost {
             return Headline::new(Tone::Bad, "LINK LOST", reason.clone());
@@ -1005,6 +1020,57 @@ pub(super) mod tests {
         let ages: Vec<u64> = ui.marks().map(|(age_s, _)| age_s).collect();
         // Noted at 2 s and 1 s; now is 3.5 s.
         assert_eq!(ages, [1, 2]);
+    }
+
+    #[test]
+    fn a_step_on_the_wearable_is_a_loss_of_balance_not_a_step_off_the_board() {
+        let worn = status(DrillLive::WearableStance(
+            crate::drill::WearableStanceLive {
+                phase: StancePhase::Holding,
+                lean_deg: Some([0.5, -0.3]),
+                elapsed_s: 12.0,
+                remaining_s: 18.0,
+                trunk_rms_deg: 0.4,
+                acc_rms_m_s2: 0.05,
+                score: 70.0,
+            },
+        ));
+        let mut ui = ui(worn, CueKinds::default());
+        let ended = [
+            DrillEvent::SteppedOff { t_s: 12.0 },
+            DrillEvent::Ended {
+                t_s: 12.0,
+                reason: EndReason::SteppedOff,
+            },
+        ];
+        ui.update(worn, &ended, S);
+        let marks: Vec<&str> = ui.marks().map(|(_, m)| m.text.as_str()).collect();
+        assert!(
+            marks.iter().any(|m| m.contains("lost balance")),
+            "{marks:?}"
+        );
+        let all = format!("{marks:?} {}", ui.headline().detail);
+        assert!(!all.contains("board"), "{all}");
+        // On the balance board it is a step off.
+        let mut board = ui_board();
+        board.update(board_status(), &ended, S);
+        let marks: Vec<&str> = board.marks().map(|(_, m)| m.text.as_str()).collect();
+        assert!(
+            marks.iter().any(|m| m.contains("stepped off the board")),
+            "{marks:?}"
+        );
+    }
+
+    fn board_status() -> LiveStatus {
+        let mut live = single_leg(false);
+        if let DrillLive::QuietStance(stance) = &mut live.drill {
+            stance.task = StanceTask::Quiet;
+        }
+        live
+    }
+
+    fn ui_board() -> UiState {
+        ui(board_status(), CueKinds::default())
     }
 
     #[test]
