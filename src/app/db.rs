@@ -14,8 +14,12 @@
 //! database does not know yet (a session killed before it was closed, say; not one still being
 //! written, whose recording is locked), so the history reports them with what could be
 //! recovered.
+//!
+//! Check-ins ([`Db::insert_checkin`], [`Db::checkins`]) are for the guided sessions to record;
+//! calibration records ([`Db::insert_calibration`], [`Db::calibrations`]) for the calibration
+//! flows. Neither writes them yet.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -411,21 +415,32 @@ impl Db {
         Ok(ids)
     }
 
-    /// Adds a re-scoring's result to a session (its earlier results are kept); returns the new
-    /// result's row id.
-    pub fn add_result(&mut self, session_id: i64, report: &SessionReport) -> Result<i64> {
+    /// Adds re-scorings' results to their sessions (`(session id, result)`; the earlier
+    /// results are kept), in one transaction; returns the new results' row ids.
+    pub fn add_results(&mut self, results: &[(i64, &SessionReport)]) -> Result<Vec<i64>> {
         let now = store::utc_now()?.0;
         let tx = self.conn.transaction()?;
-        let id = insert_result(&tx, session_id, "rescored", &now, report)?;
-        note_pain_stop(&tx, session_id, report)?;
-        let (user_id, sensor): (i64, String) = tx.query_row(
-            "SELECT user_id, sensor FROM sessions WHERE id = ?1",
-            [session_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        sync_plan_levels(&tx, user_id, report.drill, sensor_from(&sensor)?)?;
+        let mut ids = Vec::with_capacity(results.len());
+        let mut ladders: Vec<(i64, DrillKind, DeviceClass)> = Vec::new();
+        for &(session_id, report) in results {
+            ids.push(insert_result(&tx, session_id, "rescored", &now, report)?);
+            note_pain_stop(&tx, session_id, report)?;
+            let (user_id, sensor): (i64, String) = tx.query_row(
+                "SELECT user_id, sensor FROM sessions WHERE id = ?1",
+                [session_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let ladder = (user_id, report.drill, sensor_from(&sensor)?);
+            if !ladders.contains(&ladder) {
+                ladders.push(ladder);
+            }
+        }
+        // Once per ladder, not per result: each replays the ladder's whole history.
+        for (user_id, drill, sensor) in ladders {
+            sync_plan_levels(&tx, user_id, drill, sensor)?;
+        }
         tx.commit()?;
-        Ok(id)
+        Ok(ids)
     }
 
     /// The sessions of `user` (of `drill` only, if given), oldest first, each with its latest
@@ -712,6 +727,10 @@ fn read_for_index(path: &Path) -> Result<(SessionMeta, Option<SessionReport>, Op
         // No result, or cut off: what replaying it recovers.
         Ok(None) | Err(_) => {
             let replayed = super::run::replay_file(path)?;
+            if replayed.meta.imported.is_some() && replayed.cut_off_words().is_none() {
+                // An imported recording has no result record: its replay is its result.
+                return Ok((replayed.meta, Some(replayed.report), None));
+            }
             let note = replayed
                 .cut_off_words()
                 .context("its result cannot be read")?;
@@ -912,25 +931,4 @@ fn sync_plan_levels(
         )?;
     }
     Ok(())
-}
-
-/// Counts of rows per table, for tests and the benchmark's sanity line.
-pub fn table_counts(db: &Db) -> Result<HashMap<String, i64>> {
-    let mut out = HashMap::new();
-    for table in [
-        "users",
-        "devices",
-        "sessions",
-        "results",
-        "calibrations",
-        "checkins",
-        "pain_stops",
-        "plan_levels",
-    ] {
-        let n: i64 = db
-            .conn
-            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-        out.insert(table.to_string(), n);
-    }
-    Ok(out)
 }

@@ -455,6 +455,7 @@ pub fn rescore(data_dir: Option<PathBuf>, user: &str, args: &RescoreArgs) -> Res
         bar.finish_and_clear();
     }
     let mut changes = Vec::new();
+    let mut to_store = Vec::new();
     let mut failed = 0;
     for (entry, replayed) in entries.iter().zip(replayed) {
         let old_row = entry
@@ -489,9 +490,11 @@ pub fn rescore(data_dir: Option<PathBuf>, user: &str, args: &RescoreArgs) -> Res
             cut_off: replayed.cut_off_words(),
         });
         if !unchanged && !args.dry_run {
-            db.add_result(entry.session_id, &replayed.report)?;
+            to_store.push((entry.session_id, replayed.report));
         }
     }
+    let stored: Vec<(i64, &SessionReport)> = to_store.iter().map(|(id, r)| (*id, r)).collect();
+    db.add_results(&stored)?;
     let changed = changes.iter().filter(|c| !c.unchanged).count();
     if args.json {
         out!(

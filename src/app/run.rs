@@ -667,10 +667,12 @@ pub(super) struct Replayed {
 
 impl Replayed {
     /// What an incomplete recording held, for people: "cut off after 12.3 s: 3,456 samples
-    /// recovered, no result"; `None` when it is complete (it ends with its result). A recording
-    /// without its result was cut off too, between records (the session never finished).
+    /// recovered, no result"; `None` when it is complete (it ends with its result, or it was
+    /// imported: its result is its replay's). A recording of proprio's own without its result
+    /// was cut off too, between records (the session never finished).
     pub fn cut_off_words(&self) -> Option<String> {
-        if self.fed.cut_off.is_none() && self.fed.result.is_some() {
+        let whole = self.fed.result.is_some() || self.meta.imported.is_some();
+        if self.fed.cut_off.is_none() && whole {
             return None;
         }
         Some(format!(

@@ -700,3 +700,33 @@ fn kill_9_while_indexing_leaves_all_or_nothing() {
         assert_eq!(history.as_array().unwrap().len(), COPIES + 1);
     }
 }
+
+/// An imported recording has no result record: the history takes its replay as its result.
+#[test]
+fn an_imported_session_is_in_the_history_with_its_replayed_result() {
+    let csv =
+        crate::common::shared_data("imu-fusion-example", "sensor_data.csv").join("sensor_data.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let out = proprio(dir.path(), &["import", csv.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = proprio(dir.path(), &["history", "--json"]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let history = json(&out);
+    let rows = history.as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0]["note"].is_null(), "{history}");
+    assert_eq!(rows[0]["drill"], "quiet-stance");
+    // Its result is what `proprio replay` gives.
+    let recording = rows[0]["recording"].as_str().unwrap();
+    let replayed = json(&proprio(dir.path(), &["replay", recording, "--json"]));
+    assert_eq!(rows[0]["result"]["end"], replayed["end"]);
+    assert_eq!(rows[0]["result"]["duration_s"], replayed["duration_s"]);
+}
