@@ -94,11 +94,20 @@ impl DeviceClass {
         }
     }
 
-    /// The sensor a result came from: the device as it introduced itself, else the drill's.
+    /// The sensor a result came from: the device as it introduced itself, else the one its
+    /// measures are of (a wearable quiet stance stopped before the device said hello), else
+    /// the drill's.
     pub fn of_report(report: &SessionReport) -> DeviceClass {
         match report.device.as_ref().map(|d| d.kind.as_str()) {
             Some("balance-board") => DeviceClass::BalanceBoard,
             Some("wearable") => DeviceClass::Imu,
+            _ if matches!(
+                report.metrics,
+                crate::drill::DrillMetrics::WearableStance(_)
+            ) =>
+            {
+                DeviceClass::Imu
+            }
             _ => DeviceClass::of_drill(report.drill),
         }
     }

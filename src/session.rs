@@ -519,6 +519,21 @@ pub struct DecodedSamples {
     pub measured_cop: Vec<Stretch>,
 }
 
+impl DecodedSamples {
+    /// The COP of the samples from `from_s` to `to_s` (device time, s; 1 ns of slack for the
+    /// µs clock) with someone on the board, as one stretch.
+    pub fn cop_between(&self, from_s: f64, to_s: f64) -> Stretch {
+        let mut stretch = Stretch::default();
+        for s in &self.cop {
+            let t = s.t_us as f64 * 1e-6;
+            if let (Some([ml, ap]), true) = (s.cop_mm, t >= from_s - 1e-9 && t <= to_s + 1e-9) {
+                stretch.push(t, ml, ap);
+            }
+        }
+        stretch
+    }
+}
+
 /// The running session.
 pub struct Session {
     /// The samples kept for [`Session::finish_with_samples`], when asked for.

@@ -15,9 +15,9 @@
 //! written, whose recording is locked), so the history reports them with what could be
 //! recovered.
 //!
-//! Check-ins ([`Db::insert_checkin`], [`Db::checkins`]) are for the guided sessions to record;
-//! calibration records ([`Db::insert_calibration`], [`Db::calibrations`]) for the calibration
-//! flows. Neither writes them yet.
+//! Check-ins ([`Db::insert_checkin`], [`Db::checkins`]) are written by the guided sessions;
+//! calibration records ([`Db::insert_calibration`], [`Db::calibrations`]) are for the
+//! calibration flows, which do not write them yet.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -564,11 +564,12 @@ impl Db {
                     to,
                     pain: false,
                 },
-                _ => Change::SteppedBack {
+                "stepped-back-pain" => Change::SteppedBack {
                     from,
                     to,
                     pain: true,
                 },
+                other => bail!("the history database holds an unknown plan change '{other}'"),
             };
             out.push(LevelChange {
                 drill: DrillKind::from_name(&drill)

@@ -258,12 +258,9 @@ fn or_dash(x: Option<f64>, decimals: usize) -> String {
 /// `proprio progress`: per drill, the trend, the MDC band and the level changes.
 pub fn progress(data_dir: Option<PathBuf>, user: &str, args: &HistoryArgs) -> Result<ExitCode> {
     let db = Db::open(&store::data_dir(data_dir)?, user)?;
-    // The plan reads every drill's history (a pain stop anywhere counts); filter after.
-    let entries = db.history(user, None)?;
-    let mut all = progress_of(&entries)?;
-    if let Some(drill) = args.drill.map(DrillKind::from) {
-        all.retain(|p| p.drill == drill);
-    }
+    // The plan of a drill reads that drill's sessions only.
+    let entries = db.history(user, args.drill.map(DrillKind::from))?;
+    let all = progress_of(&entries)?;
     if args.json {
         out!(
             "{}",
@@ -494,7 +491,9 @@ pub fn rescore(data_dir: Option<PathBuf>, user: &str, args: &RescoreArgs) -> Res
         }
     }
     let stored: Vec<(i64, &SessionReport)> = to_store.iter().map(|(id, r)| (*id, r)).collect();
-    db.add_results(&stored)?;
+    if !stored.is_empty() {
+        db.add_results(&stored)?;
+    }
     let changed = changes.iter().filter(|c| !c.unchanged).count();
     if args.json {
         out!(

@@ -46,8 +46,9 @@ pub enum MeasureKind {
 pub struct MeasureArgs {
     /// A proprio recording (`.prec`) or a CSV file with a header line.
     file: PathBuf,
-    /// What to measure [default: a recording's drill says (cop for quiet stance, walk for a
-    /// tandem walk, sway otherwise); a CSV's columns say (cop with ML and AP columns, else sway)].
+    /// What to measure [default: a recording's samples say (cop for a balance board's, walk
+    /// for a tandem walk's, sway for the wearable's other drills); a CSV's columns say (cop with
+    /// ML and AP columns, else sway)].
     #[arg(long, value_enum)]
     kind: Option<MeasureKind>,
     /// Apply the measures to the signal as given, without the canonical preprocessing
@@ -311,7 +312,6 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
     }
     let (report, samples) = session.finish_with_samples();
     let (from_s, to_s) = (report.start_s, report.start_s + report.duration_s);
-    let in_span = |t_s: f64| t_s >= from_s - 1e-9 && t_s <= to_s + 1e-9;
     // Quiet stance runs on a board or on the wearable: the device said which.
     let on_board = DeviceClass::of_report(&report) == DeviceClass::BalanceBoard;
     let input = match drill {
@@ -321,18 +321,9 @@ fn read_recording(path: &Path) -> Result<(Input, MeasureKind)> {
                 stretches: samples.measured_cop,
             }
         }
-        DrillKind::WeightShift if on_board => {
-            let mut stretch = Stretch::default();
-            for s in &samples.cop {
-                let t = s.t_us as f64 * 1e-6;
-                if let (Some([ml, ap]), true) = (s.cop_mm, in_span(t)) {
-                    stretch.push(t, ml, ap);
-                }
-            }
-            Input::Cop {
-                stretches: vec![stretch],
-            }
-        }
+        DrillKind::WeightShift if on_board => Input::Cop {
+            stretches: vec![samples.cop_between(from_s, to_s)],
+        },
         _ => {
             let (t_s, samples): (Vec<f64>, Vec<ImuSi>) = samples
                 .imu

@@ -615,7 +615,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay { file, json } => run::replay(&file, json),
         Command::Measure(args) => measure::measure(&args),
         Command::Export(args) => exchange::export::export(&store::data_dir(data_dir)?, &args),
-        Command::Import(args) => exchange::import::import(&store::data_dir(data_dir)?, &args),
+        Command::Import(args) => exchange::import::import(&store::data_dir(data_dir)?, user, &args),
         Command::Report(args) => report::report(&store::data_dir(data_dir)?, user, &args),
         Command::SimDevice {
             serial: _,

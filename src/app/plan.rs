@@ -49,6 +49,8 @@ pub struct NextSession {
     pub baseline: Option<Baseline>,
     /// Scored baseline trials at that level so far (up to 3).
     pub baseline_trials: usize,
+    /// The user's results this came from, oldest first.
+    pub history: Vec<SessionReport>,
 }
 
 /// The level and baseline for `user`'s new session of `drill` on `device` (see
@@ -67,6 +69,7 @@ pub fn next_session(
         level,
         baseline_trials: baseline.as_ref().map_or(0, |b| b.trials.len()),
         baseline: baseline.filter(Baseline::is_complete),
+        history,
     })
 }
 

@@ -220,8 +220,8 @@ pub(super) fn prepare_drill(
 
 impl PreparedDrill {
     /// The user's results so far, oldest first (the history this drill's plan came from).
-    pub(super) fn history(&self) -> Result<Vec<SessionReport>> {
-        self.db.results(&self.user)
+    pub(super) fn history(&self) -> &[SessionReport] {
+        &self.next.history
     }
 
     /// Opens the link (the simulator paced for a live view) and creates the recording.

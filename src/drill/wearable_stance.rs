@@ -400,13 +400,6 @@ impl WearableStance {
         (100.0 * completion * 0.5 * (s_trunk + s_acc)).clamp(0.0, 100.0)
     }
 
-    /// Measured time before a loss of balance, at most the target, s.
-    fn time_held_s(&self) -> f64 {
-        self.held_s
-            .unwrap_or(self.clock.measured_s)
-            .min(self.config.duration_s)
-    }
-
     fn phase(&self) -> StancePhase {
         match (self.end, self.t0_us) {
             (Some(_), _) => StancePhase::Ended,
@@ -466,9 +459,9 @@ impl WearableStance {
         self.stop(EndReason::DataEnded, &mut sink);
         let (end, duration_s) = self.end.unwrap_or((EndReason::DataEnded, 0.0));
         let start_s = self.t0_us.unwrap_or(0) as f64 * 1e-6;
-        let held_s = self.time_held_s();
         // After a loss of balance the hold is measured up to its onset.
         let measured_s = self.held_s.unwrap_or(self.clock.measured_s);
+        let held_s = measured_s.min(self.config.duration_s);
         let (metrics, score) = match self.measures(start_s, duration_s) {
             Some((m, rate_hz, samples)) => {
                 let metrics = WearableStanceMetrics::of(&m, rate_hz, measured_s, samples, held_s);

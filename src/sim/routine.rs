@@ -1,4 +1,5 @@
-//! A person calibrating the wearable by hand: the IMU routine of `proprio calibrate imu`.
+//! A person calibrating the wearable by hand: the IMU routine that
+//! `proprio::calibrate::ImuRoutine` follows.
 //!
 //! The script (the ground truth, the same for every seed; only the sensor differs):
 //! 1. the sensor lies flat and still, z up, for [`STILL_S`];

@@ -1,5 +1,5 @@
 //! The IMU calibration routine against the simulator's known sensor errors: decode → SI →
-//! `ImuRoutine`, the same path as `proprio calibrate imu`.
+//! `ImuRoutine`, the path a calibration command will take.
 
 use nalgebra::{Matrix3, Vector3};
 use proprio::calibrate::{ImuRoutine, ImuRoutineResult, ImuStep};

@@ -174,9 +174,19 @@ fn plan_from_the_database_equals_the_plan_from_the_files_and_progress_dates_its_
         .collect();
     assert_eq!(changes, expected_changes);
     // The stored plan levels say the same.
-    let stored = db.level_changes("default", None).unwrap();
-    assert_eq!(stored.len(), expected_changes.len());
-    assert_eq!(stored[0].at_utc, expected_changes[0].0);
+    let stored: Vec<(String, u64, u64)> = db
+        .level_changes("default", None)
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            let (from, to) = match c.change {
+                proprio::plan::Change::Advanced { from, to }
+                | proprio::plan::Change::SteppedBack { from, to, .. } => (from, to),
+            };
+            (c.at_utc, u64::from(from), u64::from(to))
+        })
+        .collect();
+    assert_eq!(stored, expected_changes);
     // Level 1's scored sessions: first and last as the drills printed them, and a slope that
     // is the least-squares line through them (computed here).
     let level1 = &rocker["levels"][0];
@@ -401,11 +411,25 @@ fn the_file_only_layout_is_indexed_on_first_open() {
     let note = cut_row["note"].as_str().unwrap();
     assert!(note.starts_with("cut off after "), "{note}");
     assert!(note.ends_with("samples recovered, no result"), "{note}");
-    // The cut-off one's samples, counted here from its records, are the ones the note gives.
-    assert!(
-        warnings.iter().any(|l| l.contains(note)),
-        "the warning gives the same words: {stderr}"
-    );
+    // The warning gives the same words.
+    assert!(warnings.iter().any(|l| l.contains(note)), "{stderr}");
+    // The samples the note gives are those `replay` recovers from the cut file: some, and
+    // fewer than the whole recording's.
+    let recovered: u64 = note
+        .split(": ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .map(|n| n.replace(',', ""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no sample count in {note:?}"));
+    let samples = |path: &Path| {
+        // A cut-off recording replays with exit 3 and its result on standard output.
+        let out = proprio(dir.path(), &["replay", path.to_str().unwrap(), "--json"]);
+        let replayed: Value = serde_json::from_slice(&out.stdout).expect("a replay result");
+        replayed["quality"]["samples_received"].as_u64().unwrap()
+    };
+    assert_eq!(recovered, samples(&cut));
+    assert!(recovered > 0 && recovered < samples(&files[1]), "{note}");
     // Indexed once: the next open warns no more.
     let again = proprio(dir.path(), &["history"]);
     assert!(

@@ -5,7 +5,8 @@
 //! - IMU: `t_s` (device time since the stream's first sample), `acc_{x,y,z}_m_s2`,
 //!   `gyr_{x,y,z}_rad_s`, `mag_{x,y,z}_ut` (empty without a magnetometer), and the offline
 //!   orientation estimate `world_from_imu` as `q_{w,x,y,z}` (z up; north-referenced with a
-//!   magnetometer), the one replays and reports measure on.
+//!   magnetometer), from the recording's own filter settings (the drills' tilt and posture
+//!   measures use a tilt-only estimate of the same filter, so the heading here may differ).
 //! - Balance board: `t_s`, `phase` (`taring`, `empty`, `on-board`), `total_n`, the four cells'
 //!   forces after the tare `cell_{front_left,front_right,back_right,back_left}_n`, and the
 //!   centre of pressure `cop_ml_mm`, `cop_ap_mm` (empty while nobody is on the board).

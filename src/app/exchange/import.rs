@@ -27,7 +27,8 @@ use crate::drill::{NeutralSpineConfig, QuietStanceConfig, StanceTask};
 use crate::measures::mean_rate_hz;
 use crate::pipeline::ImuSi;
 use crate::recording::Record;
-use crate::session::{DrillSetup, ImportedFrom, SessionMeta};
+use crate::scoring::DeviceClass;
+use crate::session::{pipeline_version_on, DrillSetup, ImportedFrom, SessionMeta};
 
 /// Counts the largest value of each sensor is encoded as (of the 32767 an i16 holds: a
 /// margin for rounding).
@@ -128,7 +129,7 @@ fn recognise(header: &str) -> ImportFormat {
 }
 
 /// `proprio import FILE`.
-pub fn import(data_dir: &Path, args: &ImportArgs) -> Result<ExitCode> {
+pub fn import(data_dir: &Path, user: &str, args: &ImportArgs) -> Result<ExitCode> {
     let path = &args.file;
     let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let header = String::from_utf8_lossy(&text)
@@ -215,6 +216,9 @@ pub fn import(data_dir: &Path, args: &ImportArgs) -> Result<ExitCode> {
         None,
         imported_utc.clone(),
     );
+    // An import is a wearable's recording, whatever the drill runs on by default.
+    meta.pipeline_version = pipeline_version_on(meta.drill.kind(), DeviceClass::Imu).into();
+    meta.user = Some(user.to_string());
     meta.imported = Some(ImportedFrom {
         file: path.display().to_string(),
         format: format.name().to_string(),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::recording::{Record, RecordingError, RecordingReader};
+use crate::recording::{RecordingError, RecordingReader};
 use crate::session::{DecodedSamples, Session, SessionMeta, SessionReport};
 
 /// A recording decoded as a replay decodes it, with the samples the session used.
@@ -40,22 +40,9 @@ pub fn decode(path: &Path) -> Result<Decoded> {
     let meta = reader.meta().clone();
     let mut session = Session::new(meta.clone());
     session.keep_samples();
-    let mut events = Vec::new();
-    let mut stored = None;
-    let cut_off = loop {
-        match reader.next_record() {
-            Ok(Some(Record::Result(json))) => stored = Some(json),
-            Ok(Some(record)) => {
-                session.handle(&record, &mut events);
-                events.clear();
-            }
-            Ok(None) => break None,
-            Err(error @ RecordingError::Truncated { .. }) => break Some(error),
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot read {}", path.display()))
-            }
-        }
-    };
+    let fed = super::run::feed_recording(&mut reader, &mut session)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let (stored, cut_off) = (fed.result, fed.cut_off);
     let (replayed, samples) = session.finish_with_samples();
     let mut report = match stored.map(|json| serde_json::from_str::<SessionReport>(&json)) {
         Some(Ok(report)) => report,

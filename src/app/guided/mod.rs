@@ -102,10 +102,8 @@ impl DrillRecord {
 
     /// Its score and verdict, or how it ended, in a few words.
     pub fn score_words(&self) -> String {
-        match (self.end, self.pain_stop_during) {
-            (EndReason::PainStop, _) => return "pain stop".to_string(),
-            (_, Some(_)) => return "pain stop".to_string(),
-            _ => {}
+        if self.end == EndReason::PainStop || self.pain_stop_during.is_some() {
+            return "pain stop".to_string();
         }
         let score = self
             .score
@@ -260,8 +258,8 @@ fn drill_args(
         source: args.source.clone(),
         level: Some(level),
         duration: None,
-        // Only quiet stance runs on either sensor; the others refuse --sensor.
-        sensor: (drill == DrillKind::QuietStance)
+        // Only a drill that runs on either sensor takes --sensor; the others refuse it.
+        sensor: (DeviceClass::for_drill(drill).len() > 1)
             .then_some(sensor)
             .flatten(),
         json: false,
@@ -356,7 +354,6 @@ impl Guided<'_> {
         }
     }
 
-    /// Runs drill `i` through the same code as `proprio drill`.
     /// Drill `i` set up as `proprio drill` would set it up, with the session's check-in.
     fn prepare(&self, i: usize) -> Result<PreparedDrill> {
         let planned = self.flow.planned()[i];
@@ -368,6 +365,7 @@ impl Guided<'_> {
         )
     }
 
+    /// Runs drill `i` through the same code as `proprio drill`.
     async fn run_drill(
         &mut self,
         i: usize,
@@ -376,7 +374,7 @@ impl Guided<'_> {
     ) -> Result<()> {
         let planned = self.flow.planned()[i];
         let prepared = self.prepare(i)?;
-        let history = prepared.history()?;
+        let history = prepared.history().to_vec();
         let progress = view.is_none() && !self.args.no_live;
         let opened = prepared.open(view.is_some())?;
         let report = opened.run(view, progress, signals).await?;
@@ -415,7 +413,7 @@ impl Guided<'_> {
         }
         let planned = self.flow.planned()[i];
         let prepared = self.prepare(i)?;
-        let history = prepared.history()?;
+        let history = prepared.history().to_vec();
         let mut recording =
             RecordingFile::create(&prepared.data_dir, &prepared.stamp, &prepared.meta)?;
         let mut session = Session::new(prepared.meta.clone());
@@ -502,7 +500,6 @@ impl Guided<'_> {
         out!("summary: {}", self.file.path().display());
     }
 
-    /// Rewrites the summary file.
     /// Puts the check-in, once answered, in the history database.
     fn record_check_in(&self) -> Result<()> {
         let Some((pain, feeling)) = self.flow.pain_nrs().zip(self.flow.feeling()) else {
@@ -518,6 +515,7 @@ impl Guided<'_> {
         Ok(())
     }
 
+    /// Rewrites the summary file.
     fn save(&self) -> Result<()> {
         let check_in = self
             .flow

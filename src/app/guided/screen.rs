@@ -281,11 +281,8 @@ pub fn summary_lines(flow: &SessionFlow, done: &[DrillRecord], elapsed_s: f64) -
             lines.push(format!("  {}", change_words(change)));
         }
     }
-    let minutes = (elapsed_s / 60.0).floor();
-    lines.push(format!(
-        "Time: {minutes:.0} min {:.0} s.",
-        elapsed_s - 60.0 * minutes
-    ));
+    let seconds = elapsed_s.max(0.0).round() as u64;
+    lines.push(format!("Time: {} min {} s.", seconds / 60, seconds % 60));
     if flow.pain_press().is_some() {
         lines.push(
             "You stopped because it hurt: that was the right thing to do. The session ends \

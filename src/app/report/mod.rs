@@ -26,8 +26,8 @@ use serde_json::Value;
 
 use super::db::{self, Db};
 use super::exchange::{decode, resolve_sessions, Decoded};
-use crate::drill::{DrillEvent, DrillKind, LATERAL_MISSTEP_DEG};
-use crate::measures::{prepare, sway_measures, Preprocessing, Stretch};
+use crate::drill::{DrillEvent, LATERAL_MISSTEP_DEG};
+use crate::measures::{prepare, sway_measures, Preprocessing};
 use crate::scoring::DeviceClass;
 use crate::session::DrillSetup;
 use plots::{Line, Mark, ProgressPlot, Stabilogram, Tone, Trace};
@@ -95,9 +95,12 @@ pub fn report(data_dir: &Path, user: &str, args: &ReportArgs) -> Result<ExitCode
     let paths = if named {
         resolve_sessions(data_dir, &args.sessions, &args.files, false)?
     } else if !args.progress {
-        let all =
-            resolve_sessions(data_dir, &[], &[], true).context("no sessions to report on yet")?;
-        all.last().cloned().into_iter().collect()
+        // The user's latest session.
+        let latest = Db::open(data_dir, user)?
+            .history(user, None)?
+            .pop()
+            .context("no sessions to report on yet: run a drill first, or name a recording")?;
+        vec![latest.recording]
     } else {
         Vec::new()
     };
@@ -260,10 +263,7 @@ fn value_text(value: &Value) -> String {
 /// preprocessing with its ellipse; the weight shift's raw path (its ellipse means nothing).
 fn stabilogram(d: &Decoded, base: &Path) -> Result<Option<Figure>> {
     let r = &d.report;
-    let standing = matches!(
-        r.drill,
-        DrillKind::QuietStance | DrillKind::SingleLeg | DrillKind::TandemStance
-    );
+    let standing = r.drill.stance_task().is_some();
     let (ml, ap, ellipse, centred, caption);
     if standing {
         let prepared = prepare(&d.samples.measured_cop, Some(&Preprocessing::CANONICAL));
@@ -281,14 +281,7 @@ fn stabilogram(d: &Decoded, base: &Path) -> Result<Option<Figure>> {
             m.ellipse_area_95
         );
     } else {
-        let (from, to) = (r.start_s, r.start_s + r.duration_s);
-        let mut stretch = Stretch::default();
-        for s in &d.samples.cop {
-            let t = s.t_us as f64 * 1e-6;
-            if let (Some([x, y]), true) = (s.cop_mm, t >= from && t <= to) {
-                stretch.push(t, x, y);
-            }
-        }
+        let stretch = d.samples.cop_between(r.start_s, r.start_s + r.duration_s);
         if stretch.len() < 3 {
             return Ok(None);
         }

@@ -151,31 +151,29 @@ impl LiveView {
     /// Rings the bells that are due and draws a frame of `ui`. Fails once the terminal has
     /// been given back after a panic elsewhere.
     pub fn draw(&mut self, ui: &mut UiState) -> io::Result<()> {
-        let _frame = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-        if !ACTIVE.load(Ordering::SeqCst) {
-            return Err(io::Error::other(
-                "the live view stopped: a part of proprio failed and the terminal was given back",
-            ));
-        }
         let bells = ui.take_bells();
-        if bells > 0 {
-            // The bells due now; a second one of a pair comes on a later tick.
-            let backend = self.terminal.backend_mut();
-            backend.write_all(&vec![0x07; bells])?;
-            backend.flush()?;
-        }
-        self.terminal.draw(|frame| draw::render(frame, ui))?;
-        Ok(())
+        self.frame(bells, |frame| draw::render(frame, ui))
     }
 
     /// Draws a frame with `render` (the guided session's screens between drills). Fails once
     /// the terminal has been given back after a panic elsewhere.
     pub fn draw_with(&mut self, render: impl FnOnce(&mut ratatui::Frame)) -> io::Result<()> {
+        self.frame(0, render)
+    }
+
+    /// Rings `bells` bells, then draws a frame with `render`, while no one else writes.
+    fn frame(&mut self, bells: usize, render: impl FnOnce(&mut ratatui::Frame)) -> io::Result<()> {
         let _frame = WRITING.lock().unwrap_or_else(|e| e.into_inner());
         if !ACTIVE.load(Ordering::SeqCst) {
             return Err(io::Error::other(
                 "the live view stopped: a part of proprio failed and the terminal was given back",
             ));
+        }
+        if bells > 0 {
+            // The bells due now; a second one of a pair comes on a later tick.
+            let backend = self.terminal.backend_mut();
+            backend.write_all(&vec![0x07; bells])?;
+            backend.flush()?;
         }
         self.terminal.draw(render)?;
         Ok(())
