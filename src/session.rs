@@ -13,6 +13,7 @@
 use proprio_protocol::{DeviceInfo, DeviceKind, DeviceMessage, ImuSample, LoadSample};
 use serde::{Deserialize, Serialize};
 
+use crate::calibrate::{AppliedProfile, Profiles};
 use crate::cues::CueKinds;
 use crate::decode::SampleClock;
 use crate::devices::{DeviceFormat, FormatDecoder};
@@ -58,6 +59,7 @@ impl SessionMeta {
             guided: None,
             imported: None,
             user: None,
+            calibrations: Profiles::default(),
         };
         meta.pipeline_version = pipeline_version_on(drill.kind(), meta.expected_device()).into();
         meta
@@ -236,6 +238,12 @@ pub struct SessionMeta {
     /// which belong to whoever first opens the history database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The stored calibration profiles when the session started (`proprio calibrate`); the
+    /// session applies those of the device that introduces itself (see
+    /// [`crate::calibrate::Profiles`]), so the recording replays with the calibration it was
+    /// made with. Absent when there were none.
+    #[serde(default, skip_serializing_if = "Profiles::is_empty")]
+    pub calibrations: Profiles,
 }
 
 /// The origin of a session that another tool recorded (see `proprio import`): its samples were
@@ -324,6 +332,10 @@ pub struct SessionReport {
     pub quality: DataQuality,
     /// The device.
     pub device: Option<DeviceSummary>,
+    /// The stored calibrations applied to the device's data (from the header's
+    /// [`SessionMeta::calibrations`]); empty when it was uncalibrated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calibrations: Vec<AppliedProfile>,
     /// The recording file (set by whoever wrote or read it).
     pub recording: Option<String>,
     /// Version of the signal chain that produced it.
@@ -431,20 +443,21 @@ enum Chain {
 }
 
 impl Chain {
-    /// The chain of `meta`'s drill on `device` (which matters only to quiet stance).
-    fn new(meta: &SessionMeta, device: DeviceClass) -> Self {
+    /// The chain of `meta`'s drill on `device` (which matters only to quiet stance), with the
+    /// pipeline set up as `pipeline` says (the header's, with the device's calibrations).
+    fn new(meta: &SessionMeta, pipeline: &PipelineConfig, device: DeviceClass) -> Self {
         match meta.drill {
             DrillSetup::RockerHold(config) => Chain::RockerHold {
-                pipeline: Box::new(Pipeline::new(meta.pipeline)),
+                pipeline: Box::new(Pipeline::new(*pipeline)),
                 drill: RockerHold::new(config),
             },
             DrillSetup::WobbleHold(config) => Chain::WobbleHold {
-                pipeline: Box::new(Pipeline::new(meta.pipeline)),
+                pipeline: Box::new(Pipeline::new(*pipeline)),
                 drill: WobbleHold::new(config),
             },
             DrillSetup::QuietStance(config) if device == DeviceClass::Imu => {
                 Chain::WearableStance {
-                    pipeline: Box::new(Pipeline::new(meta.pipeline)),
+                    pipeline: Box::new(Pipeline::new(*pipeline)),
                     drill: Box::new(WearableStance::new(QuietStanceConfig {
                         task: StanceTask::Quiet,
                         ..config
@@ -454,7 +467,7 @@ impl Chain {
             DrillSetup::QuietStance(config)
             | DrillSetup::SingleLeg(config)
             | DrillSetup::TandemStance(config) => Chain::QuietStance {
-                pipeline: CopPipeline::new(meta.pipeline.cop),
+                pipeline: CopPipeline::new(pipeline.cop),
                 drill: Box::new(QuietStance::new(QuietStanceConfig {
                     task: meta.drill.kind().stance_task().unwrap_or_default(),
                     ..config
@@ -464,16 +477,16 @@ impl Chain {
                 // The trunk's lateral angle is the tilt about the sensor's forward (x) axis.
                 pipeline: Box::new(Pipeline::new(PipelineConfig {
                     rocking_axis: RockingAxis::X,
-                    ..meta.pipeline
+                    ..*pipeline
                 })),
                 drill: Box::new(TandemWalk::new(config)),
             },
             DrillSetup::NeutralSpine(config) => Chain::NeutralSpine {
-                pipeline: Box::new(Pipeline::new(meta.pipeline)),
+                pipeline: Box::new(Pipeline::new(*pipeline)),
                 drill: Box::new(NeutralSpine::new(config)),
             },
             DrillSetup::WeightShift(config) => Chain::WeightShift {
-                pipeline: CopPipeline::new(meta.pipeline.cop),
+                pipeline: CopPipeline::new(pipeline.cop),
                 drill: Box::new(WeightShift::new(config)),
             },
         }
@@ -551,13 +564,15 @@ pub struct Session {
     device: Option<DeviceSummary>,
     last_data_host_us: Option<u64>,
     link_down_since_us: Option<u64>,
+    /// The stored calibrations in force.
+    applied: Vec<AppliedProfile>,
 }
 
 impl Session {
     /// A session set up as `meta` says.
     pub fn new(meta: SessionMeta) -> Self {
         let device_class = meta.expected_device();
-        let chain = Chain::new(&meta, device_class);
+        let chain = Chain::new(&meta, &meta.pipeline, device_class);
         let mut quality = DataQuality::default();
         if !meta.format.has_device_clock() {
             quality.timestamps = TimestampSource::Host;
@@ -574,6 +589,7 @@ impl Session {
             device: None,
             last_data_host_us: None,
             link_down_since_us: None,
+            applied: Vec::new(),
             meta,
         }
     }
@@ -687,13 +703,21 @@ impl Session {
             DeviceMessage::Hello(info) => {
                 let class = DeviceClass::of_kind(info.kind);
                 let drill = self.meta.drill.kind();
-                if class != self.device_class
-                    && DeviceClass::for_drill(drill).contains(&class)
-                    && !self.has_samples()
-                {
-                    // Quiet stance on the device that is there (see the module docs).
-                    self.chain = Chain::new(&self.meta, class);
-                    self.device_class = class;
+                let switch =
+                    class != self.device_class && DeviceClass::for_drill(drill).contains(&class);
+                let (pipeline, applied) =
+                    self.meta
+                        .calibrations
+                        .apply(info.kind, info.device_id, &self.meta.pipeline);
+                // Before the first sample the chain starts again: on the device that is there
+                // (quiet stance, see the module docs), with its calibrations. A device that
+                // introduces itself again later keeps the chain it has.
+                if (switch || applied != self.applied) && !self.has_samples() {
+                    if switch {
+                        self.device_class = class;
+                    }
+                    self.chain = Chain::new(&self.meta, &pipeline, self.device_class);
+                    self.applied = applied;
                 }
                 self.clock.set_rate_hz(f64::from(info.sample_rate_hz));
                 self.clock.expect_possible_restart();
@@ -931,6 +955,7 @@ impl Session {
             events_total: outcome.events_total,
             quality: self.quality,
             device: self.device,
+            calibrations: self.applied,
             recording: None,
             pipeline_version: pipeline_version_on(drill, self.device_class).to_string(),
         };

@@ -1,9 +1,4 @@
-//! The guided calibration routines, sans-IO: uncalibrated SI samples in, the step the user is
-//! on out, and the fit when the data has shown enough. Steps advance on what the data shows
-//! (stillness held, a new pose reached, the magnetometer's coverage), never on a key, so a
-//! routine also runs unattended. The math is [`proprio_calibration`]'s.
-//!
-//! [`ImuRoutine`], the IMU's routine:
+//! [`ImuRoutine`], the IMU's routine (uncalibrated SI samples in):
 //! 1. **Keep still** ([`IMU_STILL_S`] of unbroken stillness): the gyroscope's bias; the
 //!    accelerometer's mean there is the first pose.
 //! 2. **Poses**: the sensor is turned and held still in new orientations; each hold of
@@ -288,4 +283,38 @@ fn symmetric(m: &Matrix3<f64>) -> Matrix3<f64> {
 
 fn mean(values: &[Vector3<f64>]) -> Vector3<f64> {
     values.iter().sum::<Vector3<f64>>() / values.len().max(1) as f64
+}
+
+impl super::Routine for ImuRoutine {
+    fn kind(&self) -> super::ProfileKind {
+        super::ProfileKind::Imu
+    }
+
+    fn push(&mut self, input: super::RoutineInput<'_>) {
+        if let super::RoutineInput::Imu(imu) = input {
+            ImuRoutine::push(self, imu);
+        }
+    }
+
+    fn progress(&self) -> super::RoutineProgress {
+        let step = self.step();
+        let steps = if self.with_mag { 3 } else { 2 };
+        let (number, step_fraction) = match step {
+            ImuStep::KeepStill { still_s, need_s } => (1, still_s / need_s),
+            ImuStep::Poses { done, need, .. } => (2, done as f64 / need as f64),
+            ImuStep::Tumble { coverage, need } => (3, coverage / need),
+            ImuStep::Done => (steps, 1.0),
+        };
+        super::RoutineProgress {
+            instruction: step.instruction().to_string(),
+            step: number,
+            steps,
+            step_fraction: step_fraction.clamp(0.0, 1.0),
+            done: step == ImuStep::Done,
+        }
+    }
+
+    fn finish(&self) -> Result<super::Profile, CalibrationError> {
+        ImuRoutine::finish(self).map(super::Profile::Imu)
+    }
 }

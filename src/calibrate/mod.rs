@@ -1,0 +1,277 @@
+//! The guided calibration routines, sans-IO, and the profiles they leave.
+//!
+//! A routine takes samples ([`RoutineInput`]) and says where the user stands
+//! ([`RoutineProgress`]: one sentence of what to do now, and how far along the step is); it
+//! advances only on what the data shows (stillness held, a new pose reached, a load placed), never
+//! on a key, so it also runs unattended. When it is done, [`Routine::finish`] gives a [`Profile`]
+//! (or a [`CalibrationError`] naming what the data could not support). The math is
+//! [`proprio_calibration`]'s.
+//!
+//! Profiles are stored per device (and, for the neutral posture, per user) by the app; a
+//! session's header carries the stored profiles ([`Profiles`]) and the session applies those of
+//! the device that introduces itself ([`Profiles::for_device`], [`Profiles::apply`]), so a
+//! recording replays with the calibration it was made with, whatever was calibrated since.
+//!
+//! - [`imu`]: the IMU's gyroscope bias, accelerometer offset, scale and cross-axis terms, and
+//!   the magnetometer's hard and soft iron.
+
+use proprio_calibration::CalibrationError;
+use proprio_protocol::{DeviceKind, LoadSample};
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::{ImuSi, PipelineConfig};
+
+pub mod imu;
+
+pub use imu::{ImuRoutine, ImuRoutineResult, ImuStep};
+
+/// What a routine is fed.
+#[derive(Debug, Clone, Copy)]
+pub enum RoutineInput<'a> {
+    /// An IMU sample in SI units, with the device's stored calibrations that the routine builds
+    /// on already applied ([`ProfileKind::builds_on`]).
+    Imu(&'a ImuSi),
+    /// A balance board's sample, raw counts.
+    Load(&'a LoadSample),
+}
+
+/// Where a routine stands, for the display.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoutineProgress {
+    /// What the user should do now, in one sentence.
+    pub instruction: String,
+    /// The step the routine is on, from 1.
+    pub step: usize,
+    /// Steps in all.
+    pub steps: usize,
+    /// How far along the current step is, 0–1.
+    pub step_fraction: f64,
+    /// The data is complete: call [`Routine::finish`].
+    pub done: bool,
+}
+
+/// A guided calibration routine (see the module docs).
+pub trait Routine {
+    /// Which calibration it makes.
+    fn kind(&self) -> ProfileKind;
+    /// Takes one sample (of the kind the routine's device sends; others are ignored).
+    fn push(&mut self, input: RoutineInput<'_>);
+    /// Where it stands.
+    fn progress(&self) -> RoutineProgress;
+    /// The profile the data supports; an error names what is missing.
+    fn finish(&self) -> Result<Profile, CalibrationError>;
+}
+
+/// The kinds of calibration, in the order they build on one another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProfileKind {
+    /// An IMU's sensor errors.
+    Imu,
+}
+
+impl ProfileKind {
+    /// Its name, as the command and the database spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProfileKind::Imu => "imu",
+        }
+    }
+
+    /// The kind from its name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [ProfileKind::Imu].into_iter().find(|k| k.name() == name)
+    }
+
+    /// The device it calibrates.
+    pub fn device(self) -> DeviceKind {
+        match self {
+            ProfileKind::Imu => DeviceKind::Wearable,
+        }
+    }
+
+    /// The stored calibrations applied to the samples a routine of this kind is fed: those it
+    /// builds on (an IMU routine takes uncalibrated samples).
+    pub fn builds_on(self) -> &'static [ProfileKind] {
+        match self {
+            ProfileKind::Imu => &[],
+        }
+    }
+}
+
+/// A calibration a routine made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Profile {
+    /// An IMU's sensor errors.
+    Imu(ImuRoutineResult),
+}
+
+impl Profile {
+    /// Which calibration it is.
+    pub fn kind(&self) -> ProfileKind {
+        match self {
+            Profile::Imu(_) => ProfileKind::Imu,
+        }
+    }
+
+    /// Puts it in force in `config`.
+    pub fn apply(&self, config: &mut PipelineConfig) {
+        match self {
+            Profile::Imu(result) => config.calibration = result.calibration,
+        }
+    }
+}
+
+/// A stored profile: whose device (or user) it is for, and when it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredProfile {
+    /// The device's kind, as it introduced itself.
+    pub device_kind: DeviceKind,
+    /// The device's serial number.
+    pub device_id: u32,
+    /// The user it belongs to, for a profile of a person (the neutral posture); `None` for the
+    /// device's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// When it was made, UTC, RFC 3339.
+    pub created_utc: String,
+    /// The calibration.
+    pub profile: Profile,
+}
+
+/// Which stored profile a session applied; in its result, so an old session stays
+/// interpretable after a recalibration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedProfile {
+    /// Which calibration.
+    pub kind: ProfileKind,
+    /// When it was made, UTC, RFC 3339.
+    pub created_utc: String,
+}
+
+/// The stored profiles a session may apply (its header's), oldest first.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Profiles(pub Vec<StoredProfile>);
+
+impl Profiles {
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The latest profile of each kind for the device `kind`/`device_id`, in
+    /// [`ProfileKind`] order.
+    pub fn for_device(&self, kind: DeviceKind, device_id: u32) -> Vec<&StoredProfile> {
+        let mut latest: Vec<&StoredProfile> = Vec::new();
+        for stored in self
+            .0
+            .iter()
+            .filter(|s| s.device_kind == kind && s.device_id == device_id)
+        {
+            // Oldest first: a later one of the same kind replaces an earlier one.
+            latest.retain(|l| l.profile.kind() != stored.profile.kind());
+            latest.push(stored);
+        }
+        latest.sort_by_key(|s| s.profile.kind());
+        latest
+    }
+
+    /// `config` with the device's profiles ([`Profiles::for_device`]) in force, and which they
+    /// were.
+    pub fn apply(
+        &self,
+        kind: DeviceKind,
+        device_id: u32,
+        config: &PipelineConfig,
+    ) -> (PipelineConfig, Vec<AppliedProfile>) {
+        let mut config = *config;
+        let mut applied = Vec::new();
+        for stored in self.for_device(kind, device_id) {
+            stored.profile.apply(&mut config);
+            applied.push(AppliedProfile {
+                kind: stored.profile.kind(),
+                created_utc: stored.created_utc.clone(),
+            });
+        }
+        (config, applied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::Vector3;
+    use proprio_calibration::AffineCorrection;
+
+    fn imu_profile(bias: f64) -> Profile {
+        let mut routine: Box<dyn Routine> = Box::new(ImuRoutine::new(100.0, false));
+        // Ten still poses: the routine's own data, so the profile is one it could make.
+        let g = 9.80665;
+        let faces = [
+            Vector3::z(),
+            Vector3::y(),
+            -Vector3::z(),
+            -Vector3::y(),
+            Vector3::x(),
+            -Vector3::x(),
+            Vector3::new(1.0, 1.0, 1.0).normalize(),
+            Vector3::new(-1.0, 1.0, 1.0).normalize(),
+            Vector3::new(1.0, -1.0, -1.0).normalize(),
+            Vector3::new(-1.0, -1.0, 1.0).normalize(),
+        ];
+        for (k, up) in faces.iter().enumerate() {
+            let hold = if k == 0 { 450 } else { 250 };
+            for i in 0..hold {
+                // A little noise, or the stillness detector's spread is exactly zero.
+                let wiggle = ((i * 7919 + k * 31) % 13) as f64 * 1e-4;
+                routine.push(RoutineInput::Imu(&ImuSi {
+                    acc_m_s2: up * g + Vector3::repeat(wiggle),
+                    gyr_rad_s: Vector3::new(bias, 0.0, wiggle),
+                    mag_ut: None,
+                }));
+            }
+            // A turn between poses breaks the stillness.
+            for _ in 0..20 {
+                routine.push(RoutineInput::Imu(&ImuSi {
+                    acc_m_s2: up * g,
+                    gyr_rad_s: Vector3::new(1.0, 0.0, 0.0),
+                    mag_ut: None,
+                }));
+            }
+        }
+        assert!(routine.progress().done, "{:?}", routine.progress());
+        routine.finish().unwrap()
+    }
+
+    #[test]
+    fn the_latest_profile_of_the_device_is_applied() {
+        let stored = |device_id, created: &str, bias| StoredProfile {
+            device_kind: DeviceKind::Wearable,
+            device_id,
+            user: None,
+            created_utc: created.into(),
+            profile: imu_profile(bias),
+        };
+        let profiles = Profiles(vec![
+            stored(7, "2026-01-01T00:00:00Z", 0.01),
+            stored(8, "2026-01-02T00:00:00Z", 0.02),
+            stored(7, "2026-01-03T00:00:00Z", 0.03),
+        ]);
+        let (config, applied) = profiles.apply(DeviceKind::Wearable, 7, &PipelineConfig::default());
+        assert_eq!(
+            applied,
+            vec![AppliedProfile {
+                kind: ProfileKind::Imu,
+                created_utc: "2026-01-03T00:00:00Z".into()
+            }]
+        );
+        assert!((config.calibration.gyr.offset.x - 0.03).abs() < 1e-3);
+        // Another device, or a board with the same serial, gets nothing.
+        let (config, applied) = profiles.apply(DeviceKind::Wearable, 9, &PipelineConfig::default());
+        assert!(applied.is_empty());
+        assert_eq!(config.calibration.gyr, AffineCorrection::identity());
+        assert!(profiles.for_device(DeviceKind::BalanceBoard, 7).is_empty());
+    }
+}
