@@ -16,18 +16,20 @@
 //! recovered.
 //!
 //! Check-ins ([`Db::insert_checkin`], [`Db::checkins`]) are written by the guided sessions;
-//! calibration records ([`Db::insert_calibration`], [`Db::calibrations`]) are for the
-//! calibration flows, which do not write them yet.
+//! calibration profiles ([`Db::insert_profile`], [`Db::profiles`]) by `proprio calibrate`, and
+//! every new session's header carries those that apply to its user.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use proprio_protocol::DeviceKind;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::store;
+use crate::calibrate::{Profiles, StoredProfile};
 use crate::drill::DrillKind;
 use crate::plan::{self, Change};
 use crate::scoring::DeviceClass;
@@ -120,6 +122,9 @@ pub const MIGRATIONS: &[&str] = &[
         recording TEXT PRIMARY KEY,
         reason TEXT NOT NULL
     );",
+    // 3: calibration profiles of a person (the neutral posture) as well as of a device.
+    "ALTER TABLE calibrations ADD COLUMN user_id INTEGER REFERENCES users(id);
+    CREATE INDEX calibrations_by_device ON calibrations (device_id, kind, created_utc);",
 ];
 
 /// The history database, open.
@@ -198,17 +203,6 @@ pub struct CheckIn {
     pub pain_0_10: u8,
     /// How the user feels, in their words or the flow's choice.
     pub feeling: String,
-}
-
-/// A calibration record of a device.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Calibration {
-    /// What was calibrated (e.g. `accelerometer`, `load-cells`).
-    pub kind: String,
-    /// The calibration, JSON.
-    pub data_json: String,
-    /// When, UTC, RFC 3339.
-    pub created_utc: String,
 }
 
 /// A change of the plan's level, with the session that made it.
@@ -651,24 +645,29 @@ impl Db {
         Ok(out)
     }
 
-    /// Records a calibration of `device`; returns its row id.
-    pub fn insert_calibration(
+    /// Stores a calibration profile made on `device` (its serial and kind must be the
+    /// profile's); returns its row id.
+    pub fn insert_profile(
         &mut self,
         device: &DeviceSummary,
-        calibration: &Calibration,
+        stored: &StoredProfile,
     ) -> Result<i64> {
-        serde_json::from_str::<serde_json::Value>(&calibration.data_json)
-            .context("a calibration's data must be JSON")?;
+        let data = serde_json::to_string(&stored.profile).context("cannot format the profile")?;
         let tx = self.conn.transaction()?;
         let device_id = device_row(&tx, device)?;
+        let user_id = match &stored.user {
+            Some(user) => Some(user_id(&tx, user)?),
+            None => None,
+        };
         tx.execute(
-            "INSERT INTO calibrations (device_id, kind, data, created_utc)
-             VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO calibrations (device_id, kind, data, created_utc, user_id)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 device_id,
-                calibration.kind,
-                calibration.data_json,
-                calibration.created_utc
+                stored.profile.kind().name(),
+                data,
+                stored.created_utc,
+                user_id
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -676,21 +675,45 @@ impl Db {
         Ok(id)
     }
 
-    /// The calibrations of `device` (any firmware), oldest first.
-    pub fn calibrations(&self, device: &DeviceSummary) -> Result<Vec<Calibration>> {
+    /// The stored calibration profiles that apply to `user`'s sessions: every device's own and
+    /// `user`'s, oldest first.
+    pub fn profiles(&self, user: &str) -> Result<Profiles> {
         let mut stmt = self.conn.prepare(
-            "SELECT c.kind, c.data, c.created_utc FROM calibrations c
+            "SELECT d.kind, d.serial, u.name, c.created_utc, c.data FROM calibrations c
              JOIN devices d ON d.id = c.device_id
-             WHERE d.kind = ?1 AND d.serial = ?2 ORDER BY c.created_utc, c.id",
+             LEFT JOIN users u ON u.id = c.user_id
+             WHERE c.user_id IS NULL OR u.name = ?1
+             ORDER BY c.created_utc, c.id",
         )?;
-        let rows = stmt.query_map(params![device.kind, device.device_id], |r| {
-            Ok(Calibration {
-                kind: r.get(0)?,
-                data_json: r.get(1)?,
-                created_utc: r.get(2)?,
-            })
+        let rows = stmt.query_map([user], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut profiles = Vec::new();
+        for row in rows {
+            let (kind, device_id, user, created_utc, data) = row?;
+            let device_kind = match kind.as_str() {
+                "wearable" => DeviceKind::Wearable,
+                "balance-board" => DeviceKind::BalanceBoard,
+                other => bail!("the database names an unknown kind of device '{other}'"),
+            };
+            let profile = serde_json::from_str(&data).with_context(|| {
+                format!("the calibration of device {device_id} made {created_utc} cannot be read")
+            })?;
+            profiles.push(StoredProfile {
+                device_kind,
+                device_id,
+                user,
+                created_utc,
+                profile,
+            });
+        }
+        Ok(Profiles(profiles))
     }
 }
 

@@ -7,6 +7,8 @@
 //!   Bluetooth (`ble`), each supervised: losses reported, links brought back.
 //! - `scan`: `proprio devices`, what is plugged in and in range.
 //! - `store`: the data directory and recording files (readable by the user only).
+//! - `calibrate`: `proprio calibrate`, a guided calibration flow on a live link; the profile
+//!   stored per device (and per user).
 //! - `run`: a live drill: link → recording → session → live view → result.
 //! - `view`: the live view: its model (what is shown when), its drawing (ratatui), the
 //!   terminal, the progress line without one.
@@ -37,6 +39,7 @@ macro_rules! out {
 
 mod ble;
 mod board_args;
+mod calibrate;
 mod config;
 pub mod db;
 mod exchange;
@@ -115,6 +118,10 @@ enum Command {
     },
     /// Run a drill.
     Drill(DrillArgs),
+    /// Calibrate a device, guided step by step (the steps advance on what the sensor shows, so
+    /// a flow also runs unattended); the profile is stored for the device and every later
+    /// session on it applies it and records which it used.
+    Calibrate(calibrate::CalibrateArgs),
     /// A guided session: a check-in (pain 0–10, how you feel), then today's drills from your
     /// plan, each with what it trains and why, a countdown, the drill, a rest and its result,
     /// and a summary. `p` (STOP, IT HURTS) works on every screen.
@@ -457,6 +464,11 @@ struct SimArgs {
     /// Simulated device stalls (sends nothing) from AT seconds for DUR seconds.
     #[arg(long, value_name = "AT:DUR", value_parser = parse_stall)]
     sim_stall: Option<Stall>,
+    /// The simulated device is straight off the reel: its sensors have the errors that
+    /// `proprio calibrate` finds (accelerometer scale and cross-axis terms, hard and soft
+    /// iron), drawn from the seed, so the same seed is the same device in every command.
+    #[arg(long)]
+    sim_uncalibrated: bool,
 }
 
 impl SimArgs {
@@ -471,6 +483,9 @@ impl SimArgs {
             garbage_prob: self.sim_garbage,
             stall: self.sim_stall,
         };
+        if self.sim_uncalibrated {
+            config.sensor = crate::sim::SensorErrors::uncalibrated();
+        }
         config
     }
 }
@@ -583,6 +598,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 sim_corrupt: 0.0,
                 sim_garbage: 0.0,
                 sim_stall: None,
+                sim_uncalibrated: false,
             };
             let args = DrillArgs {
                 drill: DrillName::RockerHold,
@@ -607,6 +623,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Devices { scan } => scan::list_devices(std::time::Duration::from_secs_f64(scan)),
         Command::Drill(args) => run::drill(data_dir, user, &args),
+        Command::Calibrate(args) => calibrate::calibrate(data_dir, user, &args),
         Command::Session(args) => guided::session(data_dir, user, &args),
         Command::Plan { json } => plan::show(data_dir, user, json),
         Command::History(args) => history::history(data_dir, user, &args),

@@ -347,6 +347,14 @@ pub fn print_report(report: &SessionReport) {
             q.disconnected_s
         );
     }
+    if !report.calibrations.is_empty() {
+        let applied: Vec<String> = report
+            .calibrations
+            .iter()
+            .map(|c| format!("{} ({})", c.kind.name(), c.created_utc))
+            .collect();
+        out!("  calibration applied: {}", applied.join(", "));
+    }
     if let Some(path) = &report.recording {
         out!("recording: {path}");
         out!("  replay it with: proprio replay {path}");

@@ -30,9 +30,9 @@ use crate::session::{DrillSetup, LiveStatus, Session, SessionMeta, SessionReport
 use crate::sim::{SimConfig, SimDevice};
 
 /// Host time between `GetInfo` requests while the device has not introduced itself, µs.
-const INFO_RETRY_US: u64 = 1_000_000;
+pub(super) const INFO_RETRY_US: u64 = 1_000_000;
 /// Requests before giving up on a device that never introduces itself.
-const INFO_TRIES: u32 = 5;
+pub(super) const INFO_TRIES: u32 = 5;
 /// A device that has sent no samples this long after the drill started is not streaming, or not
 /// in the format the source names, µs.
 const FIRST_SAMPLES_WITHIN_US: u64 = 10_000_000;
@@ -204,6 +204,7 @@ pub(super) fn prepare_drill(
     meta.cues = Some(cues);
     meta.guided = guided;
     meta.user = Some(user.to_string());
+    meta.calibrations = db.profiles(user)?.latest();
     Ok(PreparedDrill {
         source,
         sim,

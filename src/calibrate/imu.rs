@@ -273,6 +273,46 @@ impl ImuRoutine {
     }
 }
 
+impl ImuRoutineResult {
+    /// What the routine found, a line per sensor (see [`super::Profile::summary`]).
+    pub fn summary(&self) -> Vec<String> {
+        let scale_percent = |m: &Matrix3<f64>| {
+            let d = m.diagonal();
+            [d.x, d.y, d.z].map(|s| (1.0 / s - 1.0) * 100.0)
+        };
+        let acc = &self.accelerometer;
+        let [sx, sy, sz] = scale_percent(&acc.correction.matrix);
+        let mut lines = vec![
+            format!(
+                "gyroscope bias {:.3} °/s (±{:.4} °/s, {} still samples)",
+                self.gyro.bias_rad_s.norm().to_degrees(),
+                self.gyro.standard_error_rad_s.to_degrees(),
+                self.gyro.samples
+            ),
+            format!(
+                "accelerometer offset {:.3} m/s², scale error {sx:+.2} / {sy:+.2} / {sz:+.2} % \
+                 (x / y / z); fit residual {:.4} m/s² over {} poses, coverage {:.2}",
+                acc.correction.offset.norm(),
+                acc.residual_rms,
+                acc.readings,
+                acc.coverage
+            ),
+        ];
+        lines.push(match &self.magnetometer {
+            Some(mag) => format!(
+                "magnetometer hard iron {:.1} µT; fit residual {:.2} µT over {} readings, \
+                 coverage {:.2}",
+                mag.correction.offset.norm(),
+                mag.residual_rms,
+                mag.readings,
+                mag.coverage
+            ),
+            None => "magnetometer not calibrated (none, or --no-mag)".to_string(),
+        });
+        lines
+    }
+}
+
 /// The symmetric positive-definite matrix with the same MᵀM as `m`: √(MᵀM), the polar
 /// decomposition's stretch.
 fn symmetric(m: &Matrix3<f64>) -> Matrix3<f64> {

@@ -90,6 +90,11 @@ impl ProfileKind {
         }
     }
 
+    /// True for a profile of a person rather than of a device: stored for the user who made it.
+    pub fn per_user(self) -> bool {
+        false
+    }
+
     /// The stored calibrations applied to the samples a routine of this kind is fed: those it
     /// builds on (an IMU routine takes uncalibrated samples).
     pub fn builds_on(self) -> &'static [ProfileKind] {
@@ -112,6 +117,13 @@ impl Profile {
     pub fn kind(&self) -> ProfileKind {
         match self {
             Profile::Imu(_) => ProfileKind::Imu,
+        }
+    }
+
+    /// What it found and how far to trust it, a line per sensor, for people.
+    pub fn summary(&self) -> Vec<String> {
+        match self {
+            Profile::Imu(result) => result.summary(),
         }
     }
 
@@ -159,6 +171,36 @@ impl Profiles {
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Those of the kinds in `kinds`.
+    pub fn only(&self, kinds: &[ProfileKind]) -> Profiles {
+        Profiles(
+            self.0
+                .iter()
+                .filter(|s| kinds.contains(&s.profile.kind()))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Only the latest profile of each kind for each device (and user): what a session's
+    /// header needs.
+    pub fn latest(&self) -> Profiles {
+        let mut latest: Vec<StoredProfile> = Vec::new();
+        for stored in &self.0 {
+            latest.retain(|l| {
+                (l.device_kind, l.device_id, &l.user, l.profile.kind())
+                    != (
+                        stored.device_kind,
+                        stored.device_id,
+                        &stored.user,
+                        stored.profile.kind(),
+                    )
+            });
+            latest.push(stored.clone());
+        }
+        Profiles(latest)
     }
 
     /// The latest profile of each kind for the device `kind`/`device_id`, in

@@ -1,5 +1,6 @@
 //! The IMU calibration routine against the simulator's known sensor errors: decode → SI →
-//! `ImuRoutine`, the path a calibration command will take.
+//! `ImuRoutine`, as `proprio calibrate imu` runs it; and the command end to end: the profile
+//! stored, applied to the next drill on the same device, recorded with it and replayed.
 
 use nalgebra::{Matrix3, Vector3};
 use proprio::calibrate::{ImuRoutine, ImuRoutineResult, ImuStep};
@@ -8,6 +9,7 @@ use proprio::pipeline::{Pipeline, PipelineConfig};
 use proprio::sim::{RoutineWorld, SensorErrors, SensorTruth, SimConfig, SimDevice, SimTransport};
 use proprio_protocol::{DeviceMessage, HostMessage};
 
+use crate::cmd::{json, proprio};
 use crate::common::send;
 use crate::sim_truth::tilt_error_with;
 
@@ -185,4 +187,161 @@ fn the_routine_waits_for_stillness_and_new_poses() {
     // Too few poses: the fit names it.
     let error = routine.finish().unwrap_err().to_string();
     assert!(error.contains("poses"), "{error}");
+}
+
+/// `proprio calibrate imu` on the simulator, then a rocker hold on the same simulated device:
+/// the drill applies the stored profile by itself, says so, keeps it in its recording (a replay
+/// gives the same result), and its tilt is closer to the simulator's truth than the same drill
+/// on an uncalibrated device.
+#[test]
+fn calibrate_imu_is_stored_applied_recorded_and_brings_the_drill_closer_to_the_truth() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    let seed = "2";
+    let uncalibrated = proprio(
+        dir,
+        &[
+            "drill",
+            "rocker-hold",
+            "--source",
+            "sim",
+            "--seed",
+            seed,
+            "--sim-uncalibrated",
+            "--no-live",
+            "--json",
+            "--duration",
+            "30",
+        ],
+    );
+    let uncalibrated = json(&uncalibrated);
+    assert!(
+        uncalibrated.get("calibrations").is_none(),
+        "nothing stored yet"
+    );
+
+    let stored = json(&proprio(
+        dir,
+        &[
+            "calibrate",
+            "imu",
+            "--source",
+            "sim",
+            "--seed",
+            seed,
+            "--sim-uncalibrated",
+            "--no-live",
+            "--json",
+        ],
+    ));
+    // The profile is the simulated device's: its serial, and the bias it was drawn with.
+    let device_id = uncalibrated["device"]["device_id"].as_u64().unwrap();
+    assert_eq!(stored["device_id"].as_u64(), Some(device_id));
+    let mut config = SimConfig::new(seed.parse().unwrap());
+    config.sensor = SensorErrors::uncalibrated();
+    let truth = SimTransport::new(config).device().sensor_truth();
+    let bias: Vec<f64> =
+        serde_json::from_value(stored["profile"]["calibration"]["gyr"]["offset"].clone()).unwrap();
+    let bias_error = (Vector3::from_vec(bias) - truth.gyr_bias_rad_s).norm();
+    assert!(
+        bias_error < 0.001,
+        "gyroscope bias error {bias_error} rad/s"
+    );
+
+    let calibrated = json(&proprio(
+        dir,
+        &[
+            "drill",
+            "rocker-hold",
+            "--source",
+            "sim",
+            "--seed",
+            seed,
+            "--sim-uncalibrated",
+            "--no-live",
+            "--json",
+            "--duration",
+            "30",
+        ],
+    ));
+    assert_eq!(
+        calibrated["calibrations"],
+        serde_json::json!([{"kind": "imu", "created_utc": stored["created_utc"]}]),
+        "the drill says which calibration it applied"
+    );
+    // The recording carries the profile: its replay applies it again, to the bit.
+    let recording = calibrated["recording"].as_str().unwrap();
+    let replayed = json(&proprio(dir, &["replay", recording, "--json"]));
+    let strip = |mut v: serde_json::Value| {
+        v.as_object_mut().unwrap().remove("recording");
+        v
+    };
+    assert_eq!(strip(replayed), strip(calibrated.clone()));
+
+    // Closer to the truth: the pipeline the drill ran (its header's, with the profile its device
+    // got) against the header's own, on the same simulated world.
+    let file = std::fs::File::open(recording).unwrap();
+    let meta = proprio::recording::RecordingReader::new(std::io::BufReader::new(file))
+        .unwrap()
+        .meta()
+        .clone();
+    let (applied, _) = meta.calibrations.apply(
+        proprio_protocol::DeviceKind::Wearable,
+        device_id as u32,
+        &meta.pipeline,
+    );
+    let sim = meta.sim.expect("a simulated session");
+    let before = tilt_error_with(sim, meta.pipeline, 30.0);
+    let after = tilt_error_with(sim, applied, 30.0);
+    println!(
+        "seed {seed}: tilt RMS error {:.3}° uncalibrated, {:.3}° with the stored profile",
+        before.0, after.0
+    );
+    assert!(after.0 < before.0, "{after:?} not closer than {before:?}");
+}
+
+#[test]
+fn calibrate_refuses_what_it_cannot_do_in_one_sentence() {
+    let data = tempfile::tempdir().unwrap();
+    // The routine cannot finish in 5 s: it says which step was left, and stores nothing.
+    let out = proprio(
+        data.path(),
+        &[
+            "calibrate",
+            "imu",
+            "--source",
+            "sim",
+            "--no-live",
+            "--timeout",
+            "5",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not finish in 5 s: step 2 of 3"), "{err}");
+    assert!(err.contains("nothing was stored"), "{err}");
+    // A board source for the IMU's calibration.
+    let out = proprio(
+        data.path(),
+        &["calibrate", "imu", "--source", "hx711-text:/dev/null"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs an IMU wearable"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // Nothing was stored: the next drill on that device is uncalibrated.
+    let drill = json(&proprio(
+        data.path(),
+        &[
+            "drill",
+            "rocker-hold",
+            "--source",
+            "sim",
+            "--no-live",
+            "--json",
+            "--duration",
+            "5",
+        ],
+    ));
+    assert!(drill.get("calibrations").is_none(), "{drill}");
 }

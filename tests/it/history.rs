@@ -616,9 +616,13 @@ fn kill_9_loses_at_most_the_last_second() {
 }
 
 #[test]
-fn calibration_records_are_kept_per_device() {
-    use proprio::app::db::Calibration;
+fn calibration_profiles_are_kept_per_device_and_user() {
+    use nalgebra::{Matrix3, Vector3};
+    use proprio::calibrate::{ImuRoutineResult, Profile, StoredProfile};
     use proprio::session::DeviceSummary;
+    use proprio_calibration::sphere::{FitModel, SphereFit};
+    use proprio_calibration::still::GyroBias;
+    use proprio_calibration::{AffineCorrection, ImuCalibration};
     let dir = tempfile::tempdir().unwrap();
     let mut db = Db::open(dir.path(), "default").unwrap();
     let device = |firmware| DeviceSummary {
@@ -627,33 +631,49 @@ fn calibration_records_are_kept_per_device() {
         firmware,
         sample_rate_hz: 100.0,
     };
-    let first = Calibration {
-        kind: "accelerometer".into(),
-        data_json: r#"{"bias_m_s2":[0.01,-0.02,0.03]}"#.into(),
-        created_utc: "2026-01-01T10:00:00Z".into(),
+    let profile = |bias_rad_s: f64, user: Option<&str>, created: &str| StoredProfile {
+        device_kind: proprio_protocol::DeviceKind::Wearable,
+        device_id: 0x1a2b,
+        user: user.map(str::to_string),
+        created_utc: created.into(),
+        profile: Profile::Imu(ImuRoutineResult {
+            calibration: ImuCalibration {
+                gyr: AffineCorrection::offset_only(Vector3::new(bias_rad_s, 0.0, 0.0)),
+                ..ImuCalibration::identity()
+            },
+            gyro: GyroBias {
+                bias_rad_s: Vector3::new(bias_rad_s, 0.0, 0.0),
+                noise_rad_s: Vector3::repeat(0.002),
+                standard_error_rad_s: 0.0001,
+                samples: 400,
+            },
+            accelerometer: SphereFit {
+                correction: AffineCorrection {
+                    offset: Vector3::zeros(),
+                    matrix: Matrix3::identity(),
+                },
+                model: FitModel::CrossAxis,
+                residual_rms: 0.001,
+                coverage: 0.8,
+                readings: 10,
+            },
+            magnetometer: None,
+        }),
     };
-    let second = Calibration {
-        kind: "gyroscope".into(),
-        data_json: r#"{"bias_rad_s":[0.001,0.0,-0.002]}"#.into(),
-        created_utc: "2026-01-02T10:00:00Z".into(),
-    };
-    db.insert_calibration(&device([1, 0, 0]), &first).unwrap();
-    // After a firmware update the device is a new row; its calibrations are still its own.
-    db.insert_calibration(&device([1, 1, 0]), &second).unwrap();
-    assert_eq!(
-        db.calibrations(&device([1, 1, 0])).unwrap(),
-        vec![first.clone(), second]
-    );
-    let other = DeviceSummary {
-        device_id: 7,
-        ..device([1, 0, 0])
-    };
-    assert!(db.calibrations(&other).unwrap().is_empty());
-    let bad = Calibration {
-        data_json: "not json".into(),
-        ..first
-    };
-    assert!(db.insert_calibration(&other, &bad).is_err());
+    let first = profile(0.01, None, "2026-01-01T10:00:00Z");
+    let second = profile(0.02, None, "2026-01-02T10:00:00Z");
+    let alices = profile(0.03, Some("alice"), "2026-01-03T10:00:00Z");
+    db.insert_profile(&device([1, 0, 0]), &first).unwrap();
+    // After a firmware update the device is a new row; its profiles are still its own.
+    db.insert_profile(&device([1, 1, 0]), &second).unwrap();
+    db.insert_profile(&device([1, 1, 0]), &alices).unwrap();
+    // The device's own profiles for everyone; a person's for that person only.
+    let default = db.profiles("default").unwrap();
+    assert_eq!(default.0, vec![first.clone(), second.clone()]);
+    assert_eq!(default.latest().0, vec![second.clone()]);
+    let alice = db.profiles("alice").unwrap();
+    assert_eq!(alice.0, vec![first, second.clone(), alices.clone()]);
+    assert_eq!(alice.latest().0, vec![second, alices]);
     assert_eq!(db.integrity_check().unwrap(), "ok");
 }
 

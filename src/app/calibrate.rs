@@ -1,0 +1,406 @@
+//! `proprio calibrate imu|…`: a guided calibration flow on a live link. The device's samples go
+//! through the stored calibrations the flow builds on into the flow's [`Routine`]; its
+//! instructions and progress are shown as they change; when the data is complete the profile
+//! is stored for the device (and, for a profile of a person, the user), and every later session
+//! on that device applies it.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use proprio_protocol::{DeviceInfo, DeviceMessage, HostMessage};
+
+use super::db::Db;
+use super::link::{Link, LinkEvent, Source};
+use super::run::{INFO_RETRY_US, INFO_TRIES};
+use super::signals::StopSignals;
+use super::{board_args, store, SimArgs};
+use crate::calibrate::{
+    ImuRoutine, Profile, ProfileKind, Routine, RoutineInput, RoutineProgress, StoredProfile,
+};
+use crate::devices::{DeviceFormat, FormatDecoder};
+use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::session::DeviceSummary;
+use crate::sim::SimDevice;
+
+/// Which calibration to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum Flow {
+    /// The wearable's IMU: lay it still, turn it onto ten sides, then (with a magnetometer)
+    /// turn it every way: gyroscope bias, accelerometer offset, scale and cross-axis terms,
+    /// magnetometer hard and soft iron.
+    Imu,
+}
+
+impl Flow {
+    fn kind(self) -> ProfileKind {
+        match self {
+            Flow::Imu => ProfileKind::Imu,
+        }
+    }
+
+    /// The simulated device that does this flow's routine.
+    fn sim_device(self) -> SimDevice {
+        match self {
+            Flow::Imu => SimDevice::CalibrationWearable,
+        }
+    }
+}
+
+/// `proprio calibrate`'s options.
+#[derive(Debug, Args)]
+pub(super) struct CalibrateArgs {
+    /// Which calibration.
+    #[arg(value_enum)]
+    flow: Flow,
+    /// Where the data comes from, as for `proprio drill` (`sim`: a simulated person doing the
+    /// routine with a simulated device; `serial:PATH[@BAUD]`, `ble:…`, …).
+    #[arg(long, default_value = "sim", value_name = "SOURCE")]
+    source: String,
+    /// Don't show the progress bar: print each instruction as a line; with `--source sim`, run
+    /// as fast as the computer can (also when standard error is not a terminal).
+    #[arg(long)]
+    no_live: bool,
+    /// Print the stored profile as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// imu: leave the magnetometer out (no tumble), even if the device has one.
+    #[arg(long)]
+    no_mag: bool,
+    /// Give up when the routine has not finished after this long, s (the profile is not
+    /// stored).
+    #[arg(long, default_value_t = 300.0, value_name = "S", value_parser = super::parse_duration_s)]
+    timeout: f64,
+    #[command(flatten)]
+    hx711: board_args::Hx711Args,
+    #[command(flatten)]
+    sim: SimArgs,
+}
+
+/// `proprio calibrate …` for `user`.
+pub(super) fn calibrate(
+    data_dir: Option<PathBuf>,
+    user: &str,
+    args: &CalibrateArgs,
+) -> Result<ExitCode> {
+    let data_dir = store::data_dir(data_dir)?;
+    let source = Source::parse(&args.source)?;
+    let kind = args.flow.kind();
+    let format = source.format(args.sim.rate, &args.hx711.format());
+    if let Some(device) = format.device_kind().filter(|d| *d != kind.device()) {
+        bail!(
+            "calibrate {} needs {}; '{}' is {}",
+            kind.name(),
+            device_words(kind.device()),
+            args.source,
+            device_words(device)
+        );
+    }
+    let mut db = Db::open(&data_dir, user)?;
+    let stored = db.profiles(user)?;
+    let mut sim = args.sim.config(15.0);
+    sim.device = args.flow.sim_device();
+    let live = !args.no_live && std::io::stderr().is_terminal();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (info, profile) = runtime.block_on(async {
+        let mut signals = StopSignals::new()?;
+        let mut link = Link::open(&source, sim, live)?;
+        let flow = FlowRun {
+            kind,
+            format,
+            rate_hz: args.sim.rate,
+            with_mag: !args.no_mag,
+            builds_on: stored.only(kind.builds_on()),
+            timeout_us: (args.timeout * 1e6) as u64,
+        };
+        flow.run(&mut link, &mut signals, live).await
+    })?;
+    let (created_utc, _) = store::utc_now()?;
+    let stored = StoredProfile {
+        device_kind: info.kind,
+        device_id: info.device_id,
+        user: kind.per_user().then(|| user.to_string()),
+        created_utc,
+        profile,
+    };
+    db.insert_profile(&DeviceSummary::from(&info), &stored)?;
+    if args.json {
+        out!(
+            "{}",
+            serde_json::to_string(&stored).context("cannot format the profile")?
+        );
+    } else {
+        out!(
+            "{} calibration of {} {} stored ({}); sessions on it apply it from now on.",
+            kind.name(),
+            device_words(info.kind),
+            info.device_id,
+            stored.created_utc
+        );
+        for line in stored.profile.summary() {
+            out!("  {line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn device_words(kind: proprio_protocol::DeviceKind) -> &'static str {
+    match kind {
+        proprio_protocol::DeviceKind::Wearable => "an IMU wearable",
+        proprio_protocol::DeviceKind::BalanceBoard => "a balance board",
+    }
+}
+
+/// One run of a flow: what it needs to know besides the link.
+struct FlowRun {
+    kind: ProfileKind,
+    format: DeviceFormat,
+    rate_hz: u16,
+    with_mag: bool,
+    /// The stored profiles the routine's samples go through.
+    builds_on: crate::calibrate::Profiles,
+    timeout_us: u64,
+}
+
+impl FlowRun {
+    /// Runs the routine on `link` until its data is complete; the device and the profile.
+    async fn run(
+        self,
+        link: &mut Link,
+        signals: &mut StopSignals,
+        live: bool,
+    ) -> Result<(DeviceInfo, Profile)> {
+        let speaks_proprio = self.format == DeviceFormat::Proprio;
+        let mut decoder = FormatDecoder::new(&self.format);
+        let mut device: Option<(DeviceInfo, Pipeline)> = None;
+        let mut routine: Option<Box<dyn Routine>> = None;
+        let mut display = Display::new(live);
+        let started_us = link.now_us();
+        let start = |link: &mut Link| -> Result<()> {
+            if speaks_proprio {
+                link.send(&HostMessage::GetInfo)?;
+                link.send(&HostMessage::Start {
+                    rate_hz: self.rate_hz,
+                })?;
+            }
+            Ok(())
+        };
+        start(link)?;
+        let (mut info_requests, mut last_request_us) = (1, link.now_us());
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                event = link.next() => match event {
+                    LinkEvent::Bytes { t_host_us, bytes } => {
+                        decoder.push(&bytes, t_host_us);
+                        while let Some(outcome) = decoder.next() {
+                            let Ok(message) = outcome else { continue };
+                            self.on_message(message, &mut device, &mut routine)?;
+                        }
+                    }
+                    LinkEvent::Connected { .. } => {
+                        display.note("the link is back; carry on");
+                        start(link)?;
+                    }
+                    LinkEvent::Disconnected { reason, .. } => {
+                        decoder.resync();
+                        display.note(&format!("the link dropped ({reason}); reconnecting…"));
+                    }
+                    LinkEvent::Lost { reason, .. } => bail!(
+                        "the link was lost ({reason}) before the calibration finished; nothing was stored"
+                    ),
+                },
+                signal = signals.recv() => bail!(
+                    "stopped ({signal}) before the calibration finished; nothing was stored"
+                ),
+                _ = tick.tick() => {}
+            }
+            if let Some(routine) = &routine {
+                let progress = routine.progress();
+                display.show(&progress);
+                if progress.done {
+                    display.finish();
+                    let profile = routine.finish().with_context(|| {
+                        format!(
+                            "the {} calibration's data fits no calibration",
+                            self.kind.name()
+                        )
+                    })?;
+                    let (info, _) = device.context("no device")?;
+                    // Best effort: the device may already be gone.
+                    if speaks_proprio {
+                        let _ = link.send(&HostMessage::Stop);
+                    }
+                    return Ok((info, profile));
+                }
+            }
+            let waited_us = link.now_us().saturating_sub(started_us);
+            if waited_us > self.timeout_us {
+                let step = routine
+                    .as_ref()
+                    .map_or("the device sent no samples".to_string(), |r| {
+                        let p = r.progress();
+                        format!(
+                            "step {} of {} was not done ({})",
+                            p.step, p.steps, p.instruction
+                        )
+                    });
+                bail!(
+                    "the calibration did not finish in {:.0} s: {step}; nothing was stored",
+                    self.timeout_us as f64 / 1e6
+                );
+            }
+            if speaks_proprio
+                && device.is_none()
+                && link.now_us().saturating_sub(last_request_us) > INFO_RETRY_US
+            {
+                if info_requests >= INFO_TRIES {
+                    bail!("the device did not identify itself (no Hello after {INFO_TRIES} requests); is it running proprio's firmware?");
+                }
+                link.send(&HostMessage::GetInfo)?;
+                info_requests += 1;
+                last_request_us = link.now_us();
+            }
+        }
+    }
+
+    /// One decoded message: the device's hello sets up its pipeline (with the profiles the
+    /// routine builds on); its first sample starts the routine; every sample feeds it.
+    fn on_message(
+        &self,
+        message: DeviceMessage,
+        device: &mut Option<(DeviceInfo, Pipeline)>,
+        routine: &mut Option<Box<dyn Routine>>,
+    ) -> Result<()> {
+        match message {
+            DeviceMessage::Hello(info) => {
+                if info.kind != self.kind.device() {
+                    bail!(
+                        "calibrate {} needs {}; the device is {}",
+                        self.kind.name(),
+                        device_words(self.kind.device()),
+                        device_words(info.kind)
+                    );
+                }
+                if device
+                    .as_ref()
+                    .is_some_and(|(known, _)| known.device_id != info.device_id)
+                {
+                    bail!("another device introduced itself during the calibration; nothing was stored");
+                }
+                let (config, _) =
+                    self.builds_on
+                        .apply(info.kind, info.device_id, &PipelineConfig::default());
+                let mut pipeline = Pipeline::new(config);
+                pipeline.set_device_info(info);
+                *device = Some((info, pipeline));
+            }
+            DeviceMessage::Imu(sample) => self.on_imu(&[sample], device, routine),
+            DeviceMessage::ImuBatch(batch) => self.on_imu(&batch.samples, device, routine),
+            DeviceMessage::Load(sample) => {
+                if let (Some(_), Some(routine)) = (device.as_ref(), routine.as_mut()) {
+                    routine.push(RoutineInput::Load(&sample));
+                }
+            }
+            DeviceMessage::Status(_) | DeviceMessage::Ack(_) => {}
+        }
+        Ok(())
+    }
+
+    fn on_imu(
+        &self,
+        samples: &[proprio_protocol::ImuSample],
+        device: &Option<(DeviceInfo, Pipeline)>,
+        routine: &mut Option<Box<dyn Routine>>,
+    ) {
+        let Some((info, pipeline)) = device else {
+            return;
+        };
+        for sample in samples {
+            let Some(si) = pipeline.to_si(sample) else {
+                continue;
+            };
+            let routine = routine
+                .get_or_insert_with(|| self.routine(info, self.with_mag && si.mag_ut.is_some()));
+            routine.push(RoutineInput::Imu(&si));
+        }
+    }
+
+    /// The flow's routine for `info`'s device.
+    fn routine(&self, info: &DeviceInfo, with_mag: bool) -> Box<dyn Routine> {
+        match self.kind {
+            ProfileKind::Imu => Box::new(ImuRoutine::new(f64::from(info.sample_rate_hz), with_mag)),
+        }
+    }
+}
+
+/// Where the user sees the routine: a progress bar on a terminal, else a line for each new
+/// instruction.
+struct Display {
+    bar: Option<indicatif::ProgressBar>,
+    /// The step shown, and the instructions shown in it.
+    shown: (usize, Vec<String>),
+}
+
+impl Display {
+    fn new(live: bool) -> Self {
+        let bar = live.then(|| {
+            let bar = indicatif::ProgressBar::new(100);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{prefix} {bar:30} {percent:>3}%  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Display {
+            bar,
+            shown: (0, Vec::new()),
+        }
+    }
+
+    fn show(&mut self, progress: &RoutineProgress) {
+        if self.shown.0 != progress.step {
+            self.shown = (progress.step, Vec::new());
+        }
+        // Each instruction once per step: a pose routine goes back and forth between "turn"
+        // and "hold", which a log does not need to repeat.
+        let new = !self.shown.1.contains(&progress.instruction);
+        if new {
+            self.shown.1.push(progress.instruction.clone());
+        }
+        match &self.bar {
+            Some(bar) => {
+                bar.set_prefix(format!("step {}/{}", progress.step, progress.steps));
+                bar.set_position((progress.step_fraction * 100.0).round() as u64);
+                bar.set_message(progress.instruction.clone());
+            }
+            // On standard error, so that `--json` leaves standard output to the profile.
+            None if new => eprintln!(
+                "step {} of {}: {}",
+                progress.step, progress.steps, progress.instruction
+            ),
+            None => {}
+        }
+    }
+
+    /// Something that happened (the link dropped), shown above the bar or as a line.
+    fn note(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
