@@ -483,7 +483,7 @@ impl Chain {
             },
             DrillSetup::NeutralSpine(config) => Chain::NeutralSpine {
                 pipeline: Box::new(Pipeline::new(*pipeline)),
-                drill: Box::new(NeutralSpine::new(config)),
+                drill: Box::new(NeutralSpine::new(config).with_stored_neutral(pipeline.neutral_up)),
             },
             DrillSetup::WeightShift(config) => Chain::WeightShift {
                 pipeline: CopPipeline::new(pipeline.cop),

@@ -19,7 +19,8 @@ use super::run::{INFO_RETRY_US, INFO_TRIES};
 use super::signals::StopSignals;
 use super::{board_args, store, SimArgs};
 use crate::calibrate::{
-    ImuRoutine, Profile, ProfileKind, Routine, RoutineInput, RoutineProgress, StoredProfile,
+    ImuRoutine, NeutralRoutine, Profile, ProfileKind, Routine, RoutineInput, RoutineProgress,
+    StoredProfile,
 };
 use crate::devices::{DeviceFormat, FormatDecoder};
 use crate::pipeline::{Pipeline, PipelineConfig};
@@ -33,12 +34,16 @@ pub(super) enum Flow {
     /// turn it every way: gyroscope bias, accelerometer offset, scale and cross-axis terms,
     /// magnetometer hard and soft iron.
     Imu,
+    /// Your comfortable neutral posture, with the wearable on your lower back: stand tall and
+    /// still for five seconds. The neutral-spine hold then measures from it (stored for you).
+    Neutral,
 }
 
 impl Flow {
     fn kind(self) -> ProfileKind {
         match self {
             Flow::Imu => ProfileKind::Imu,
+            Flow::Neutral => ProfileKind::Neutral,
         }
     }
 
@@ -46,6 +51,8 @@ impl Flow {
     fn sim_device(self) -> SimDevice {
         match self {
             Flow::Imu => SimDevice::CalibrationWearable,
+            // A person standing in their neutral posture before a hold.
+            Flow::Neutral => SimDevice::PostureWearable,
         }
     }
 }
@@ -337,6 +344,7 @@ impl FlowRun {
     fn routine(&self, info: &DeviceInfo, with_mag: bool) -> Box<dyn Routine> {
         match self.kind {
             ProfileKind::Imu => Box::new(ImuRoutine::new(f64::from(info.sample_rate_hz), with_mag)),
+            ProfileKind::Neutral => Box::new(NeutralRoutine::new(f64::from(info.sample_rate_hz))),
         }
     }
 }

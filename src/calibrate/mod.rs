@@ -14,6 +14,7 @@
 //!
 //! - [`imu`]: the IMU's gyroscope bias, accelerometer offset, scale and cross-axis terms, and
 //!   the magnetometer's hard and soft iron.
+//! - [`neutral`]: the user's comfortable neutral posture, for the neutral-spine hold.
 
 use proprio_calibration::CalibrationError;
 use proprio_protocol::{DeviceKind, LoadSample};
@@ -22,8 +23,10 @@ use serde::{Deserialize, Serialize};
 use crate::pipeline::{ImuSi, PipelineConfig};
 
 pub mod imu;
+pub mod neutral;
 
 pub use imu::{ImuRoutine, ImuRoutineResult, ImuStep};
+pub use neutral::{NeutralPosture, NeutralRoutine};
 
 /// What a routine is fed.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +71,8 @@ pub trait Routine {
 pub enum ProfileKind {
     /// An IMU's sensor errors.
     Imu,
+    /// A person's comfortable neutral posture, with the wearable on.
+    Neutral,
 }
 
 impl ProfileKind {
@@ -75,24 +80,27 @@ impl ProfileKind {
     pub fn name(self) -> &'static str {
         match self {
             ProfileKind::Imu => "imu",
+            ProfileKind::Neutral => "neutral",
         }
     }
 
     /// The kind from its name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [ProfileKind::Imu].into_iter().find(|k| k.name() == name)
+        [ProfileKind::Imu, ProfileKind::Neutral]
+            .into_iter()
+            .find(|k| k.name() == name)
     }
 
     /// The device it calibrates.
     pub fn device(self) -> DeviceKind {
         match self {
-            ProfileKind::Imu => DeviceKind::Wearable,
+            ProfileKind::Imu | ProfileKind::Neutral => DeviceKind::Wearable,
         }
     }
 
     /// True for a profile of a person rather than of a device: stored for the user who made it.
     pub fn per_user(self) -> bool {
-        false
+        self == ProfileKind::Neutral
     }
 
     /// The stored calibrations applied to the samples a routine of this kind is fed: those it
@@ -100,6 +108,7 @@ impl ProfileKind {
     pub fn builds_on(self) -> &'static [ProfileKind] {
         match self {
             ProfileKind::Imu => &[],
+            ProfileKind::Neutral => &[ProfileKind::Imu],
         }
     }
 }
@@ -110,6 +119,8 @@ impl ProfileKind {
 pub enum Profile {
     /// An IMU's sensor errors.
     Imu(ImuRoutineResult),
+    /// A person's neutral posture.
+    Neutral(NeutralPosture),
 }
 
 impl Profile {
@@ -117,6 +128,7 @@ impl Profile {
     pub fn kind(&self) -> ProfileKind {
         match self {
             Profile::Imu(_) => ProfileKind::Imu,
+            Profile::Neutral(_) => ProfileKind::Neutral,
         }
     }
 
@@ -124,6 +136,7 @@ impl Profile {
     pub fn summary(&self) -> Vec<String> {
         match self {
             Profile::Imu(result) => result.summary(),
+            Profile::Neutral(neutral) => neutral.summary(),
         }
     }
 
@@ -131,6 +144,7 @@ impl Profile {
     pub fn apply(&self, config: &mut PipelineConfig) {
         match self {
             Profile::Imu(result) => config.calibration = result.calibration,
+            Profile::Neutral(neutral) => config.neutral_up = Some(neutral.up_in_body),
         }
     }
 }

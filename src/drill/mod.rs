@@ -93,7 +93,7 @@ pub use weight_shift::{
 pub use tandem_walk::{
     MisstepReason, TandemWalk, TandemWalkConfig, TandemWalkLive, TandemWalkMetrics,
     TandemWalkOutcome, WalkLevel, WalkPhase, DETECT_EVERY_S, LATERAL_MISSTEP_DEG, SETTLE_S,
-    SLOW_STEP_FACTOR, STILL_S, STOP_FACTOR, WALK_LEVELS,
+    SLOW_STEP_FACTOR, STILL_ACC_M_S2, STILL_GYR_DEG_S, STILL_S, STOP_FACTOR, WALK_LEVELS,
 };
 
 /// A log-scale sub-score of a measure where smaller is better: 0 at `zero_at` or above, 1 at

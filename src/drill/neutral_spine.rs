@@ -1,10 +1,12 @@
 //! The neutral-spine hold, measured with the wearable on the lower back.
 //!
 //! The user finds their comfortable neutral posture and stands still; once the sensor has been
-//! still for [`NEUTRAL_S`], up staying within [`NEUTRAL_STEADY_DEG`] of its mean, that posture
-//! is captured (the mean direction of up in the sensor's
-//! axes, from the live orientation estimate) and the hold starts. From then on the drill
-//! follows the trunk's **deviation from that neutral**: the angle between up now and up in
+//! still for [`NEUTRAL_S`], up staying within [`NEUTRAL_STEADY_DEG`] of its mean, the hold
+//! starts. Its neutral is the user's stored one (`proprio calibrate neutral`, given with
+//! [`NeutralSpine::with_stored_neutral`]), so a posture away from it at the start shows; without
+//! one, the posture of that still stretch is captured as the neutral (the mean direction of up
+//! in the sensor's axes, from the live orientation estimate). From then on the drill follows
+//! the trunk's **deviation from that neutral**: the angle between up now and up in
 //! neutral, split into flexion (about the sensor's y axis; forward +) and lateral bend (about
 //! its x axis; to the right +), for a wearable worn with x forward and z up.
 //!
@@ -19,7 +21,7 @@
 //! - Live, the drill follows the live (causal) orientation estimate: its band events are the
 //!   cues the user gets as it happens. When the hold ends it is followed again, sample by
 //!   sample, on the offline (forward–backward) estimate of the same samples
-//!   ([`smooth_orientation`]), the neutral taken over the same still stretch; the result's
+//!   ([`smooth_orientation`]), a captured neutral taken over the same still stretch; the result's
 //!   measures and band events come from that pass, since the live estimate lags slow drifts
 //!   (it read one about 10 % short on the simulator).
 //!
@@ -301,6 +303,8 @@ pub struct NeutralSpine {
     rate_hz: f64,
     /// Every sample since the first, for the offline estimate.
     buffer: Vec<(u64, ImuSi)>,
+    /// The user's stored neutral, if any: up in the sensor's axes.
+    stored_neutral: Option<Vector3<f64>>,
 }
 
 impl NeutralSpine {
@@ -319,7 +323,16 @@ impl NeutralSpine {
             events: EventLog::default(),
             rate_hz: 100.0,
             buffer: Vec::new(),
+            stored_neutral: None,
         }
+    }
+
+    /// Measures from the user's stored neutral posture (up in the sensor's axes, as the
+    /// pipeline delivers them) instead of capturing one; `None` (or a vector without a length)
+    /// leaves the hold capturing it.
+    pub fn with_stored_neutral(mut self, up: Option<Vector3<f64>>) -> Self {
+        self.stored_neutral = up.and_then(|u| u.try_normalize(1e-9));
+        self
     }
 
     /// The setup.
@@ -339,7 +352,8 @@ impl NeutralSpine {
         }
     }
 
-    /// The captured neutral (live estimate): up in the sensor's axes.
+    /// The neutral measured from (stored, or captured on the live estimate): up in the
+    /// sensor's axes.
     pub fn neutral_up(&self) -> Option<Vector3<f64>> {
         self.neutral_up
     }
@@ -396,7 +410,7 @@ impl NeutralSpine {
         let since = *self.still_since_us.get_or_insert(t_us);
         self.up_sum += tilt.up_in_imu;
         if (t_us - since) as f64 * 1e-6 >= NEUTRAL_S {
-            if let Some(up) = self.up_sum.try_normalize(1e-9) {
+            if let Some(up) = self.stored_neutral.or(self.up_sum.try_normalize(1e-9)) {
                 self.neutral_up = Some(up);
                 self.capture_us = Some((since, t_us));
             }
@@ -424,8 +438,8 @@ impl NeutralSpine {
     }
 
     /// The hold followed again on the offline (forward–backward) orientation estimate, which
-    /// does not lag slow drifts as the live one does: the same samples, the neutral from the
-    /// same still stretch. `None` when the hold never started.
+    /// does not lag slow drifts as the live one does: the same samples, the stored neutral or
+    /// one captured over the same still stretch. `None` when the hold never started.
     fn offline(&self) -> Option<(Hold, Vector3<f64>, Vec<DrillEvent>)> {
         let (capture_from_us, t0_us) = self.capture_us?;
         let (end_us, _) = self.live.prev?;
@@ -439,13 +453,16 @@ impl NeutralSpine {
                 .get(k)
                 .map(|q| q.inverse_transform_vector(&Vector3::z()))
         };
-        let neutral = self
-            .buffer
-            .iter()
-            .filter(|e| e.0 >= capture_from_us && e.0 <= t0_us)
-            .filter_map(|e| up_at(e.0))
-            .sum::<Vector3<f64>>()
-            .try_normalize(1e-9)?;
+        let neutral = match self.stored_neutral {
+            Some(stored) => stored,
+            None => self
+                .buffer
+                .iter()
+                .filter(|e| e.0 >= capture_from_us && e.0 <= t0_us)
+                .filter_map(|e| up_at(e.0))
+                .sum::<Vector3<f64>>()
+                .try_normalize(1e-9)?,
+        };
         let mut hold = Hold::new(self.config.band_deg);
         let mut band_events = Vec::new();
         for &(t_us, _) in self.buffer.iter().filter(|e| e.0 > t0_us && e.0 <= end_us) {

@@ -71,6 +71,11 @@ pub struct PipelineConfig {
     /// The balance-board chain's setup (recordings from before it existed get the default).
     #[serde(default)]
     pub cop: CopConfig,
+    /// The user's stored neutral posture (`proprio calibrate neutral`): up in the wearable's
+    /// axes, which the neutral-spine hold measures the trunk's deviation from; `None`: the
+    /// hold takes the posture the user starts in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neutral_up: Option<Vector3<f64>>,
 }
 
 /// The board's tilt at one sample.
