@@ -355,6 +355,6 @@ impl super::Routine for ImuRoutine {
     }
 
     fn finish(&self) -> Result<super::Profile, CalibrationError> {
-        ImuRoutine::finish(self).map(super::Profile::Imu)
+        ImuRoutine::finish(self).map(|r| super::Profile::Imu(Box::new(r)))
     }
 }

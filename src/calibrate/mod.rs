@@ -118,7 +118,7 @@ impl ProfileKind {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Profile {
     /// An IMU's sensor errors.
-    Imu(ImuRoutineResult),
+    Imu(Box<ImuRoutineResult>),
     /// A person's neutral posture.
     Neutral(NeutralPosture),
 }

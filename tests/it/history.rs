@@ -636,7 +636,7 @@ fn calibration_profiles_are_kept_per_device_and_user() {
         device_id: 0x1a2b,
         user: user.map(str::to_string),
         created_utc: created.into(),
-        profile: Profile::Imu(ImuRoutineResult {
+        profile: Profile::Imu(Box::new(ImuRoutineResult {
             calibration: ImuCalibration {
                 gyr: AffineCorrection::offset_only(Vector3::new(bias_rad_s, 0.0, 0.0)),
                 ..ImuCalibration::identity()
@@ -658,7 +658,7 @@ fn calibration_profiles_are_kept_per_device_and_user() {
                 readings: 10,
             },
             magnetometer: None,
-        }),
+        })),
     };
     let first = profile(0.01, None, "2026-01-01T10:00:00Z");
     let second = profile(0.02, None, "2026-01-02T10:00:00Z");
