@@ -48,7 +48,7 @@ impl Flow {
     }
 
     /// The simulated device that does this flow's routine.
-    fn sim_device(self) -> SimDevice {
+    pub(super) fn sim_device(self) -> SimDevice {
         match self {
             Flow::Imu => SimDevice::CalibrationWearable,
             // A person standing in their neutral posture before a hold.

@@ -185,6 +185,10 @@ enum Command {
         /// with --source witmotion-serial:PATH).
         #[arg(long, value_enum, default_value = "proprio")]
         format: SimFormat,
+        /// The simulated person does a calibration flow's routine instead of a drill (connect
+        /// with `proprio calibrate FLOW --source serial:PATH`).
+        #[arg(long, value_enum, value_name = "FLOW")]
+        calibration: Option<calibrate::Flow>,
         #[command(flatten)]
         hx711: board_args::Hx711Args,
         #[command(flatten)]
@@ -640,10 +644,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             link,
             unplug,
             format,
+            calibration,
             hx711,
             sim,
         } => {
             let mut config = sim.config(15.0);
+            if let Some(flow) = calibration {
+                config.device = flow.sim_device();
+            }
             config.output = match format {
                 SimFormat::Proprio | SimFormat::ProprioBoard => SimOutput::Proprio,
                 SimFormat::WitmotionSerial => SimOutput::WitmotionSerial,

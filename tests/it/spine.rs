@@ -398,3 +398,35 @@ fn a_hold_measures_from_the_stored_neutral_not_the_posture_it_starts_in() {
     );
     assert!((from_capture - true_mean).abs() < 0.5);
 }
+
+/// A calibration flow on a real link: the simulated person standing in neutral behind a serial
+/// pseudo-terminal (`sim-device --calibration neutral`), in real time.
+#[test]
+fn calibrate_neutral_over_a_serial_port() {
+    let (_device, port) = crate::cmd::sim_device(&["--calibration", "neutral", "--seed", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("serial:{port}");
+    let stored = json(&proprio(
+        dir.path(),
+        &[
+            "calibrate",
+            "neutral",
+            "--source",
+            &source,
+            "--no-live",
+            "--json",
+            "--timeout",
+            "60",
+        ],
+    ));
+    let up: Vec<f64> = serde_json::from_value(stored["profile"]["up_in_body"].clone()).unwrap();
+    let mut sim = SimConfig::new(4);
+    sim.device = SimDevice::PostureWearable;
+    let error_deg = Vector3::from_vec(up)
+        .angle(&true_neutral_up(&sim))
+        .to_degrees();
+    assert!(
+        error_deg < 0.5,
+        "stored neutral {error_deg:.3}° from the truth"
+    );
+}
