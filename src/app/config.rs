@@ -161,9 +161,15 @@ fn defaults(mut command: clap::Command, config: Config) -> clap::Command {
     ];
     for (arg, value) in drill {
         if let Some(value) = value {
-            let value = leak(value);
-            command =
-                command.mut_subcommand("drill", |s| s.mut_arg(arg, |a| a.default_value(value)));
+            let value: &'static str = leak(value);
+            // The guided session runs drills, and a calibration reads the same device.
+            for sub in ["drill", "session", "calibrate"] {
+                if sub == "calibrate" && arg != "source" {
+                    continue;
+                }
+                command =
+                    command.mut_subcommand(sub, |s| s.mut_arg(arg, |a| a.default_value(value)));
+            }
         }
     }
     command

@@ -171,3 +171,46 @@ fn a_bad_configuration_file_is_one_sentence_naming_the_file_and_the_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("none.toml"));
 }
+
+/// The file's source is the default of every command that reads a device: a drill, a guided
+/// session and a calibration (a board's source, which a calibration of the IMU refuses).
+#[test]
+fn the_files_source_reaches_the_session_and_calibrate_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &config,
+        format!(
+            "source = \"hx711-text:/nonexistent/board\"\ndata_dir = \"{}\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let env = [("PROPRIO_CONFIG", config.as_path())];
+    for args in [
+        &[
+            "session",
+            "--no-live",
+            "--pain",
+            "2",
+            "--feeling",
+            "same",
+            "--rest",
+            "0",
+        ][..],
+        &["drill", "quiet-stance", "--no-live"][..],
+    ] {
+        let out = run(&env, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("/nonexistent/board"), "{args:?}: {err}");
+    }
+    let out = run(&env, &["calibrate", "imu", "--no-live"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("'hx711-text:/nonexistent/board' is a balance board"),
+        "{err}"
+    );
+}
