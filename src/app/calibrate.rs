@@ -157,6 +157,47 @@ pub(super) fn calibrate(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `proprio calibrations`: the stored profiles that apply to `user`, oldest first; the latest
+/// of each kind for a device is marked as the one in force.
+pub(super) fn list(data_dir: Option<PathBuf>, user: &str, json: bool) -> Result<ExitCode> {
+    let data_dir = store::data_dir(data_dir)?;
+    let profiles = Db::open(&data_dir, user)?.profiles(user)?;
+    if json {
+        out!(
+            "{}",
+            serde_json::to_string(&profiles).context("cannot format the profiles")?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if profiles.is_empty() {
+        out!("no calibrations stored; run `proprio calibrate imu` (see `proprio help calibrate`)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (i, stored) in profiles.0.iter().enumerate() {
+        // In force unless a later one of its kind, for its device, replaces it.
+        let in_force = !profiles.0[i + 1..].iter().any(|later| {
+            (later.device_kind, later.device_id, later.profile.kind())
+                == (stored.device_kind, stored.device_id, stored.profile.kind())
+        });
+        out!(
+            "{}  {} of {} {}{}{}",
+            stored.created_utc,
+            stored.profile.kind().name(),
+            device_words(stored.device_kind),
+            stored.device_id,
+            stored
+                .user
+                .as_ref()
+                .map_or(String::new(), |u| format!(", {u}'s")),
+            if in_force { " (in force)" } else { "" }
+        );
+        for line in stored.profile.summary() {
+            out!("    {line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn device_words(kind: proprio_protocol::DeviceKind) -> &'static str {
     match kind {
         proprio_protocol::DeviceKind::Wearable => "an IMU wearable",

@@ -122,6 +122,13 @@ enum Command {
     /// a flow also runs unattended); the profile is stored for the device and every later
     /// session on it applies it and records which it used.
     Calibrate(calibrate::CalibrateArgs),
+    /// The stored calibration profiles that apply to you: each device's own and yours (the
+    /// latest of each kind is the one sessions apply), with what each found.
+    Calibrations {
+        /// Print them as one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// A guided session: a check-in (pain 0–10, how you feel), then today's drills from your
     /// plan, each with what it trains and why, a countdown, the drill, a rest and its result,
     /// and a summary. `p` (STOP, IT HURTS) works on every screen.
@@ -628,6 +635,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices { scan } => scan::list_devices(std::time::Duration::from_secs_f64(scan)),
         Command::Drill(args) => run::drill(data_dir, user, &args),
         Command::Calibrate(args) => calibrate::calibrate(data_dir, user, &args),
+        Command::Calibrations { json } => calibrate::list(data_dir, user, json),
         Command::Session(args) => guided::session(data_dir, user, &args),
         Command::Plan { json } => plan::show(data_dir, user, json),
         Command::History(args) => history::history(data_dir, user, &args),

@@ -340,6 +340,14 @@ fn calibrate_neutral_stores_the_true_neutral_and_the_hold_measures_from_it() {
         &[&["--user", "bob"][..], &hold[..]].concat(),
     ));
     assert!(bob.get("calibrations").is_none(), "{bob}");
+    // `proprio calibrations` lists it for its user only.
+    let listed = json(&proprio(dir.path(), &["calibrations", "--json"]));
+    assert_eq!(listed, serde_json::json!([stored]));
+    let listed = json(&proprio(
+        dir.path(),
+        &["--user", "bob", "calibrations", "--json"],
+    ));
+    assert_eq!(listed, serde_json::json!([]));
 }
 
 /// With a stored neutral about 6° away from the posture the person holds, the hold reads the
