@@ -370,6 +370,7 @@ mod tests {
             events_total: 0,
             quality: DataQuality::default(),
             device: None,
+            calibrations: Vec::new(),
             recording: None,
             pipeline_version: crate::pipeline::PIPELINE_VERSION.into(),
         }

@@ -1139,6 +1139,7 @@ mod tests {
                 ..Default::default()
             },
             device: None,
+            calibrations: Vec::new(),
             recording: None,
             pipeline_version: pipeline_version(DrillKind::QuietStance).into(),
         }
