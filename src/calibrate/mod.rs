@@ -14,6 +14,8 @@
 //!
 //! - [`imu`]: the IMU's gyroscope bias, accelerometer offset, scale and cross-axis terms, and
 //!   the magnetometer's hard and soft iron.
+//! - [`board`]: a balance board's per-cell gains from a known mass on each corner, its tare,
+//!   and a check at the centre.
 
 use proprio_calibration::CalibrationError;
 use proprio_protocol::{DeviceKind, LoadSample};
@@ -21,8 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::{ImuSi, PipelineConfig};
 
+pub mod board;
 pub mod imu;
 
+pub use board::{BoardCheck, BoardRoutine, BoardRoutineResult, BoardSpot, BoardStep};
 pub use imu::{ImuRoutine, ImuRoutineResult, ImuStep};
 
 /// What a routine is fed.
@@ -68,6 +72,8 @@ pub trait Routine {
 pub enum ProfileKind {
     /// An IMU's sensor errors.
     Imu,
+    /// A balance board's per-cell gains.
+    Board,
 }
 
 impl ProfileKind {
@@ -75,18 +81,22 @@ impl ProfileKind {
     pub fn name(self) -> &'static str {
         match self {
             ProfileKind::Imu => "imu",
+            ProfileKind::Board => "board",
         }
     }
 
     /// The kind from its name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [ProfileKind::Imu].into_iter().find(|k| k.name() == name)
+        [ProfileKind::Imu, ProfileKind::Board]
+            .into_iter()
+            .find(|k| k.name() == name)
     }
 
     /// The device it calibrates.
     pub fn device(self) -> DeviceKind {
         match self {
             ProfileKind::Imu => DeviceKind::Wearable,
+            ProfileKind::Board => DeviceKind::BalanceBoard,
         }
     }
 
@@ -94,7 +104,7 @@ impl ProfileKind {
     /// builds on (an IMU routine takes uncalibrated samples).
     pub fn builds_on(self) -> &'static [ProfileKind] {
         match self {
-            ProfileKind::Imu => &[],
+            ProfileKind::Imu | ProfileKind::Board => &[],
         }
     }
 }
@@ -105,6 +115,8 @@ impl ProfileKind {
 pub enum Profile {
     /// An IMU's sensor errors.
     Imu(ImuRoutineResult),
+    /// A balance board's per-cell gains.
+    Board(BoardRoutineResult),
 }
 
 impl Profile {
@@ -112,6 +124,7 @@ impl Profile {
     pub fn kind(&self) -> ProfileKind {
         match self {
             Profile::Imu(_) => ProfileKind::Imu,
+            Profile::Board(_) => ProfileKind::Board,
         }
     }
 
@@ -119,6 +132,12 @@ impl Profile {
     pub fn apply(&self, config: &mut PipelineConfig) {
         match self {
             Profile::Imu(result) => config.calibration = result.calibration,
+            // The gains hold for the geometry they were fitted with; the tare is not applied
+            // (each drill tares the board anew).
+            Profile::Board(result) => {
+                config.cop.cell_n_per_count = Some(result.gains.n_per_count);
+                config.cop.geometry = result.geometry;
+            }
         }
     }
 }
