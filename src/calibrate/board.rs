@@ -1,14 +1,14 @@
 //! [`BoardRoutine`], the balance board's routine (raw load-cell counts in), with a known mass:
 //! 1. **Empty board** ([`BOARD_TARE_S`] over which no cell moves more than the tare allows):
 //!    the tare, each cell's zero and noise ([`board::tare`]).
-//! 2–5. **The mass on each corner** in turn, front left, front right, back right, back left,
-//!    right over the corner's load cell: taken once the load has been steady (each cell within
-//!    [`STEADY_NOISE_FACTOR`] times its tare noise) for [`BOARD_STEADY_S`] and its COP (with
-//!    the device's nominal, equal gains) is near the corner; then the mass must be lifted off
-//!    before the next corner.
-//! 6. **The mass at the centre**: the check. With the new gains its COP must come out within
-//!    [`CHECK_MAX_COP_MM`] of the centre and its force within [`CHECK_MAX_FORCE_PERCENT`] of
-//!    m·g.
+//! 2. **The mass on each corner** in turn (steps 2–5), front left, front right, back right,
+//!    back left, right over the corner's load cell: taken once the load has been steady (each
+//!    cell within [`STEADY_NOISE_FACTOR`] times its tare noise) for [`BOARD_STEADY_S`] and its
+//!    COP (with the device's nominal, equal gains) is near the corner; then the mass must be
+//!    lifted off before the next corner.
+//! 3. **The mass at the centre** (step 6): the check. With the new gains its COP must come out
+//!    within [`CHECK_MAX_COP_MM`] of the centre and its force within
+//!    [`CHECK_MAX_FORCE_PERCENT`] of m·g.
 //!
 //! The four corner placements fix each cell's gain ([`board::board_gains`], least squares over
 //! the force and moment equations); the centre is kept out of the fit so the check is

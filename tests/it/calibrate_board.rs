@@ -343,3 +343,18 @@ fn a_mass_never_placed_or_only_at_the_centre_is_named() {
     // Nothing was NaN along the way: the error is a sentence, and no placement was taken.
     assert!(board.routine.placements().is_empty());
 }
+
+#[test]
+fn headers_without_the_new_settings_are_as_they_were() {
+    // Recordings made before these settings existed must serialise to the same bytes.
+    let config = serde_json::to_string(&SimConfig::new(1)).unwrap();
+    assert!(!config.contains("reel_gain_error"), "{config}");
+    assert!(!config.contains("calibration_mass_kg"), "{config}");
+    let pipeline = serde_json::to_string(&proprio::pipeline::PipelineConfig::default()).unwrap();
+    assert!(!pipeline.contains("cell_n_per_count"), "{pipeline}");
+    // …and read back with the defaults.
+    let back: SimConfig = serde_json::from_str(&config).unwrap();
+    assert_eq!(back, SimConfig::new(1));
+    let off_reel = serde_json::to_string(&SimConfig::new(1).with_uncalibrated_board()).unwrap();
+    assert!(off_reel.contains("\"reel_gain_error\":0.03"), "{off_reel}");
+}
