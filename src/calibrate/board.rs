@@ -46,8 +46,9 @@ pub const CHECK_MAX_COP_MM: f64 = 15.0;
 /// …and its force at most this far from m·g, %.
 pub const CHECK_MAX_FORCE_PERCENT: f64 = 3.0;
 /// With the device's nominal scale, a placement weighing more than this share off the given
-/// mass is refused as the wrong mass (a board off the reel is within a few per cent).
-pub const WRONG_MASS_SHARE: f64 = 0.15;
+/// mass is refused as the wrong mass (cheap load cells' rated output is within about ±15 %;
+/// a wrong mass is usually off by far more).
+pub const WRONG_MASS_SHARE: f64 = 0.25;
 /// The empty board may move this much per cell during the tare, N (about 50 g)…
 const TARE_MAX_SPREAD_N: f64 = 0.5;
 /// …or, on a board that does not say its scale, this many counts.

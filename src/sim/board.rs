@@ -16,6 +16,10 @@
 //! stand. If [`BalanceBoardSim::step_off_s`] is set, they step off then: weight onto one foot,
 //! then off the board.
 //!
+//! **A known mass instead.** For [`SimDevice::CalibrationBoard`] the person stays off the
+//! board and a hand puts a known mass on each corner, then the centre ([`CalibrationMass`],
+//! `sim/board_mass.rs`), for the board's calibration routine.
+//!
 //! **Weight shift.** With [`BalanceBoardSim::shift`] set, the person also does the weight-shift
 //! drill: they watch the screen and lean to each target ([`ShiftPerson`], `sim/shift.rs`); the
 //! voluntary shift of the COP adds to the sway, and the truth of every target is kept

@@ -93,10 +93,11 @@ impl CalibrationMass {
             let rock = ROCK_SHARE
                 * (-s / ROCK_DECAY_S).exp()
                 * (std::f64::consts::TAU * ROCK_HZ * s).sin();
-            // Set down a little towards the centre, then slid onto the spot.
+            // Set down a little towards the centre, then slid onto the spot (the centre's own
+            // direction is nil: set down in place).
             let towards_centre = [-spot[0], -spot[1]];
             let length = towards_centre[0].hypot(towards_centre[1]).max(1e-9);
-            let off = SLIDE_MM * (1.0 - on) * if index == 4 { 0.0 } else { 1.0 };
+            let off = SLIDE_MM * (1.0 - on);
             return BoardLoad {
                 total_n: weight_n * on * (1.0 + rock),
                 cop_mm: [

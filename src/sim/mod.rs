@@ -12,7 +12,8 @@
 //!   the simulator is ([`SimDevice`]: an IMU on a rocker board or a wobble board
 //!   ([`WobbleWorld`]), on the lower back of a person who walks, holds a neutral spine or
 //!   stands still ([`StanceWorld`]), or a balance board whose person and load cells are in
-//!   `balance_board`, see [`BalanceBoardSim`]).
+//!   `balance_board`, see [`BalanceBoardSim`]; or, for the calibration routines, a wearable
+//!   in a hand ([`RoutineWorld`]) or a board with a known mass put on it ([`CalibrationMass`])).
 //!
 //! Nothing here does I/O or reads a clock: time is whatever the caller advances it to.
 
