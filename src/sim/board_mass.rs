@@ -59,7 +59,7 @@ impl CalibrationMass {
     }
 
     /// Time from the board's first sample until the mass stands still at the centre for
-    /// [`HOLD_S`], s: a run this long holds the whole routine.
+    /// its 3 s hold, s: a run this long holds the whole routine.
     pub fn duration_s() -> f64 {
         EMPTY_S + 4.0 * (PLACING_S + HOLD_S + LIFTING_S + GAP_S) + PLACING_S + HOLD_S
     }
