@@ -13,6 +13,7 @@ use proprio::session::{DrillSetup, Session, SessionReport};
 use proprio::sim::{
     CalibrationMass, LoadCellErrors, SampleTruth, SimConfig, SimDevice, SimRng, SimTransport,
 };
+use proprio::G_M_S2;
 use proprio_calibration::CalibrationError;
 use proprio_protocol::{
     DeviceInfo, DeviceKind, DeviceMessage, FirmwareVersion, HostMessage, LoadSample,
@@ -20,8 +21,6 @@ use proprio_protocol::{
 
 use crate::board::{stance_meta, truth_sway};
 use crate::common::{run_session, send};
-
-const G_M_S2: f64 = 9.806_65;
 
 /// A board straight off the reel (each cell's gain a further ±3 % off) with the routine's
 /// 10 kg mass put on it by hand.
