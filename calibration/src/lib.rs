@@ -94,6 +94,49 @@ pub enum CalibrationError {
         /// The limit.
         limit_counts: f64,
     },
+    /// A board routine's mass was never placed (and held still) where a step asked for it.
+    #[error("the mass was never placed and left still on the board's {spot}; put it there and leave it for a few seconds")]
+    MassNotPlaced {
+        /// Where it should have been, e.g. "front left corner".
+        spot: &'static str,
+    },
+    /// A placement's load is far from the given mass's weight by the board's nominal scale.
+    #[error("the load on the board's {spot} weighs {measured_kg:.1} kg by the board's nominal scale, not the {given_kg:.1} kg given; give the mass that was placed")]
+    WrongMass {
+        /// Where the mass stood.
+        spot: &'static str,
+        /// What the board's nominal scale made of it, kg.
+        measured_kg: f64,
+        /// The mass given, kg.
+        given_kg: f64,
+    },
+    /// The placements do not tell the cells' gains apart.
+    #[error("the placements do not tell the four load cells apart; place the mass on each corner in turn")]
+    GainsNotFixed,
+    /// The known placement does not come out right with the new gains.
+    #[error("with the new gains the mass at the board's {spot} reads {cop_error_mm:.1} mm from it and {force_error_percent:+.1} % off its weight (at most {max_cop_mm} mm and {max_force_percent} % allowed); repeat the routine, placing the mass exactly")]
+    CheckFailed {
+        /// Where the mass stood.
+        spot: &'static str,
+        /// The COP's distance from where it stood, mm.
+        cop_error_mm: f64,
+        /// The total force's error, % of the mass's weight.
+        force_error_percent: f64,
+        /// The largest COP error accepted, mm.
+        max_cop_mm: f64,
+        /// The largest force error accepted, %.
+        max_force_percent: f64,
+    },
+    /// A calibration mass out of range.
+    #[error("the calibration mass must be between {min_kg} and {max_kg} kg, not {mass_kg}")]
+    BadMass {
+        /// The mass given, kg.
+        mass_kg: f64,
+        /// The least accepted, kg.
+        min_kg: f64,
+        /// The most accepted, kg.
+        max_kg: f64,
+    },
 }
 
 /// `corrected = matrix · (raw − offset)`.

@@ -19,8 +19,8 @@ use super::run::{INFO_RETRY_US, INFO_TRIES};
 use super::signals::StopSignals;
 use super::{board_args, store, SimArgs};
 use crate::calibrate::{
-    ImuRoutine, NeutralRoutine, Profile, ProfileKind, Routine, RoutineInput, RoutineProgress,
-    StoredProfile,
+    BoardRoutine, ImuRoutine, NeutralRoutine, Profile, ProfileKind, Routine, RoutineInput,
+    RoutineProgress, StoredProfile,
 };
 use crate::devices::{DeviceFormat, FormatDecoder};
 use crate::pipeline::{Pipeline, PipelineConfig};
@@ -37,13 +37,18 @@ pub(super) enum Flow {
     /// Your comfortable neutral posture, with the wearable on your lower back: stand tall and
     /// still for five seconds. The neutral-spine hold then measures from it (stored for you).
     Neutral,
+    /// A balance board: empty, then a known mass (`--mass-kg`) on each corner in turn and at
+    /// the centre: each load cell's gain, and a check of the COP.
+    Board,
 }
 
 impl Flow {
-    fn kind(self) -> ProfileKind {
+    /// The profile it makes.
+    pub(super) fn kind(self) -> ProfileKind {
         match self {
             Flow::Imu => ProfileKind::Imu,
             Flow::Neutral => ProfileKind::Neutral,
+            Flow::Board => ProfileKind::Board,
         }
     }
 
@@ -53,6 +58,8 @@ impl Flow {
             Flow::Imu => SimDevice::CalibrationWearable,
             // A person standing in their neutral posture before a hold.
             Flow::Neutral => SimDevice::PostureWearable,
+            // Someone putting a known mass on each corner, then at the centre.
+            Flow::Board => SimDevice::CalibrationBoard,
         }
     }
 }
@@ -77,6 +84,14 @@ pub(super) struct CalibrateArgs {
     /// imu: leave the magnetometer out (no tumble), even if the device has one.
     #[arg(long)]
     no_mag: bool,
+    /// board: the known mass put on the board, kg (with `--source sim`, the simulated one's:
+    /// 10 kg unless given).
+    #[arg(long, value_name = "KG", value_parser = parse_mass_kg)]
+    mass_kg: Option<f64>,
+    /// board: the distances between its load cells, WIDTHxDEPTH in mm (left–right x
+    /// front–back).
+    #[arg(long, default_value = "433x238", value_name = "WxD", value_parser = board_args::parse_board_geometry)]
+    board_geometry: crate::pipeline::BoardGeometry,
     /// Give up when the routine has not finished after this long, s (the profile is not
     /// stored).
     #[arg(long, default_value_t = 300.0, value_name = "S", value_parser = super::parse_duration_s)]
@@ -110,6 +125,16 @@ pub(super) fn calibrate(
     let stored = db.profiles(user)?;
     let mut sim = args.sim.config(15.0);
     sim.device = args.flow.sim_device();
+    sim.balance_board.geometry = args.board_geometry;
+    let mass_kg = match (args.mass_kg, &source) {
+        (Some(mass_kg), _) => mass_kg,
+        (None, Source::Sim) => sim.balance_board.calibration_mass_kg,
+        (None, _) if kind == ProfileKind::Board => {
+            bail!("calibrate board needs the known mass you will put on the board: --mass-kg KG")
+        }
+        (None, _) => 0.0,
+    };
+    sim.balance_board.calibration_mass_kg = mass_kg;
     let live = !args.no_live && std::io::stderr().is_terminal();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -123,6 +148,8 @@ pub(super) fn calibrate(
             format,
             rate_hz: args.sim.rate,
             with_mag: !args.no_mag,
+            mass_kg,
+            geometry: args.board_geometry,
             builds_on: stored.only(kind.builds_on()),
             timeout_us: (args.timeout * 1e6) as u64,
         };
@@ -211,6 +238,10 @@ struct FlowRun {
     format: DeviceFormat,
     rate_hz: u16,
     with_mag: bool,
+    /// The known mass on a board, kg.
+    mass_kg: f64,
+    /// The board's geometry.
+    geometry: crate::pipeline::BoardGeometry,
     /// The stored profiles the routine's samples go through.
     builds_on: crate::calibrate::Profiles,
     timeout_us: u64,
@@ -350,11 +381,16 @@ impl FlowRun {
                 pipeline.set_device_info(info);
                 *device = Some((info, pipeline));
             }
-            DeviceMessage::Imu(sample) => self.on_imu(&[sample], device, routine),
-            DeviceMessage::ImuBatch(batch) => self.on_imu(&batch.samples, device, routine),
+            DeviceMessage::Imu(sample) => self.on_imu(&[sample], device, routine)?,
+            DeviceMessage::ImuBatch(batch) => self.on_imu(&batch.samples, device, routine)?,
             DeviceMessage::Load(sample) => {
-                if let (Some(_), Some(routine)) = (device.as_ref(), routine.as_mut()) {
-                    routine.push(RoutineInput::Load(&sample));
+                if let Some((info, _)) = device.as_ref() {
+                    if routine.is_none() {
+                        *routine = Some(self.routine(info, false)?);
+                    }
+                    if let Some(routine) = routine.as_mut() {
+                        routine.push(RoutineInput::Load(&sample));
+                    }
                 }
             }
             DeviceMessage::Status(_) | DeviceMessage::Ack(_) => {}
@@ -367,26 +403,35 @@ impl FlowRun {
         samples: &[proprio_protocol::ImuSample],
         device: &Option<(DeviceInfo, Pipeline)>,
         routine: &mut Option<Box<dyn Routine>>,
-    ) {
+    ) -> Result<()> {
         let Some((info, pipeline)) = device else {
-            return;
+            return Ok(());
         };
         for sample in samples {
             let Some(si) = pipeline.to_si(sample) else {
                 continue;
             };
-            let routine = routine
-                .get_or_insert_with(|| self.routine(info, self.with_mag && si.mag_ut.is_some()));
-            routine.push(RoutineInput::Imu(&si));
+            if routine.is_none() {
+                *routine = Some(self.routine(info, self.with_mag && si.mag_ut.is_some())?);
+            }
+            if let Some(routine) = routine.as_mut() {
+                routine.push(RoutineInput::Imu(&si));
+            }
         }
+        Ok(())
     }
 
-    /// The flow's routine for `info`'s device.
-    fn routine(&self, info: &DeviceInfo, with_mag: bool) -> Box<dyn Routine> {
-        match self.kind {
-            ProfileKind::Imu => Box::new(ImuRoutine::new(f64::from(info.sample_rate_hz), with_mag)),
-            ProfileKind::Neutral => Box::new(NeutralRoutine::new(f64::from(info.sample_rate_hz))),
-        }
+    /// The flow's routine for `info`'s device (`with_mag`: it has a magnetometer to calibrate).
+    fn routine(&self, info: &DeviceInfo, with_mag: bool) -> Result<Box<dyn Routine>> {
+        let rate_hz = f64::from(info.sample_rate_hz);
+        Ok(match self.kind {
+            ProfileKind::Imu => Box::new(ImuRoutine::new(rate_hz, with_mag)),
+            ProfileKind::Neutral => Box::new(NeutralRoutine::new(rate_hz)),
+            ProfileKind::Board => Box::new(
+                BoardRoutine::new(info, self.mass_kg, self.geometry)
+                    .context("cannot calibrate the board")?,
+            ),
+        })
     }
 }
 
@@ -451,5 +496,12 @@ impl Display {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+fn parse_mass_kg(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("'{s}' is not a mass in kilograms")),
     }
 }

@@ -477,7 +477,8 @@ struct SimArgs {
     sim_stall: Option<Stall>,
     /// The simulated device is straight off the reel: its sensors have the errors that
     /// `proprio calibrate` finds (accelerometer scale and cross-axis terms, hard and soft
-    /// iron), drawn from the seed, so the same seed is the same device in every command.
+    /// iron; a balance board's cell gains), drawn from the seed, so the same seed is the same
+    /// device in every command.
     #[arg(long)]
     sim_uncalibrated: bool,
 }
@@ -496,6 +497,7 @@ impl SimArgs {
         };
         if self.sim_uncalibrated {
             config.sensor = crate::sim::SensorErrors::uncalibrated();
+            config = config.with_uncalibrated_board();
         }
         config
     }
@@ -676,7 +678,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     "--format witmotion-ble is what a Bluetooth sensor sends; use it with --stdio"
                 )
             } else {
-                sim_device::serve_pty(config, &hx711.format(), link, &unplug)
+                let calibration = calibration.map(|flow| flow.kind().name());
+                sim_device::serve_pty(config, &hx711.format(), link, &unplug, calibration)
             }
         }
     }

@@ -58,6 +58,7 @@ pub fn serve_pty(
     hx711: &Hx711Format,
     link: Option<PathBuf>,
     unplugs: &[Stall],
+    calibration: Option<&str>,
 ) -> Result<ExitCode> {
     let first = open_pty(link.as_deref())?;
     let shown = link
@@ -67,6 +68,14 @@ pub fn serve_pty(
     out!("{shown}");
     io::stdout().flush().context("cannot print the port path")?;
     let connect = match (config.device, config.output) {
+        (_, SimOutput::Hx711Text) if calibration.is_some() => format!(
+            "proprio calibrate {} --source hx711-text:{shown} (with the same --hx711-* flags)",
+            calibration.unwrap_or_default()
+        ),
+        _ if calibration.is_some() => format!(
+            "proprio calibrate {} --source serial:{shown}",
+            calibration.unwrap_or_default()
+        ),
         (SimDevice::BalanceBoard, SimOutput::Hx711Text) => {
             format!("proprio drill quiet-stance --source hx711-text:{shown} (with the same --hx711-* flags)")
         }

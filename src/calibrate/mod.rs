@@ -15,6 +15,8 @@
 //! - [`imu`]: the IMU's gyroscope bias, accelerometer offset, scale and cross-axis terms, and
 //!   the magnetometer's hard and soft iron.
 //! - [`neutral`]: the user's comfortable neutral posture, for the neutral-spine hold.
+//! - [`board`]: a balance board's per-cell gains from a known mass on each corner, its tare,
+//!   and a check at the centre.
 
 use proprio_calibration::CalibrationError;
 use proprio_protocol::{DeviceKind, LoadSample};
@@ -22,9 +24,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::pipeline::{ImuSi, PipelineConfig};
 
+pub mod board;
 pub mod imu;
 pub mod neutral;
 
+pub use board::{BoardCheck, BoardRoutine, BoardRoutineResult, BoardSpot, BoardStep};
 pub use imu::{ImuRoutine, ImuRoutineResult, ImuStep};
 pub use neutral::{NeutralPosture, NeutralRoutine};
 
@@ -73,6 +77,8 @@ pub enum ProfileKind {
     Imu,
     /// A person's comfortable neutral posture, with the wearable on.
     Neutral,
+    /// A balance board's per-cell gains.
+    Board,
 }
 
 impl ProfileKind {
@@ -81,12 +87,13 @@ impl ProfileKind {
         match self {
             ProfileKind::Imu => "imu",
             ProfileKind::Neutral => "neutral",
+            ProfileKind::Board => "board",
         }
     }
 
     /// The kind from its name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [ProfileKind::Imu, ProfileKind::Neutral]
+        [ProfileKind::Imu, ProfileKind::Neutral, ProfileKind::Board]
             .into_iter()
             .find(|k| k.name() == name)
     }
@@ -95,6 +102,7 @@ impl ProfileKind {
     pub fn device(self) -> DeviceKind {
         match self {
             ProfileKind::Imu | ProfileKind::Neutral => DeviceKind::Wearable,
+            ProfileKind::Board => DeviceKind::BalanceBoard,
         }
     }
 
@@ -107,7 +115,7 @@ impl ProfileKind {
     /// builds on (an IMU routine takes uncalibrated samples).
     pub fn builds_on(self) -> &'static [ProfileKind] {
         match self {
-            ProfileKind::Imu => &[],
+            ProfileKind::Imu | ProfileKind::Board => &[],
             ProfileKind::Neutral => &[ProfileKind::Imu],
         }
     }
@@ -116,11 +124,15 @@ impl ProfileKind {
 /// A calibration a routine made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+// A session holds a handful, once: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Profile {
     /// An IMU's sensor errors.
     Imu(Box<ImuRoutineResult>),
     /// A person's neutral posture.
     Neutral(NeutralPosture),
+    /// A balance board's per-cell gains.
+    Board(BoardRoutineResult),
 }
 
 impl Profile {
@@ -129,6 +141,7 @@ impl Profile {
         match self {
             Profile::Imu(_) => ProfileKind::Imu,
             Profile::Neutral(_) => ProfileKind::Neutral,
+            Profile::Board(_) => ProfileKind::Board,
         }
     }
 
@@ -137,6 +150,7 @@ impl Profile {
         match self {
             Profile::Imu(result) => result.summary(),
             Profile::Neutral(neutral) => neutral.summary(),
+            Profile::Board(result) => result.summary(),
         }
     }
 
@@ -145,6 +159,12 @@ impl Profile {
         match self {
             Profile::Imu(result) => config.calibration = result.calibration,
             Profile::Neutral(neutral) => config.neutral_up = Some(neutral.up_in_body),
+            // The gains hold for the geometry they were fitted with; the tare is not applied
+            // (each drill tares the board anew).
+            Profile::Board(result) => {
+                config.cop.cell_n_per_count = Some(result.gains.n_per_count);
+                config.cop.geometry = result.geometry;
+            }
         }
     }
 }

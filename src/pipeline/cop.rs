@@ -10,7 +10,12 @@
 //!
 //! # Rules
 //! - **Units.** Counts become newtons with the device's `load_n_per_count` (its `Hello`; for
-//!   HX711 text in kilograms, newtons per gram). A device that sends raw counts without a scale
+//!   HX711 text in kilograms, newtons per gram). A calibrated board
+//!   ([`CopConfig::cell_n_per_count`], from [`crate::calibrate::BoardRoutine`]) has a gain per
+//!   cell instead: cell i's force is `gain_i · (counts_i − zero_i)`; the chain works in counts
+//!   of the cells' mean gain (each cell's tared counts weighed by its gain over the mean), so
+//!   the thresholds below and the COP formula are unchanged, and a board without a scale of
+//!   its own gets one. A device that sends raw counts without a scale
 //!   (HX711 text in counts) is handled in tared counts: the COP needs only ratios of the four
 //!   forces, so it is the same; only the thresholds below change. Counts must grow with the
 //!   load: a cell wired the other way round reads a negative load (swap its signal wires).
@@ -20,6 +25,8 @@
 //!   differs from the stretch's first by more than [`TARE_STEADY_N`] starts the stretch again
 //!   (someone stepping on while the board tares). If after taring the total goes below minus
 //!   the minimum load, someone was on the board while it tared: the pipeline tares again.
+//!   A calibrated board's stored tare is not used: load cells drift, so every drill tares
+//!   anew and only the calibration's gains apply.
 //!   A device's own tare (`HostMessage::Tare`) is not needed and not sent: proprio's tare
 //!   works on any board and never zeroes a person away after a reconnection.
 //! - **Someone on the board.** With a known scale: a total of at least [`MIN_LOAD_N`]
@@ -132,6 +139,11 @@ impl BoardGeometry {
 pub struct CopConfig {
     /// Where the load cells are.
     pub geometry: BoardGeometry,
+    /// Each cell's newtons per count ([`proprio_protocol::Corner`] order), from a board
+    /// calibration ([`crate::calibrate::BoardRoutine`]), in place of the device's single
+    /// scale; `None`: the device's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell_n_per_count: Option<[f64; 4]>,
 }
 
 /// What the board is doing.
@@ -169,6 +181,9 @@ pub struct CopSample {
 pub struct CopPipeline {
     config: CopConfig,
     n_per_count: Option<f64>,
+    /// With calibrated cells: their mean gain (the chain's scale) and each cell's gain as a
+    /// share of it, which weighs its tared counts.
+    cells: Option<(f64, [f64; 4])>,
     info_known: bool,
     tare: Tare,
     on_board: bool,
@@ -209,9 +224,17 @@ impl Tare {
 impl CopPipeline {
     /// A chain waiting for the device's scale and then the empty board.
     pub fn new(config: CopConfig) -> Self {
+        let cells = config
+            .cell_n_per_count
+            .filter(|g| g.iter().all(|g| g.is_finite() && *g > 0.0))
+            .map(|g| {
+                let mean = g.iter().sum::<f64>() / 4.0;
+                (mean, g.map(|g| g / mean))
+            });
         CopPipeline {
             config,
             n_per_count: None,
+            cells,
             info_known: false,
             tare: Tare::start(),
             on_board: false,
@@ -219,14 +242,18 @@ impl CopPipeline {
         }
     }
 
-    /// Takes the device's `Hello`: its newtons per count (0 or not finite: unknown scale).
+    /// Takes the device's `Hello`: its newtons per count (0 or not finite: unknown scale). With
+    /// calibrated cells their mean gain is the scale instead.
     pub fn set_device_info(&mut self, info: &DeviceInfo) {
         let scale = f64::from(info.load_n_per_count);
-        self.n_per_count = (scale.is_finite() && scale > 0.0).then_some(scale);
+        self.n_per_count = match self.cells {
+            Some((mean, _)) => Some(mean),
+            None => (scale.is_finite() && scale > 0.0).then_some(scale),
+        };
         self.info_known = true;
     }
 
-    /// Newtons per count, if the device said.
+    /// Newtons per count, if the device said (with calibrated cells, their mean gain).
     pub fn n_per_count(&self) -> Option<f64> {
         self.n_per_count
     }
@@ -328,7 +355,11 @@ impl CopPipeline {
                 zero_counts,
                 min_load_counts,
             } => {
-                let forces = [0, 1, 2, 3].map(|i| counts[i] - zero_counts[i]);
+                let mut forces = [0, 1, 2, 3].map(|i| counts[i] - zero_counts[i]);
+                if let Some((_, weights)) = self.cells {
+                    // In counts of the mean gain, so the thresholds and the scale hold as they are.
+                    forces = [0, 1, 2, 3].map(|i| forces[i] * weights[i]);
+                }
                 let total_counts: f64 = forces.iter().sum();
                 if total_counts < -*min_load_counts {
                     // Someone was on the board while it tared: they have stepped off now.
@@ -545,6 +576,40 @@ mod tests {
         assert_eq!(out.phase, BoardPhase::OnBoard);
         let out = p.push(&sample(85, loaded([22_500; 4])), t_us).unwrap();
         assert_eq!(out.phase, BoardPhase::Empty);
+    }
+
+    #[test]
+    fn calibrated_cells_weigh_each_cells_counts_by_its_own_gain() {
+        let config = CopConfig {
+            cell_n_per_count: Some([2e-3, 1e-3, 1e-3, 1e-3]),
+            ..CopConfig::default()
+        };
+        let mut p = CopPipeline::new(config);
+        // The device's own scale gives way to the cells' mean gain.
+        p.set_device_info(&info(0.001));
+        assert_eq!(p.n_per_count(), Some(1.25e-3));
+        for seq in 0..=90u32 {
+            p.push(&sample(seq, [0; 4]), u64::from(seq) * 12_500);
+        }
+        // Hand-worked: forces 200, 200, 200, 100 N: 700 N; x = 216.5 · (400 − 300)/700,
+        // y = 119 · (400 − 300)/700.
+        let out = p
+            .push(
+                &sample(91, [100_000, 200_000, 200_000, 100_000]),
+                91 * 12_500,
+            )
+            .unwrap();
+        assert_eq!(out.phase, BoardPhase::OnBoard);
+        let cells = out.cells_n.unwrap();
+        for (cell, expected) in cells.iter().zip([200.0, 200.0, 200.0, 100.0]) {
+            assert!((cell - expected).abs() < 1e-9, "{cells:?}");
+        }
+        assert!((out.total_n.unwrap() - 700.0).abs() < 1e-9);
+        let [x, y] = out.cop_mm.unwrap();
+        assert!(
+            (x - 216.5 / 7.0).abs() < 1e-9 && (y - 17.0).abs() < 1e-9,
+            "{x} {y}"
+        );
     }
 
     #[test]

@@ -16,6 +16,10 @@
 //! stand. If [`BalanceBoardSim::step_off_s`] is set, they step off then: weight onto one foot,
 //! then off the board.
 //!
+//! **A known mass instead.** For [`SimDevice::CalibrationBoard`] the person stays off the
+//! board and a hand puts a known mass on each corner, then the centre ([`CalibrationMass`],
+//! `sim/board_mass.rs`), for the board's calibration routine.
+//!
 //! **Weight shift.** With [`BalanceBoardSim::shift`] set, the person also does the weight-shift
 //! drill: they watch the screen and lean to each target ([`ShiftPerson`], `sim/shift.rs`); the
 //! voluntary shift of the COP adds to the sway, and the truth of every target is kept
@@ -47,9 +51,11 @@ use proprio_protocol::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::board_mass::CalibrationMass;
+use super::imu::is_zero;
 use super::rng::SimRng;
 use super::shift::{ShiftPerson, ShiftTargetTruth};
-use super::{stream, EdgeContacts, SampleTruth, SimConfig, SimOutput, STEP_US};
+use super::{stream, EdgeContacts, SampleTruth, SimConfig, SimDevice, SimOutput, STEP_US};
 use crate::devices::hx711::{format_line, Hx711Format, LoadUnit};
 use crate::drill::{Feet, StanceCondition, WeightShiftConfig};
 use crate::pipeline::BoardGeometry;
@@ -81,6 +87,24 @@ pub struct BalanceBoardSim {
     /// The weight-shift drill the person does (watching its screen), if any.
     #[serde(default)]
     pub shift: Option<WeightShiftConfig>,
+    /// The known mass of a [`SimDevice::CalibrationBoard`](super::SimDevice), kg.
+    #[serde(
+        default = "default_calibration_mass_kg",
+        skip_serializing_if = "is_default_calibration_mass"
+    )]
+    pub calibration_mass_kg: f64,
+}
+
+/// The calibration mass unless set: 10 kg.
+const CALIBRATION_MASS_KG: f64 = 10.0;
+
+fn default_calibration_mass_kg() -> f64 {
+    CALIBRATION_MASS_KG
+}
+
+/// Left out of headers at its default, so a seed still makes the same bytes.
+fn is_default_calibration_mass(mass_kg: &f64) -> bool {
+    *mass_kg == CALIBRATION_MASS_KG
 }
 
 impl Default for BalanceBoardSim {
@@ -93,6 +117,7 @@ impl Default for BalanceBoardSim {
             cells: LoadCellErrors::default(),
             condition: StanceCondition::default(),
             shift: None,
+            calibration_mass_kg: CALIBRATION_MASS_KG,
         }
     }
 }
@@ -108,6 +133,10 @@ pub struct LoadCellErrors {
     pub max_offset_counts: f64,
     /// White noise per sample, counts (1σ).
     pub noise_counts: f64,
+    /// A board straight off the reel: each cell's further gain error, as a share (drawn
+    /// uniformly within ± from its own seed stream); 0 for a board trimmed at the factory.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reel_gain_error: f64,
 }
 
 impl Default for LoadCellErrors {
@@ -119,6 +148,19 @@ impl Default for LoadCellErrors {
             gain_error: 0.005,
             max_offset_counts: 250_000.0,
             noise_counts: 40.0,
+            reel_gain_error: 0.0,
+        }
+    }
+}
+
+impl LoadCellErrors {
+    /// The cells of a board straight off the reel, before any calibration: the default cells
+    /// (offsets up to ±250 000 counts, gains within ±0.5 %) each a further ±3 % off (the
+    /// simulator's board for the calibration routine).
+    pub fn uncalibrated() -> Self {
+        LoadCellErrors {
+            reel_gain_error: 0.03,
+            ..LoadCellErrors::default()
         }
     }
 }
@@ -346,7 +388,8 @@ const VERTICAL_NOISE_N: f64 = 2.0;
 /// …and its correlation time, s.
 const VERTICAL_NOISE_TAU_S: f64 = 0.1;
 
-fn smoothstep(s: f64) -> f64 {
+/// 0 → 1 smoothly over s in [0, 1].
+pub(super) fn smoothstep(s: f64) -> f64 {
     let s = s.clamp(0.0, 1.0);
     s * s * (3.0 - 2.0 * s)
 }
@@ -571,6 +614,9 @@ pub struct VirtualBoard {
     config: SimConfig,
     hx711: Hx711Format,
     world: BalanceWorld,
+    /// The calibration routine's mass, for a [`SimDevice::CalibrationBoard`] (the person then
+    /// stays off the board).
+    mass: Option<CalibrationMass>,
     cells: [LoadCell; 4],
     device_zero_counts: [f64; 4],
     sensor_rng: SimRng,
@@ -614,24 +660,42 @@ impl VirtualBoard {
         let device_id = device_rng.next_u64() as u32;
         let mut sensor_rng = SimRng::new(config.seed, stream::SENSOR);
         let errors = config.balance_board.cells;
-        let cells = [(); 4].map(|()| LoadCell {
+        let mut cells = [(); 4].map(|()| LoadCell {
             offset_counts: sensor_rng
                 .range(-errors.max_offset_counts, errors.max_offset_counts)
                 .round(),
             counts_per_n: errors.counts_per_n
                 * (1.0 + sensor_rng.range(-errors.gain_error, errors.gain_error)),
         });
+        if errors.reel_gain_error > 0.0 {
+            // Its own stream, so that a trimmed board of the same seed stays as it was.
+            let mut reel_rng = SimRng::new(config.seed, stream::BOARD_REEL);
+            for cell in &mut cells {
+                cell.counts_per_n *=
+                    1.0 + reel_rng.range(-errors.reel_gain_error, errors.reel_gain_error);
+            }
+        }
         let mut schedule_rng = SimRng::new(config.seed, stream::BOARD_SCHEDULE);
         let oscillator_error = schedule_rng.range(-0.02, 0.02);
         let free_running = config.output == SimOutput::Hx711Text;
         let mut world = BalanceWorld::for_config(&config);
+        let mut mass = (config.device == SimDevice::CalibrationBoard).then(|| {
+            CalibrationMass::new(
+                config.balance_board.calibration_mass_kg,
+                config.balance_board.geometry,
+            )
+        });
         if free_running {
             world.start_script();
+            if let Some(mass) = mass.as_mut() {
+                mass.start_script();
+            }
         }
         let rate_hz = hx711_rate(config.rate_hz);
         VirtualBoard {
             hx711: Hx711Format::default(),
             world,
+            mass,
             cells,
             device_zero_counts: [0.0; 4],
             sensor_rng,
@@ -658,6 +722,12 @@ impl VirtualBoard {
     /// The person and the board's script.
     pub fn world(&self) -> &BalanceWorld {
         &self.world
+    }
+
+    /// Each cell's true gain, newtons per count of what the device sends over proprio's
+    /// protocol (raw counts): what a perfect calibration finds.
+    pub fn cell_n_per_count(&self) -> [f64; 4] {
+        self.cells.map(|c| 1.0 / c.counts_per_n)
     }
 
     /// The line layout of an HX711 text device (default: `TL,TR,BR,BL` in counts).
@@ -695,6 +765,9 @@ impl VirtualBoard {
                 }
                 self.streaming = true;
                 self.world.start_script();
+                if let Some(mass) = self.mass.as_mut() {
+                    mass.start_script();
+                }
                 self.pending_replies.push(DeviceMessage::Hello(self.info()));
             }
             HostMessage::Stop => {
@@ -768,7 +841,10 @@ impl VirtualBoard {
         let geometry = self.config.balance_board.geometry;
         while self.t_true_us + STEP_US <= t_true_us {
             self.t_true_us += STEP_US;
-            let load = self.world.step();
+            let load = match self.mass.as_mut() {
+                Some(mass) => mass.step(),
+                None => self.world.step(),
+            };
             let forces = geometry.corner_forces(load.total_n, load.cop_mm);
             self.last_forces_n = forces;
             if !self.streaming {

@@ -47,7 +47,7 @@ pub struct SensorErrors {
 
 /// Error kinds added after recordings existed are left out of their headers while zero, so a
 /// seed still makes the same bytes.
-fn is_zero(x: &f64) -> bool {
+pub(super) fn is_zero(x: &f64) -> bool {
     *x == 0.0
 }
 

@@ -12,11 +12,13 @@
 //!   the simulator is ([`SimDevice`]: an IMU on a rocker board or a wobble board
 //!   ([`WobbleWorld`]), on the lower back of a person who walks, holds a neutral spine or
 //!   stands still ([`StanceWorld`]), or a balance board whose person and load cells are in
-//!   `balance_board`, see [`BalanceBoardSim`]).
+//!   `balance_board`, see [`BalanceBoardSim`]; or, for the calibration routines, a wearable
+//!   in a hand ([`RoutineWorld`]) or a board with a known mass put on it ([`CalibrationMass`])).
 //!
 //! Nothing here does I/O or reads a clock: time is whatever the caller advances it to.
 
 mod board;
+mod board_mass;
 mod imu;
 mod posture;
 mod rng;
@@ -37,6 +39,7 @@ pub use board::{
     BalanceBoardSim, BalanceWorld, BoardLoad, BoardTruth, LoadCellErrors, StandingPerson,
     TouchDownTruth, VirtualBoard, LATE_PROB, MISSED_PROB, TOUCH_DOWN_RAMP_S,
 };
+pub use board_mass::CalibrationMass;
 pub use imu::{SensorErrors, SensorTruth, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
 pub use posture::{Drift, DriftKind, PostureScript, PostureSim, PostureWorld, SENSOR_ABOVE_HIPS_M};
 pub use rng::{splitmix64, SimRng};
@@ -153,13 +156,16 @@ pub enum SimDevice {
     /// An IMU wearable in the hand of a person calibrating it: still, ten poses, a tumble
     /// ([`RoutineWorld`]).
     CalibrationWearable,
+    /// A balance board (`balance_board`'s cells) with a known mass put on each corner in turn,
+    /// then at the centre, for the board's calibration routine ([`CalibrationMass`]).
+    CalibrationBoard,
 }
 
 impl SimDevice {
     /// The kind of device it introduces itself as.
     pub fn kind(self) -> DeviceKind {
         match self {
-            SimDevice::BalanceBoard => DeviceKind::BalanceBoard,
+            SimDevice::BalanceBoard | SimDevice::CalibrationBoard => DeviceKind::BalanceBoard,
             SimDevice::RockerWearable
             | SimDevice::LumbarWearable
             | SimDevice::PostureWearable
@@ -195,6 +201,13 @@ impl SimOutput {
 }
 
 impl SimConfig {
+    /// The same run on a balance board straight off the reel: each load cell's gain a further
+    /// ±3 % off ([`LoadCellErrors::uncalibrated`]).
+    pub fn with_uncalibrated_board(mut self) -> Self {
+        self.balance_board.cells.reel_gain_error = LoadCellErrors::uncalibrated().reel_gain_error;
+        self
+    }
+
     /// Defaults for `seed`: a moderately skilled person, 100 Hz, no faults.
     pub fn new(seed: u64) -> Self {
         SimConfig {
@@ -269,6 +282,8 @@ mod stream {
     pub const BOARD_SCHEDULE: u64 = 6;
     pub const SHIFT: u64 = 7;
     pub const SENSOR_GAINS: u64 = 8;
+    /// A board straight off the reel's further gain errors.
+    pub const BOARD_REEL: u64 = 21;
 }
 
 /// What moves the wearable's IMU (one per device, built once: its size does not matter).
@@ -379,7 +394,7 @@ impl VirtualDevice {
             batch: heapless::Vec::new(),
             interval_sums: (nalgebra::Vector3::zeros(), nalgebra::Vector3::zeros(), 0),
             pending_replies: Vec::new(),
-            board: (config.device == SimDevice::BalanceBoard)
+            board: (config.device.kind() == DeviceKind::BalanceBoard)
                 .then(|| Box::new(VirtualBoard::new(config))),
             config,
         }
@@ -389,6 +404,11 @@ impl VirtualDevice {
     /// same for every kind of wearable of one seed and [`SensorErrors`]).
     pub fn sensor_truth(&self) -> SensorTruth {
         self.imu.truth()
+    }
+
+    /// Each cell's true gain of a balance board, newtons per count ([`VirtualBoard::cell_n_per_count`]).
+    pub fn board_cell_n_per_count(&self) -> Option<[f64; 4]> {
+        self.board.as_ref().map(|b| b.cell_n_per_count())
     }
 
     /// The balance board's person and script, for a [`SimDevice::BalanceBoard`] (to see the
