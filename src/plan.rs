@@ -372,6 +372,7 @@ mod tests {
             device: None,
             recording: None,
             pipeline_version: crate::pipeline::PIPELINE_VERSION.into(),
+            calibrations: Vec::new(),
         }
     }
 

@@ -1141,6 +1141,7 @@ mod tests {
             device: None,
             recording: None,
             pipeline_version: pipeline_version(DrillKind::QuietStance).into(),
+            calibrations: Vec::new(),
         }
     }
 

@@ -14,6 +14,8 @@
 //!
 //! - [`imu`]: the IMU's gyroscope bias, accelerometer offset, scale and cross-axis terms, and
 //!   the magnetometer's hard and soft iron.
+//! - [`mount`]: how the wearable sits on the lower back, or on a board (`body_from_imu`,
+//!   `board_from_imu`), from two still poses.
 
 use proprio_calibration::CalibrationError;
 use proprio_protocol::{DeviceKind, LoadSample};
@@ -22,8 +24,10 @@ use serde::{Deserialize, Serialize};
 use crate::pipeline::{ImuSi, PipelineConfig};
 
 pub mod imu;
+pub mod mount;
 
 pub use imu::{ImuRoutine, ImuRoutineResult, ImuStep};
+pub use mount::{MountRoutine, MountRoutineResult, MountStep};
 
 /// What a routine is fed.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +72,11 @@ pub trait Routine {
 pub enum ProfileKind {
     /// An IMU's sensor errors.
     Imu,
+    /// How the wearable sits on the lower back.
+    Mount,
+    /// How the wearable sits on a rocker or wobble board (the same sensor may be worn one day
+    /// and strapped to a board the next, so each placement keeps its own).
+    MountBoard,
 }
 
 impl ProfileKind {
@@ -75,26 +84,34 @@ impl ProfileKind {
     pub fn name(self) -> &'static str {
         match self {
             ProfileKind::Imu => "imu",
+            ProfileKind::Mount => "mount",
+            ProfileKind::MountBoard => "mount-board",
         }
     }
 
     /// The kind from its name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [ProfileKind::Imu].into_iter().find(|k| k.name() == name)
+        [ProfileKind::Imu, ProfileKind::Mount, ProfileKind::MountBoard]
+            .into_iter()
+            .find(|k| k.name() == name)
     }
 
     /// The device it calibrates.
     pub fn device(self) -> DeviceKind {
         match self {
-            ProfileKind::Imu => DeviceKind::Wearable,
+            ProfileKind::Imu | ProfileKind::Mount | ProfileKind::MountBoard => {
+                DeviceKind::Wearable
+            }
         }
     }
 
     /// The stored calibrations applied to the samples a routine of this kind is fed: those it
-    /// builds on (an IMU routine takes uncalibrated samples).
+    /// builds on (an IMU routine takes uncalibrated samples; a mounting routine the IMU's
+    /// calibrated ones, in sensor axes).
     pub fn builds_on(self) -> &'static [ProfileKind] {
         match self {
             ProfileKind::Imu => &[],
+            ProfileKind::Mount | ProfileKind::MountBoard => &[ProfileKind::Imu],
         }
     }
 }
@@ -105,6 +122,10 @@ impl ProfileKind {
 pub enum Profile {
     /// An IMU's sensor errors.
     Imu(ImuRoutineResult),
+    /// How the wearable sits on the lower back (`body_from_imu`).
+    Mount(MountRoutineResult),
+    /// How the wearable sits on a board (`board_from_imu`).
+    MountBoard(MountRoutineResult),
 }
 
 impl Profile {
@@ -112,6 +133,8 @@ impl Profile {
     pub fn kind(&self) -> ProfileKind {
         match self {
             Profile::Imu(_) => ProfileKind::Imu,
+            Profile::Mount(_) => ProfileKind::Mount,
+            Profile::MountBoard(_) => ProfileKind::MountBoard,
         }
     }
 
@@ -119,6 +142,13 @@ impl Profile {
     pub fn apply(&self, config: &mut PipelineConfig) {
         match self {
             Profile::Imu(result) => config.calibration = result.calibration,
+            // The session's chain picks the placement its drill uses (`PipelineConfig::placed`).
+            Profile::Mount(result) => {
+                config.mounting.back = Some(result.mounting.body_from_imu)
+            }
+            Profile::MountBoard(result) => {
+                config.mounting.board = Some(result.mounting.body_from_imu)
+            }
         }
     }
 }

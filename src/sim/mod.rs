@@ -18,6 +18,7 @@
 
 mod board;
 mod imu;
+mod mount;
 mod posture;
 mod rng;
 mod rocker;
@@ -32,12 +33,14 @@ use proprio_protocol::{
     HostMessage, ImuBatch, ImuSample, Status, MAX_BATCH, MAX_FRAME_LEN,
 };
 use serde::{Deserialize, Serialize};
+use nalgebra::{UnitQuaternion, Vector3};
 
 pub use board::{
     BalanceBoardSim, BalanceWorld, BoardLoad, BoardTruth, LoadCellErrors, StandingPerson,
     TouchDownTruth, VirtualBoard, LATE_PROB, MISSED_PROB, TOUCH_DOWN_RAMP_S,
 };
 pub use imu::{SensorErrors, SensorTruth, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
+pub use mount::MountWorld;
 pub use posture::{Drift, DriftKind, PostureScript, PostureSim, PostureWorld, SENSOR_ABOVE_HIPS_M};
 pub use rng::{splitmix64, SimRng};
 pub use rocker::{
@@ -129,7 +132,23 @@ pub struct SimConfig {
     /// The quiet stance, when `device` is [`SimDevice::StanceWearable`].
     #[serde(default)]
     pub stance: StanceSim,
+    /// How the wearable is strapped on, when not straight: on every wearable world but the
+    /// hand-held calibration routine (on a board too). `None`: straight (x forward, z up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strap: Option<Strap>,
 }
+
+/// A wearable strapped on crooked.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Strap {
+    /// `body_from_imu` (on a board, `board_from_imu`): the sensor's axes in the body's (x
+    /// forward, y left, z up) or the board's (x along the fulcrum, y left, z up). What the
+    /// mounting calibration has to find.
+    pub body_from_imu: UnitQuaternion<f64>,
+}
+
+/// Largest tilt of a crooked strap, degrees.
+pub const CROOKED_STRAP_MAX_TILT_DEG: f64 = 20.0;
 
 /// Which device the simulator is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +172,12 @@ pub enum SimDevice {
     /// An IMU wearable in the hand of a person calibrating it: still, ten poses, a tumble
     /// ([`RoutineWorld`]).
     CalibrationWearable,
+    /// An IMU wearable on the lower back of a person doing the mounting routine: upright,
+    /// then bent forward ([`MountWorld::back`]).
+    MountWearable,
+    /// An IMU wearable strapped to a rocker board that a person holds level, then tips onto
+    /// its right edge: the board's mounting routine ([`MountWorld::board`]).
+    MountBoard,
 }
 
 impl SimDevice {
@@ -165,7 +190,9 @@ impl SimDevice {
             | SimDevice::PostureWearable
             | SimDevice::WobbleWearable
             | SimDevice::StanceWearable
-            | SimDevice::CalibrationWearable => DeviceKind::Wearable,
+            | SimDevice::CalibrationWearable
+            | SimDevice::MountWearable
+            | SimDevice::MountBoard => DeviceKind::Wearable,
         }
     }
 }
@@ -214,6 +241,24 @@ impl SimConfig {
             posture: PostureSim::default(),
             stance: StanceSim::default(),
             output: SimOutput::Proprio,
+            strap: None,
+        }
+    }
+
+    /// The same run with the wearable strapped on crooked, drawn from the seed (a stream of its
+    /// own): any turn about the vertical, and a tilt of up to [`CROOKED_STRAP_MAX_TILT_DEG`]
+    /// about a horizontal axis in any direction (a pouch on a belt, a strap over a curved back).
+    pub fn with_crooked_strap(self) -> Self {
+        let mut rng = SimRng::new(self.seed, stream::STRAP);
+        let turn_rad = rng.range(-180.0, 180.0).to_radians();
+        let tilt_rad = rng.range(0.0, CROOKED_STRAP_MAX_TILT_DEG).to_radians();
+        let azimuth_rad = rng.range(0.0, std::f64::consts::TAU);
+        let tilt_axis = Vector3::new(azimuth_rad.cos(), azimuth_rad.sin(), 0.0);
+        let body_from_imu = UnitQuaternion::from_scaled_axis(tilt_axis * tilt_rad)
+            * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), turn_rad);
+        SimConfig {
+            strap: Some(Strap { body_from_imu }),
+            ..self
         }
     }
 }
@@ -269,6 +314,7 @@ mod stream {
     pub const BOARD_SCHEDULE: u64 = 6;
     pub const SHIFT: u64 = 7;
     pub const SENSOR_GAINS: u64 = 8;
+    pub const STRAP: u64 = 9;
 }
 
 /// What moves the wearable's IMU (one per device, built once: its size does not matter).
@@ -287,6 +333,8 @@ enum Motion {
     Stance(StanceWorld),
     /// A person turning the sensor through the calibration routine.
     Routine(RoutineWorld),
+    /// A person doing the mounting routine, the sensor on the back or on a board.
+    Mount(MountWorld),
     /// A wobble board with a person on it, and the true edge contacts.
     Wobble {
         world: WobbleWorld,
@@ -335,6 +383,10 @@ impl VirtualDevice {
             Motion::Stance(StanceWorld::for_config(&config))
         } else if config.device == SimDevice::CalibrationWearable {
             Motion::Routine(RoutineWorld::new())
+        } else if config.device == SimDevice::MountWearable {
+            Motion::Mount(MountWorld::back(&config))
+        } else if config.device == SimDevice::MountBoard {
+            Motion::Mount(MountWorld::board(&config))
         } else if config.device == SimDevice::WobbleWearable {
             Motion::Wobble {
                 world: WobbleWorld::for_config(&config),
@@ -389,6 +441,24 @@ impl VirtualDevice {
     /// same for every kind of wearable of one seed and [`SensorErrors`]).
     pub fn sensor_truth(&self) -> SensorTruth {
         self.imu.truth()
+    }
+
+    /// How the wearable is strapped on, when crooked ([`SimConfig::strap`]; none on a hand-held
+    /// calibration routine): the mounting a perfect calibration finds.
+    pub fn strap(&self) -> Option<Strap> {
+        match self.motion {
+            Motion::Routine(_) => None,
+            _ => self.config.strap,
+        }
+    }
+
+    /// The mounting routine's person, for a [`SimDevice::MountWearable`] or
+    /// [`SimDevice::MountBoard`] (to see the bend's truth).
+    pub fn mount_world(&self) -> Option<&MountWorld> {
+        match &self.motion {
+            Motion::Mount(world) => Some(world),
+            _ => None,
+        }
     }
 
     /// The balance board's person and script, for a [`SimDevice::BalanceBoard`] (to see the
@@ -495,6 +565,7 @@ impl VirtualDevice {
                 (true, Motion::Posture(world)) => world.start_script(),
                 (true, Motion::Stance(world)) => world.start_script(),
                 (true, Motion::Routine(world)) => world.start_script(),
+                (true, Motion::Mount(world)) => world.start_script(),
                 _ => {}
             }
             let (force, rate) = match &mut self.motion {
@@ -520,6 +591,10 @@ impl VirtualDevice {
                     world.signals()
                 }
                 Motion::Routine(world) => {
+                    world.step(STEP_US);
+                    world.signals()
+                }
+                Motion::Mount(world) => {
                     world.step(STEP_US);
                     world.signals()
                 }
@@ -569,6 +644,7 @@ impl VirtualDevice {
                             (truth.trunk_deg[1], EdgeContacts::default(), None)
                         }
                         Motion::Routine(_) => (0.0, EdgeContacts::default(), None),
+                        Motion::Mount(world) => (world.bend_deg(), EdgeContacts::default(), None),
                         Motion::Wobble {
                             world,
                             edge_contacts,
@@ -618,11 +694,24 @@ impl VirtualDevice {
             Motion::Posture(world) => world.world_from_imu(),
             Motion::Stance(world) => world.world_from_imu(),
             Motion::Routine(world) => world.world_from_imu(),
+            Motion::Mount(world) => world.world_from_imu(),
             Motion::Wobble { world, .. } => world.world_from_imu(),
         };
-        let raw = self
-            .imu
-            .measure(&(force_sum / n), &(rate_sum / n), &world_from_imu);
+        let (force, rate) = (force_sum / n, rate_sum / n);
+        let raw = match self.strap() {
+            // The worlds move the body (or board); a crooked sensor on it sees their signals
+            // in its own axes.
+            Some(strap) => {
+                let body_from_imu = strap.body_from_imu.to_rotation_matrix();
+                let imu_from_body = body_from_imu.inverse();
+                self.imu.measure(
+                    &(imu_from_body * force),
+                    &(imu_from_body * rate),
+                    &(world_from_imu * body_from_imu),
+                )
+            }
+            None => self.imu.measure(&force, &rate, &world_from_imu),
+        };
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         ImuSample {
