@@ -27,8 +27,7 @@ use crate::drill::{
 use crate::guided::GuidedInfo;
 use crate::measures::Stretch;
 use crate::pipeline::{
-    BoardTilt, CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, Placement,
-    RockingAxis,
+    BoardTilt, CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, Placement, RockingAxis,
     COP_PIPELINE_VERSION, PIPELINE_VERSION,
 };
 use crate::quality::{DataQuality, TimestampSource};

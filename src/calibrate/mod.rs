@@ -91,17 +91,19 @@ impl ProfileKind {
 
     /// The kind from its name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [ProfileKind::Imu, ProfileKind::Mount, ProfileKind::MountBoard]
-            .into_iter()
-            .find(|k| k.name() == name)
+        [
+            ProfileKind::Imu,
+            ProfileKind::Mount,
+            ProfileKind::MountBoard,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
     }
 
     /// The device it calibrates.
     pub fn device(self) -> DeviceKind {
         match self {
-            ProfileKind::Imu | ProfileKind::Mount | ProfileKind::MountBoard => {
-                DeviceKind::Wearable
-            }
+            ProfileKind::Imu | ProfileKind::Mount | ProfileKind::MountBoard => DeviceKind::Wearable,
         }
     }
 
@@ -143,9 +145,7 @@ impl Profile {
         match self {
             Profile::Imu(result) => config.calibration = result.calibration,
             // The session's chain picks the placement its drill uses (`PipelineConfig::placed`).
-            Profile::Mount(result) => {
-                config.mounting.back = Some(result.mounting.body_from_imu)
-            }
+            Profile::Mount(result) => config.mounting.back = Some(result.mounting.body_from_imu),
             Profile::MountBoard(result) => {
                 config.mounting.board = Some(result.mounting.body_from_imu)
             }

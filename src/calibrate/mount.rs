@@ -441,16 +441,30 @@ mod tests {
             feed(&mut back, &body_from_imu, Vector3::y(), &legs, k as u64);
             assert_eq!(back.step(), MountStep::Done, "back {k}");
             let result = back.finish().unwrap();
-            let error_deg = result.mounting.body_from_imu.angle_to(&body_from_imu).to_degrees();
+            let error_deg = result
+                .mounting
+                .body_from_imu
+                .angle_to(&body_from_imu)
+                .to_degrees();
             assert!(error_deg < 0.1, "back {k}: {error_deg}°");
             assert!((result.mounting.bend_deg - 35.0).abs() < 0.1);
 
             let mut board = MountRoutine::new(Placement::Board, 100.0);
             // The right edge goes down: a turn about the board's +x (its fulcrum).
             let legs = [(0.0, 0.0, 4.0), (12.0, 1.0, 3.0)];
-            feed(&mut board, &body_from_imu, Vector3::x(), &legs, 10 + k as u64);
+            feed(
+                &mut board,
+                &body_from_imu,
+                Vector3::x(),
+                &legs,
+                10 + k as u64,
+            );
             let result = board.finish().unwrap();
-            let error_deg = result.mounting.body_from_imu.angle_to(&body_from_imu).to_degrees();
+            let error_deg = result
+                .mounting
+                .body_from_imu
+                .angle_to(&body_from_imu)
+                .to_degrees();
             assert!(error_deg < 0.1, "board {k}: {error_deg}°");
         }
     }
@@ -462,7 +476,10 @@ mod tests {
         let mut routine = MountRoutine::new(Placement::Back, 100.0);
         feed(&mut routine, &q, Vector3::y(), &[(0.0, 0.0, 10.0)], 1);
         assert!(matches!(routine.step(), MountStep::Bend { .. }));
-        assert!(routine.progress().instruction.starts_with("Now bend forward"));
+        assert!(routine
+            .progress()
+            .instruction
+            .starts_with("Now bend forward"));
         let e = routine.finish().unwrap_err();
         assert!(
             matches!(e, CalibrationError::Bend { bend_deg, .. } if bend_deg < 1.0),
@@ -471,7 +488,13 @@ mod tests {
         assert!(e.to_string().contains("bend forward"), "{e}");
         // A 10° bend: told it is not enough, and refused by name.
         let mut routine = MountRoutine::new(Placement::Back, 100.0);
-        feed(&mut routine, &q, Vector3::y(), &[(0.0, 0.0, 4.0), (10.0, 1.0, 3.0)], 2);
+        feed(
+            &mut routine,
+            &q,
+            Vector3::y(),
+            &[(0.0, 0.0, 4.0), (10.0, 1.0, 3.0)],
+            2,
+        );
         let progress = routine.progress();
         assert!(!progress.done);
         assert!(progress.instruction.contains("only 10°"), "{progress:?}");
@@ -482,14 +505,29 @@ mod tests {
         );
         // Bent double (120°): too far.
         let mut routine = MountRoutine::new(Placement::Back, 100.0);
-        feed(&mut routine, &q, Vector3::y(), &[(0.0, 0.0, 4.0), (120.0, 2.0, 3.0)], 3);
+        feed(
+            &mut routine,
+            &q,
+            Vector3::y(),
+            &[(0.0, 0.0, 4.0), (120.0, 2.0, 3.0)],
+            3,
+        );
         assert!(routine.progress().instruction.contains("too far"));
         let e = routine.finish().unwrap_err();
         assert!(e.to_string().starts_with("the second pose is 120°"), "{e}");
         // A board tipped only 4°: still waiting for the tip.
         let mut routine = MountRoutine::new(Placement::Board, 100.0);
-        feed(&mut routine, &q, Vector3::x(), &[(0.0, 0.0, 4.0), (4.0, 1.0, 3.0)], 4);
-        assert!(routine.progress().instruction.starts_with("Now tip the board"));
+        feed(
+            &mut routine,
+            &q,
+            Vector3::x(),
+            &[(0.0, 0.0, 4.0), (4.0, 1.0, 3.0)],
+            4,
+        );
+        assert!(routine
+            .progress()
+            .instruction
+            .starts_with("Now tip the board"));
         assert!(matches!(
             routine.finish(),
             Err(CalibrationError::Bend { .. })
@@ -521,7 +559,12 @@ mod tests {
         let q = strapped(0.0, 0.0, 90.0);
         for (placement, kind, axis, tip_deg) in [
             (Placement::Back, ProfileKind::Mount, Vector3::y(), 35.0),
-            (Placement::Board, ProfileKind::MountBoard, Vector3::x(), 15.0),
+            (
+                Placement::Board,
+                ProfileKind::MountBoard,
+                Vector3::x(),
+                15.0,
+            ),
         ] {
             let mut routine: Box<dyn Routine> = Box::new(MountRoutine::new(placement, 100.0));
             assert_eq!(routine.kind(), kind);
@@ -530,7 +573,13 @@ mod tests {
             let start = routine.progress();
             assert_eq!((start.step, start.steps, start.done), (1, 2, false));
             let mut inner = MountRoutine::new(placement, 100.0);
-            feed(&mut inner, &q, axis, &[(0.0, 0.0, 4.0), (tip_deg, 1.5, 3.0)], 7);
+            feed(
+                &mut inner,
+                &q,
+                axis,
+                &[(0.0, 0.0, 4.0), (tip_deg, 1.5, 3.0)],
+                7,
+            );
             routine = Box::new(inner);
             assert!(routine.progress().done);
             let profile = routine.finish().unwrap();
@@ -542,10 +591,16 @@ mod tests {
                 Placement::Board => (config.mounting.board, config.mounting.back),
             };
             assert!(applied.0.unwrap().angle_to(&q).to_degrees() < 0.1);
-            assert!(applied.1.is_none(), "one placement's profile leaves the other's alone");
+            assert!(
+                applied.1.is_none(),
+                "one placement's profile leaves the other's alone"
+            );
             // A profile survives storage.
             let json = serde_json::to_string(&profile).unwrap();
-            assert!(json.contains(&format!("\"kind\":\"{}\"", kind.name())), "{json}");
+            assert!(
+                json.contains(&format!("\"kind\":\"{}\"", kind.name())),
+                "{json}"
+            );
             let parsed: Profile = serde_json::from_str(&json).unwrap();
             assert_eq!(parsed.kind(), kind);
             let (Profile::Mount(stored) | Profile::MountBoard(stored)) = parsed else {

@@ -28,12 +28,12 @@ mod stance;
 mod walker;
 mod wobble;
 
+use nalgebra::{UnitQuaternion, Vector3};
 use proprio_protocol::{
     encode_frame, Ack, AckStatus, Decoder, DeviceInfo, DeviceKind, DeviceMessage, FirmwareVersion,
     HostMessage, ImuBatch, ImuSample, Status, MAX_BATCH, MAX_FRAME_LEN,
 };
 use serde::{Deserialize, Serialize};
-use nalgebra::{UnitQuaternion, Vector3};
 
 pub use board::{
     BalanceBoardSim, BalanceWorld, BoardLoad, BoardTruth, LoadCellErrors, StandingPerson,

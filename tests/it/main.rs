@@ -3,6 +3,7 @@
 mod ble;
 mod board;
 mod calibrate;
+mod calibrate_mount;
 mod cli;
 mod cmd;
 mod common;
