@@ -121,6 +121,8 @@ impl ProfileKind {
 /// A calibration a routine made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+// A handful per session, made once: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Profile {
     /// An IMU's sensor errors.
     Imu(ImuRoutineResult),

@@ -1,5 +1,6 @@
-//! The filtering pipelines: for an IMU, raw counts → SI units → calibration → orientation →
-//! board tilt; for a balance board, load-cell counts → tare → centre of pressure.
+//! The filtering pipelines: for an IMU, raw counts → SI units → calibration → mounting (body or
+//! board axes, [`Mountings`]) → orientation → board tilt; for a balance board, load-cell
+//! counts → tare → centre of pressure.
 //!
 //! # Brief overview
 //! - [`Pipeline`] holds the device's scale factors (from its `Hello`), its
@@ -38,7 +39,8 @@ pub use smoother::{smooth_orientation, OFFLINE_ORIENTATION_VERSION};
 /// once the board is level and looks for impacts across two samples.
 pub const PIPELINE_VERSION: &str = "4";
 
-/// One IMU sample in SI units, sensor frame.
+/// One IMU sample in SI units, sensor frame (the body's or board's once a mounting is in
+/// force, [`PipelineConfig::placed`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ImuSi {
     /// Specific force, m/s².

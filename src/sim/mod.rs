@@ -11,8 +11,9 @@
 //! - [`SimConfig`]: seed, skill, rate, sensor errors and [`Faults`] to inject; which device
 //!   the simulator is ([`SimDevice`]: an IMU on a rocker board or a wobble board
 //!   ([`WobbleWorld`]), on the lower back of a person who walks, holds a neutral spine or
-//!   stands still ([`StanceWorld`]), or a balance board whose person and load cells are in
-//!   `balance_board`, see [`BalanceBoardSim`]).
+//!   stands still ([`StanceWorld`]), a person doing a calibration routine ([`RoutineWorld`],
+//!   [`MountWorld`]), or a balance board whose person and load cells are in `balance_board`,
+//!   see [`BalanceBoardSim`]); [`SimConfig::strap`] straps the wearable on crooked.
 //!
 //! Nothing here does I/O or reads a clock: time is whatever the caller advances it to.
 
