@@ -273,7 +273,8 @@ pub struct SampleTruth {
     pub t_true_us: u64,
     /// The timestamp the device put on it.
     pub t_device_us: u32,
-    /// True board tilt, degrees (a wobble board's: the tilt's size).
+    /// True board tilt, degrees (a wobble board's: the tilt's size; the mounting routine's: the
+    /// trunk's flexion or the board's tip, `MountWorld::bend_deg`).
     pub tilt_deg: f64,
     /// True edge contacts so far (all 0 for a balance board).
     pub edge_contacts: EdgeContacts,
