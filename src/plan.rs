@@ -373,6 +373,7 @@ mod tests {
             calibrations: Vec::new(),
             recording: None,
             pipeline_version: crate::pipeline::PIPELINE_VERSION.into(),
+            calibrations: Vec::new(),
         }
     }
 

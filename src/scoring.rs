@@ -1142,6 +1142,7 @@ mod tests {
             calibrations: Vec::new(),
             recording: None,
             pipeline_version: pipeline_version(DrillKind::QuietStance).into(),
+            calibrations: Vec::new(),
         }
     }
 

@@ -27,7 +27,7 @@ use crate::drill::{
 use crate::guided::GuidedInfo;
 use crate::measures::Stretch;
 use crate::pipeline::{
-    BoardTilt, CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, RockingAxis,
+    BoardTilt, CopPipeline, CopSample, ImuSi, Pipeline, PipelineConfig, Placement, RockingAxis,
     COP_PIPELINE_VERSION, PIPELINE_VERSION,
 };
 use crate::quality::{DataQuality, TimestampSource};
@@ -446,18 +446,24 @@ impl Chain {
     /// The chain of `meta`'s drill on `device` (which matters only to quiet stance), with the
     /// pipeline set up as `pipeline` says (the header's, with the device's calibrations).
     fn new(meta: &SessionMeta, pipeline: &PipelineConfig, device: DeviceClass) -> Self {
+        // The IMU's samples come in the axes of the drill's placement, when its mounting is
+        // calibrated: the board's for the board holds, the body's for the worn drills.
+        let (on_board, worn) = (
+            pipeline.placed(Placement::Board),
+            pipeline.placed(Placement::Back),
+        );
         match meta.drill {
             DrillSetup::RockerHold(config) => Chain::RockerHold {
-                pipeline: Box::new(Pipeline::new(*pipeline)),
+                pipeline: Box::new(Pipeline::new(on_board)),
                 drill: RockerHold::new(config),
             },
             DrillSetup::WobbleHold(config) => Chain::WobbleHold {
-                pipeline: Box::new(Pipeline::new(*pipeline)),
+                pipeline: Box::new(Pipeline::new(on_board)),
                 drill: WobbleHold::new(config),
             },
             DrillSetup::QuietStance(config) if device == DeviceClass::Imu => {
                 Chain::WearableStance {
-                    pipeline: Box::new(Pipeline::new(*pipeline)),
+                    pipeline: Box::new(Pipeline::new(worn)),
                     drill: Box::new(WearableStance::new(QuietStanceConfig {
                         task: StanceTask::Quiet,
                         ..config
@@ -477,13 +483,13 @@ impl Chain {
                 // The trunk's lateral angle is the tilt about the sensor's forward (x) axis.
                 pipeline: Box::new(Pipeline::new(PipelineConfig {
                     rocking_axis: RockingAxis::X,
-                    ..*pipeline
+                    ..worn
                 })),
                 drill: Box::new(TandemWalk::new(config)),
             },
             DrillSetup::NeutralSpine(config) => Chain::NeutralSpine {
-                pipeline: Box::new(Pipeline::new(*pipeline)),
-                drill: Box::new(NeutralSpine::new(config).with_stored_neutral(pipeline.neutral_up)),
+                pipeline: Box::new(Pipeline::new(worn)),
+                drill: Box::new(NeutralSpine::new(config).with_stored_neutral(worn.neutral_up)),
             },
             DrillSetup::WeightShift(config) => Chain::WeightShift {
                 pipeline: CopPipeline::new(pipeline.cop),

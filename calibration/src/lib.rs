@@ -77,7 +77,7 @@ pub enum CalibrationError {
     #[error("the readings fit no calibration; repeat the routine, holding each pose still")]
     NoFit,
     /// The second pose of a mounting routine was not a usable forward bend.
-    #[error("the second pose is {bend_deg:.0}° from the first; bend (or tip the board) forward between {min_deg}° and {max_deg}°")]
+    #[error("the second pose is {bend_deg:.0}° from the first; bend forward (or tip the board onto its edge) by at least {min_deg}° and at most {max_deg}°")]
     Bend {
         /// The angle between the poses.
         bend_deg: f64,

@@ -33,6 +33,18 @@ pub fn mounting_from_poses(
     upright_m_s2: &Vector3<f64>,
     bent_m_s2: &Vector3<f64>,
 ) -> Result<Mounting, CalibrationError> {
+    mounting_from_poses_between(upright_m_s2, bent_m_s2, MIN_BEND_DEG, MAX_BEND_DEG)
+}
+
+/// [`mounting_from_poses`] accepting an angle between the poses from `min_bend_deg` to
+/// `max_bend_deg`: a board that tips only to its stop (a rocker's 15°) needs a smaller least
+/// angle than a person bending, and is steady enough there for it.
+pub fn mounting_from_poses_between(
+    upright_m_s2: &Vector3<f64>,
+    bent_m_s2: &Vector3<f64>,
+    min_bend_deg: f64,
+    max_bend_deg: f64,
+) -> Result<Mounting, CalibrationError> {
     if !(upright_m_s2
         .iter()
         .chain(bent_m_s2.iter())
@@ -47,11 +59,11 @@ pub fn mounting_from_poses(
         return Err(CalibrationError::NotFinite);
     };
     let bend_deg = up.angle(&bent).to_degrees();
-    if !(MIN_BEND_DEG..=MAX_BEND_DEG).contains(&bend_deg) {
+    if !(min_bend_deg..=max_bend_deg).contains(&bend_deg) {
         return Err(CalibrationError::Bend {
             bend_deg,
-            min_deg: MIN_BEND_DEG,
-            max_deg: MAX_BEND_DEG,
+            min_deg: min_bend_deg,
+            max_deg: max_bend_deg,
         });
     }
     let forward = -(bent - up * bent.dot(&up)).normalize();

@@ -19,11 +19,11 @@ use super::run::{INFO_RETRY_US, INFO_TRIES};
 use super::signals::StopSignals;
 use super::{board_args, store, SimArgs};
 use crate::calibrate::{
-    BoardRoutine, ImuRoutine, NeutralRoutine, Profile, ProfileKind, Routine, RoutineInput,
-    RoutineProgress, StoredProfile,
+    BoardRoutine, ImuRoutine, MountRoutine, NeutralRoutine, Profile, ProfileKind, Routine,
+    RoutineInput, RoutineProgress, StoredProfile,
 };
 use crate::devices::{DeviceFormat, FormatDecoder};
-use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::pipeline::{Pipeline, PipelineConfig, Placement};
 use crate::session::DeviceSummary;
 use crate::sim::SimDevice;
 
@@ -34,6 +34,10 @@ pub(super) enum Flow {
     /// turn it every way: gyroscope bias, accelerometer offset, scale and cross-axis terms,
     /// magnetometer hard and soft iron.
     Imu,
+    /// How the wearable is strapped on (`--on back`, the default: stand upright and still,
+    /// then bend forward and hold; `--on board`: hold the board level, then tip it onto its
+    /// right edge and hold), so that the drills see body (or board) axes whichever way it sits.
+    Mount,
     /// Your comfortable neutral posture, with the wearable on your lower back: stand tall and
     /// still for five seconds. The neutral-spine hold then measures from it (stored for you).
     Neutral,
@@ -42,20 +46,35 @@ pub(super) enum Flow {
     Board,
 }
 
+/// Where the wearable is for `calibrate mount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(super) enum On {
+    /// Worn on the lower back.
+    #[default]
+    Back,
+    /// Strapped to a rocker or wobble board.
+    Board,
+}
+
 impl Flow {
-    /// The profile it makes.
-    pub(super) fn kind(self) -> ProfileKind {
+    /// The profile it makes, with the wearable `on` the back or a board (for `mount`).
+    pub(super) fn kind(self, on: On) -> ProfileKind {
         match self {
             Flow::Imu => ProfileKind::Imu,
+            Flow::Mount if on == On::Board => ProfileKind::MountBoard,
+            Flow::Mount => ProfileKind::Mount,
             Flow::Neutral => ProfileKind::Neutral,
             Flow::Board => ProfileKind::Board,
         }
     }
 
     /// The simulated device that does this flow's routine.
-    pub(super) fn sim_device(self) -> SimDevice {
+    pub(super) fn sim_device(self, on: On) -> SimDevice {
         match self {
             Flow::Imu => SimDevice::CalibrationWearable,
+            // A person standing up, then bending forward; a hand tipping a rocker board.
+            Flow::Mount if on == On::Board => SimDevice::MountBoard,
+            Flow::Mount => SimDevice::MountWearable,
             // A person standing in their neutral posture before a hold.
             Flow::Neutral => SimDevice::PostureWearable,
             // Someone putting a known mass on each corner, then at the centre.
@@ -81,6 +100,9 @@ pub(super) struct CalibrateArgs {
     /// Print the stored profile as one JSON object.
     #[arg(long)]
     json: bool,
+    /// mount: where the wearable is.
+    #[arg(long, value_enum, default_value = "back")]
+    on: On,
     /// imu: leave the magnetometer out (no tumble), even if the device has one.
     #[arg(long)]
     no_mag: bool,
@@ -110,7 +132,7 @@ pub(super) fn calibrate(
 ) -> Result<ExitCode> {
     let data_dir = store::data_dir(data_dir)?;
     let source = Source::parse(&args.source)?;
-    let kind = args.flow.kind();
+    let kind = args.flow.kind(args.on);
     let format = source.format(args.sim.rate, &args.hx711.format());
     if let Some(device) = format.device_kind().filter(|d| *d != kind.device()) {
         bail!(
@@ -124,7 +146,7 @@ pub(super) fn calibrate(
     let mut db = Db::open(&data_dir, user)?;
     let stored = db.profiles(user)?;
     let mut sim = args.sim.config(15.0);
-    sim.device = args.flow.sim_device();
+    sim.device = args.flow.sim_device(args.on);
     sim.balance_board.geometry = args.board_geometry;
     let mass_kg = match (args.mass_kg, &source) {
         (Some(mass_kg), _) => mass_kg,
@@ -374,9 +396,14 @@ impl FlowRun {
                 {
                     bail!("another device introduced itself during the calibration; nothing was stored");
                 }
-                let (config, _) =
+                let (mut config, _) =
                     self.builds_on
                         .apply(info.kind, info.device_id, &PipelineConfig::default());
+                // A profile of the worn wearable (the neutral posture) is taken in body axes;
+                // the others in the sensor's.
+                if self.kind.builds_on().contains(&ProfileKind::Mount) {
+                    config = config.placed(Placement::Back);
+                }
                 let mut pipeline = Pipeline::new(config);
                 pipeline.set_device_info(info);
                 *device = Some((info, pipeline));
@@ -426,6 +453,8 @@ impl FlowRun {
         let rate_hz = f64::from(info.sample_rate_hz);
         Ok(match self.kind {
             ProfileKind::Imu => Box::new(ImuRoutine::new(rate_hz, with_mag)),
+            ProfileKind::Mount => Box::new(MountRoutine::new(Placement::Back, rate_hz)),
+            ProfileKind::MountBoard => Box::new(MountRoutine::new(Placement::Board, rate_hz)),
             ProfileKind::Neutral => Box::new(NeutralRoutine::new(rate_hz)),
             ProfileKind::Board => Box::new(
                 BoardRoutine::new(info, self.mass_kg, self.geometry)

@@ -193,7 +193,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "proprio")]
         format: SimFormat,
         /// The simulated person does a calibration flow's routine instead of a drill (connect
-        /// with `proprio calibrate FLOW --source serial:PATH`).
+        /// with `proprio calibrate FLOW --source serial:PATH`; `mount` on the back).
         #[arg(long, value_enum, value_name = "FLOW")]
         calibration: Option<calibrate::Flow>,
         #[command(flatten)]
@@ -481,6 +481,11 @@ struct SimArgs {
     /// device in every command.
     #[arg(long)]
     sim_uncalibrated: bool,
+    /// The simulated wearable is strapped on crooked (on the back or the board; drawn from the
+    /// seed: any turn about the vertical and up to 20° of tilt), as `proprio calibrate mount`
+    /// finds.
+    #[arg(long)]
+    sim_crooked_strap: bool,
 }
 
 impl SimArgs {
@@ -498,6 +503,9 @@ impl SimArgs {
         if self.sim_uncalibrated {
             config.sensor = crate::sim::SensorErrors::uncalibrated();
             config = config.with_uncalibrated_board();
+        }
+        if self.sim_crooked_strap {
+            config = config.with_crooked_strap();
         }
         config
     }
@@ -612,6 +620,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 sim_garbage: 0.0,
                 sim_stall: None,
                 sim_uncalibrated: false,
+                sim_crooked_strap: false,
             };
             let args = DrillArgs {
                 drill: DrillName::RockerHold,
@@ -660,7 +669,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let mut config = sim.config(15.0);
             if let Some(flow) = calibration {
-                config.device = flow.sim_device();
+                config.device = flow.sim_device(calibrate::On::Back);
             }
             config.output = match format {
                 SimFormat::Proprio | SimFormat::ProprioBoard => SimOutput::Proprio,
@@ -678,7 +687,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     "--format witmotion-ble is what a Bluetooth sensor sends; use it with --stdio"
                 )
             } else {
-                let calibration = calibration.map(|flow| flow.kind().name());
+                let calibration = calibration.map(|flow| flow.kind(calibrate::On::Back).name());
                 sim_device::serve_pty(config, &hx711.format(), link, &unplug, calibration)
             }
         }

@@ -14,6 +14,8 @@
 //!
 //! - [`imu`]: the IMU's gyroscope bias, accelerometer offset, scale and cross-axis terms, and
 //!   the magnetometer's hard and soft iron.
+//! - [`mount`]: how the wearable sits on the lower back, or on a board (`body_from_imu`,
+//!   `board_from_imu`), from two still poses.
 //! - [`neutral`]: the user's comfortable neutral posture, for the neutral-spine hold.
 //! - [`board`]: a balance board's per-cell gains from a known mass on each corner, its tare,
 //!   and a check at the centre.
@@ -26,10 +28,12 @@ use crate::pipeline::{ImuSi, PipelineConfig};
 
 pub mod board;
 pub mod imu;
+pub mod mount;
 pub mod neutral;
 
 pub use board::{BoardCheck, BoardRoutine, BoardRoutineResult, BoardSpot, BoardStep};
 pub use imu::{ImuRoutine, ImuRoutineResult, ImuStep};
+pub use mount::{MountRoutine, MountRoutineResult, MountStep};
 pub use neutral::{NeutralPosture, NeutralRoutine};
 
 /// What a routine is fed.
@@ -75,6 +79,11 @@ pub trait Routine {
 pub enum ProfileKind {
     /// An IMU's sensor errors.
     Imu,
+    /// How the wearable sits on the lower back.
+    Mount,
+    /// How the wearable sits on a rocker or wobble board (the same sensor may be worn one day
+    /// and strapped to a board the next, so each placement keeps its own).
+    MountBoard,
     /// A person's comfortable neutral posture, with the wearable on.
     Neutral,
     /// A balance board's per-cell gains.
@@ -86,6 +95,8 @@ impl ProfileKind {
     pub fn name(self) -> &'static str {
         match self {
             ProfileKind::Imu => "imu",
+            ProfileKind::Mount => "mount",
+            ProfileKind::MountBoard => "mount-board",
             ProfileKind::Neutral => "neutral",
             ProfileKind::Board => "board",
         }
@@ -93,15 +104,24 @@ impl ProfileKind {
 
     /// The kind from its name.
     pub fn from_name(name: &str) -> Option<Self> {
-        [ProfileKind::Imu, ProfileKind::Neutral, ProfileKind::Board]
-            .into_iter()
-            .find(|k| k.name() == name)
+        [
+            ProfileKind::Imu,
+            ProfileKind::Mount,
+            ProfileKind::MountBoard,
+            ProfileKind::Neutral,
+            ProfileKind::Board,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
     }
 
     /// The device it calibrates.
     pub fn device(self) -> DeviceKind {
         match self {
-            ProfileKind::Imu | ProfileKind::Neutral => DeviceKind::Wearable,
+            ProfileKind::Imu
+            | ProfileKind::Mount
+            | ProfileKind::MountBoard
+            | ProfileKind::Neutral => DeviceKind::Wearable,
             ProfileKind::Board => DeviceKind::BalanceBoard,
         }
     }
@@ -112,11 +132,14 @@ impl ProfileKind {
     }
 
     /// The stored calibrations applied to the samples a routine of this kind is fed: those it
-    /// builds on (an IMU routine takes uncalibrated samples).
+    /// builds on (an IMU routine takes uncalibrated samples; a mounting routine the IMU's
+    /// calibrated ones, in sensor axes).
     pub fn builds_on(self) -> &'static [ProfileKind] {
         match self {
             ProfileKind::Imu | ProfileKind::Board => &[],
-            ProfileKind::Neutral => &[ProfileKind::Imu],
+            ProfileKind::Mount | ProfileKind::MountBoard => &[ProfileKind::Imu],
+            // Captured in body axes, as the neutral-spine hold sees them.
+            ProfileKind::Neutral => &[ProfileKind::Imu, ProfileKind::Mount],
         }
     }
 }
@@ -124,11 +147,15 @@ impl ProfileKind {
 /// A calibration a routine made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-// A session holds a handful, once: their size does not matter.
+// A handful per session, made once: their size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Profile {
     /// An IMU's sensor errors.
     Imu(Box<ImuRoutineResult>),
+    /// How the wearable sits on the lower back (`body_from_imu`).
+    Mount(MountRoutineResult),
+    /// How the wearable sits on a board (`board_from_imu`).
+    MountBoard(MountRoutineResult),
     /// A person's neutral posture.
     Neutral(NeutralPosture),
     /// A balance board's per-cell gains.
@@ -140,6 +167,8 @@ impl Profile {
     pub fn kind(&self) -> ProfileKind {
         match self {
             Profile::Imu(_) => ProfileKind::Imu,
+            Profile::Mount(_) => ProfileKind::Mount,
+            Profile::MountBoard(_) => ProfileKind::MountBoard,
             Profile::Neutral(_) => ProfileKind::Neutral,
             Profile::Board(_) => ProfileKind::Board,
         }
@@ -149,6 +178,7 @@ impl Profile {
     pub fn summary(&self) -> Vec<String> {
         match self {
             Profile::Imu(result) => result.summary(),
+            Profile::Mount(result) | Profile::MountBoard(result) => result.summary(),
             Profile::Neutral(neutral) => neutral.summary(),
             Profile::Board(result) => result.summary(),
         }
@@ -158,6 +188,11 @@ impl Profile {
     pub fn apply(&self, config: &mut PipelineConfig) {
         match self {
             Profile::Imu(result) => config.calibration = result.calibration,
+            // The session's chain picks the placement its drill uses (`PipelineConfig::placed`).
+            Profile::Mount(result) => config.mounting.back = Some(result.mounting.body_from_imu),
+            Profile::MountBoard(result) => {
+                config.mounting.board = Some(result.mounting.body_from_imu)
+            }
             Profile::Neutral(neutral) => config.neutral_up = Some(neutral.up_in_body),
             // The gains hold for the geometry they were fitted with; the tare is not applied
             // (each drill tares the board anew).

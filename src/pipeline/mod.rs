@@ -1,5 +1,6 @@
-//! The filtering pipelines: for an IMU, raw counts → SI units → calibration → orientation →
-//! board tilt; for a balance board, load-cell counts → tare → centre of pressure.
+//! The filtering pipelines: for an IMU, raw counts → SI units → calibration → mounting (body or
+//! board axes, [`Mountings`]) → orientation → board tilt; for a balance board, load-cell
+//! counts → tare → centre of pressure.
 //!
 //! # Brief overview
 //! - [`Pipeline`] holds the device's scale factors (from its `Hello`), its
@@ -13,10 +14,11 @@
 
 mod ahrs;
 mod cop;
+mod mounting;
 mod orientation;
 mod smoother;
 
-use nalgebra::Vector3;
+use nalgebra::{Rotation3, Vector3};
 use proprio_calibration::ImuCalibration;
 use proprio_protocol::{DeviceInfo, ImuSample};
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,7 @@ pub use cop::{
     COP_PIPELINE_VERSION, MIN_LOAD_FLOOR_COUNTS, MIN_LOAD_N, MIN_LOAD_NOISE_FACTOR,
     TARE_MIN_SAMPLES, TARE_S, TARE_STEADY_N,
 };
+pub use mounting::{Mountings, Placement};
 pub use orientation::{OrientationEstimate, OrientationFilter};
 pub use smoother::{smooth_orientation, OFFLINE_ORIENTATION_VERSION};
 
@@ -36,7 +39,8 @@ pub use smoother::{smooth_orientation, OFFLINE_ORIENTATION_VERSION};
 /// once the board is level and looks for impacts across two samples.
 pub const PIPELINE_VERSION: &str = "4";
 
-/// One IMU sample in SI units, sensor frame.
+/// One IMU sample in SI units, sensor frame (the body's or board's once a mounting is in
+/// force, [`PipelineConfig::placed`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ImuSi {
     /// Specific force, m/s².
@@ -76,6 +80,11 @@ pub struct PipelineConfig {
     /// hold takes the posture the user starts in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neutral_up: Option<Vector3<f64>>,
+    /// How the sensor is strapped on (body and board), and which of the two applies
+    /// ([`PipelineConfig::placed`]); recordings from before the mounting calibration existed,
+    /// and setups without one, leave it out.
+    #[serde(default, skip_serializing_if = "Mountings::is_empty")]
+    pub mounting: Mountings,
 }
 
 /// The board's tilt at one sample.
@@ -139,6 +148,8 @@ pub fn tilt_vector_rad(up: &Vector3<f64>) -> [f64; 2] {
 /// Raw samples in, board tilt out.
 pub struct Pipeline {
     config: PipelineConfig,
+    /// `body_from_imu` (or `board_from_imu`) in force: [`Mountings::in_force`].
+    mounting: Option<Rotation3<f64>>,
     info: Option<DeviceInfo>,
     filter: AhrsFilter,
 }
@@ -148,6 +159,7 @@ impl Pipeline {
     pub fn new(config: PipelineConfig) -> Self {
         Pipeline {
             filter: AhrsFilter::new(config.filter),
+            mounting: config.mounting.in_force(),
             config,
             info: None,
         }
@@ -163,17 +175,28 @@ impl Pipeline {
         self.info.as_ref()
     }
 
-    /// Converts raw counts to calibrated SI units; `None` until the device info is known.
+    /// Converts raw counts to calibrated SI units, turned into the body's (or board's) axes
+    /// when a mounting is in force ([`PipelineConfig::placed`]); `None` until the device info
+    /// is known.
     pub fn to_si(&self, raw: &ImuSample) -> Option<ImuSi> {
         let info = self.info?;
         let scale = |v: [i16; 3], s: f32| {
             Vector3::new(f64::from(v[0]), f64::from(v[1]), f64::from(v[2])) * f64::from(s)
         };
         let cal = &self.config.calibration;
-        Some(ImuSi {
+        let si = ImuSi {
             acc_m_s2: cal.acc_m_s2(&scale(raw.acc, info.acc_m_s2_per_lsb)),
             gyr_rad_s: cal.gyr_rad_s(&scale(raw.gyr, info.gyr_rad_s_per_lsb)),
             mag_ut: raw.mag.map(|m| cal.mag_ut(&scale(m, info.mag_ut_per_lsb))),
+        };
+        // The calibration corrects the sensor in its own axes; the mounting comes after it.
+        let Some(body_from_imu) = self.mounting else {
+            return Some(si);
+        };
+        Some(ImuSi {
+            acc_m_s2: body_from_imu * si.acc_m_s2,
+            gyr_rad_s: body_from_imu * si.gyr_rad_s,
+            mag_ut: si.mag_ut.map(|m| body_from_imu * m),
         })
     }
 

@@ -13,13 +13,16 @@
 //!   ([`WobbleWorld`]), on the lower back of a person who walks, holds a neutral spine or
 //!   stands still ([`StanceWorld`]), or a balance board whose person and load cells are in
 //!   `balance_board`, see [`BalanceBoardSim`]; or, for the calibration routines, a wearable
-//!   in a hand ([`RoutineWorld`]) or a board with a known mass put on it ([`CalibrationMass`])).
+//!   in a hand ([`RoutineWorld`]), a person doing the mounting routine ([`MountWorld`]) or a
+//!   board with a known mass put on it ([`CalibrationMass`])); [`SimConfig::strap`] straps the
+//!   wearable on crooked.
 //!
 //! Nothing here does I/O or reads a clock: time is whatever the caller advances it to.
 
 mod board;
 mod board_mass;
 mod imu;
+mod mount;
 mod posture;
 mod rng;
 mod rocker;
@@ -29,6 +32,7 @@ mod stance;
 mod walker;
 mod wobble;
 
+use nalgebra::{UnitQuaternion, Vector3};
 use proprio_protocol::{
     encode_frame, Ack, AckStatus, Decoder, DeviceInfo, DeviceKind, DeviceMessage, FirmwareVersion,
     HostMessage, ImuBatch, ImuSample, Status, MAX_BATCH, MAX_FRAME_LEN,
@@ -41,6 +45,7 @@ pub use board::{
 };
 pub use board_mass::CalibrationMass;
 pub use imu::{SensorErrors, SensorTruth, ACC_M_S2_PER_LSB, GYR_RAD_S_PER_LSB, MAG_UT_PER_LSB};
+pub use mount::MountWorld;
 pub use posture::{Drift, DriftKind, PostureScript, PostureSim, PostureWorld, SENSOR_ABOVE_HIPS_M};
 pub use rng::{splitmix64, SimRng};
 pub use rocker::{
@@ -132,7 +137,23 @@ pub struct SimConfig {
     /// The quiet stance, when `device` is [`SimDevice::StanceWearable`].
     #[serde(default)]
     pub stance: StanceSim,
+    /// How the wearable is strapped on, when not straight: on every wearable world but the
+    /// hand-held calibration routine (on a board too). `None`: straight (x forward, z up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strap: Option<Strap>,
 }
+
+/// A wearable strapped on crooked.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Strap {
+    /// `body_from_imu` (on a board, `board_from_imu`): the sensor's axes in the body's (x
+    /// forward, y left, z up) or the board's (x along the fulcrum, y left, z up). What the
+    /// mounting calibration has to find.
+    pub body_from_imu: UnitQuaternion<f64>,
+}
+
+/// Largest tilt of a crooked strap, degrees.
+pub const CROOKED_STRAP_MAX_TILT_DEG: f64 = 20.0;
 
 /// Which device the simulator is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +180,12 @@ pub enum SimDevice {
     /// A balance board (`balance_board`'s cells) with a known mass put on each corner in turn,
     /// then at the centre, for the board's calibration routine ([`CalibrationMass`]).
     CalibrationBoard,
+    /// An IMU wearable on the lower back of a person doing the mounting routine: upright,
+    /// then bent forward ([`MountWorld::back`]).
+    MountWearable,
+    /// An IMU wearable strapped to a rocker board that a person holds level, then tips onto
+    /// its right edge: the board's mounting routine ([`MountWorld::board`]).
+    MountBoard,
 }
 
 impl SimDevice {
@@ -171,7 +198,9 @@ impl SimDevice {
             | SimDevice::PostureWearable
             | SimDevice::WobbleWearable
             | SimDevice::StanceWearable
-            | SimDevice::CalibrationWearable => DeviceKind::Wearable,
+            | SimDevice::CalibrationWearable
+            | SimDevice::MountWearable
+            | SimDevice::MountBoard => DeviceKind::Wearable,
         }
     }
 }
@@ -227,6 +256,24 @@ impl SimConfig {
             posture: PostureSim::default(),
             stance: StanceSim::default(),
             output: SimOutput::Proprio,
+            strap: None,
+        }
+    }
+
+    /// The same run with the wearable strapped on crooked, drawn from the seed (a stream of its
+    /// own): any turn about the vertical, and a tilt of up to [`CROOKED_STRAP_MAX_TILT_DEG`]
+    /// about a horizontal axis in any direction (a pouch on a belt, a strap over a curved back).
+    pub fn with_crooked_strap(self) -> Self {
+        let mut rng = SimRng::new(self.seed, stream::STRAP);
+        let turn_rad = rng.range(-180.0, 180.0).to_radians();
+        let tilt_rad = rng.range(0.0, CROOKED_STRAP_MAX_TILT_DEG).to_radians();
+        let azimuth_rad = rng.range(0.0, std::f64::consts::TAU);
+        let tilt_axis = Vector3::new(azimuth_rad.cos(), azimuth_rad.sin(), 0.0);
+        let body_from_imu = UnitQuaternion::from_scaled_axis(tilt_axis * tilt_rad)
+            * UnitQuaternion::from_axis_angle(&Vector3::z_axis(), turn_rad);
+        SimConfig {
+            strap: Some(Strap { body_from_imu }),
+            ..self
         }
     }
 }
@@ -240,7 +287,8 @@ pub struct SampleTruth {
     pub t_true_us: u64,
     /// The timestamp the device put on it.
     pub t_device_us: u32,
-    /// True board tilt, degrees (a wobble board's: the tilt's size).
+    /// True board tilt, degrees (a wobble board's: the tilt's size; the mounting routine's: the
+    /// trunk's flexion or the board's tip, `MountWorld::bend_deg`).
     pub tilt_deg: f64,
     /// True edge contacts so far (all 0 for a balance board).
     pub edge_contacts: EdgeContacts,
@@ -284,6 +332,7 @@ mod stream {
     pub const SENSOR_GAINS: u64 = 8;
     /// A board straight off the reel's further gain errors.
     pub const BOARD_REEL: u64 = 21;
+    pub const STRAP: u64 = 9;
 }
 
 /// What moves the wearable's IMU (one per device, built once: its size does not matter).
@@ -302,6 +351,8 @@ enum Motion {
     Stance(StanceWorld),
     /// A person turning the sensor through the calibration routine.
     Routine(RoutineWorld),
+    /// A person doing the mounting routine, the sensor on the back or on a board.
+    Mount(MountWorld),
     /// A wobble board with a person on it, and the true edge contacts.
     Wobble {
         world: WobbleWorld,
@@ -350,6 +401,10 @@ impl VirtualDevice {
             Motion::Stance(StanceWorld::for_config(&config))
         } else if config.device == SimDevice::CalibrationWearable {
             Motion::Routine(RoutineWorld::new())
+        } else if config.device == SimDevice::MountWearable {
+            Motion::Mount(MountWorld::back(&config))
+        } else if config.device == SimDevice::MountBoard {
+            Motion::Mount(MountWorld::board(&config))
         } else if config.device == SimDevice::WobbleWearable {
             Motion::Wobble {
                 world: WobbleWorld::for_config(&config),
@@ -409,6 +464,24 @@ impl VirtualDevice {
     /// Each cell's true gain of a balance board, newtons per count ([`VirtualBoard::cell_n_per_count`]).
     pub fn board_cell_n_per_count(&self) -> Option<[f64; 4]> {
         self.board.as_ref().map(|b| b.cell_n_per_count())
+    }
+
+    /// How the wearable is strapped on, when crooked ([`SimConfig::strap`]; none on a hand-held
+    /// calibration routine): the mounting a perfect calibration finds.
+    pub fn strap(&self) -> Option<Strap> {
+        match self.motion {
+            Motion::Routine(_) => None,
+            _ => self.config.strap,
+        }
+    }
+
+    /// The mounting routine's person, for a [`SimDevice::MountWearable`] or
+    /// [`SimDevice::MountBoard`] (to see the bend's truth).
+    pub fn mount_world(&self) -> Option<&MountWorld> {
+        match &self.motion {
+            Motion::Mount(world) => Some(world),
+            _ => None,
+        }
     }
 
     /// The balance board's person and script, for a [`SimDevice::BalanceBoard`] (to see the
@@ -515,6 +588,7 @@ impl VirtualDevice {
                 (true, Motion::Posture(world)) => world.start_script(),
                 (true, Motion::Stance(world)) => world.start_script(),
                 (true, Motion::Routine(world)) => world.start_script(),
+                (true, Motion::Mount(world)) => world.start_script(),
                 _ => {}
             }
             let (force, rate) = match &mut self.motion {
@@ -540,6 +614,10 @@ impl VirtualDevice {
                     world.signals()
                 }
                 Motion::Routine(world) => {
+                    world.step(STEP_US);
+                    world.signals()
+                }
+                Motion::Mount(world) => {
                     world.step(STEP_US);
                     world.signals()
                 }
@@ -589,6 +667,7 @@ impl VirtualDevice {
                             (truth.trunk_deg[1], EdgeContacts::default(), None)
                         }
                         Motion::Routine(_) => (0.0, EdgeContacts::default(), None),
+                        Motion::Mount(world) => (world.bend_deg(), EdgeContacts::default(), None),
                         Motion::Wobble {
                             world,
                             edge_contacts,
@@ -638,11 +717,24 @@ impl VirtualDevice {
             Motion::Posture(world) => world.world_from_imu(),
             Motion::Stance(world) => world.world_from_imu(),
             Motion::Routine(world) => world.world_from_imu(),
+            Motion::Mount(world) => world.world_from_imu(),
             Motion::Wobble { world, .. } => world.world_from_imu(),
         };
-        let raw = self
-            .imu
-            .measure(&(force_sum / n), &(rate_sum / n), &world_from_imu);
+        let (force, rate) = (force_sum / n, rate_sum / n);
+        let raw = match self.strap() {
+            // The worlds move the body (or board); a crooked sensor on it sees their signals
+            // in its own axes.
+            Some(strap) => {
+                let body_from_imu = strap.body_from_imu.to_rotation_matrix();
+                let imu_from_body = body_from_imu.inverse();
+                self.imu.measure(
+                    &(imu_from_body * force),
+                    &(imu_from_body * rate),
+                    &(world_from_imu * body_from_imu),
+                )
+            }
+            None => self.imu.measure(&force, &rate, &world_from_imu),
+        };
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         ImuSample {

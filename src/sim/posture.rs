@@ -28,7 +28,7 @@ use super::SimConfig;
 /// Height of the lumbar sensor above the hip joints, about which the trunk bends, m.
 pub const SENSOR_ABOVE_HIPS_M: f64 = 0.15;
 /// Height of the hips above the floor, m.
-const HIPS_M: f64 = 0.95;
+pub(super) const HIPS_M: f64 = 0.95;
 /// The first drift starts this long after the neutral stretch, s.
 const FIRST_DRIFT_AFTER_S: f64 = 1.5;
 /// Drifts are scripted over this long, s.

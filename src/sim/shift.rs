@@ -114,7 +114,8 @@ struct Movement {
     bow_mm: f64,
 }
 
-fn min_jerk(tau: f64) -> f64 {
+/// Minimum-jerk progress (0 to 1, at rest at both ends) at `tau` (0 to 1) of the way.
+pub(super) fn min_jerk(tau: f64) -> f64 {
     let t = tau.clamp(0.0, 1.0);
     t * t * t * (10.0 - 15.0 * t + 6.0 * t * t)
 }

@@ -43,7 +43,7 @@ fn wearable(report: &SessionReport) -> WearableStanceMetrics {
 
 /// The truth of the samples the hold measured (device time since the first sample within
 /// the result's span; lost samples left out).
-fn truth_of_hold(report: &SessionReport, truth: &[SampleTruth]) -> Vec<StanceTruth> {
+pub(crate) fn truth_of_hold(report: &SessionReport, truth: &[SampleTruth]) -> Vec<StanceTruth> {
     let first = truth[0].t_device_us;
     let (from_s, to_s) = (report.start_s, report.start_s + report.duration_s);
     truth
@@ -57,7 +57,7 @@ fn truth_of_hold(report: &SessionReport, truth: &[SampleTruth]) -> Vec<StanceTru
 }
 
 /// RMS about the mean of `pick` over `hold`.
-fn rms(hold: &[StanceTruth], pick: impl Fn(&StanceTruth) -> f64) -> f64 {
+pub(crate) fn rms(hold: &[StanceTruth], pick: impl Fn(&StanceTruth) -> f64) -> f64 {
     let n = hold.len() as f64;
     let mean = hold.iter().map(&pick).sum::<f64>() / n;
     (hold.iter().map(|t| (pick(t) - mean).powi(2)).sum::<f64>() / n).sqrt()

@@ -4,6 +4,7 @@ mod ble;
 mod board;
 mod calibrate;
 mod calibrate_board;
+mod calibrate_mount;
 mod cli;
 mod cmd;
 mod common;
