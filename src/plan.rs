@@ -373,7 +373,6 @@ mod tests {
             calibrations: Vec::new(),
             recording: None,
             pipeline_version: crate::pipeline::PIPELINE_VERSION.into(),
-            calibrations: Vec::new(),
         }
     }
 

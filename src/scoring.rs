@@ -1142,7 +1142,6 @@ mod tests {
             calibrations: Vec::new(),
             recording: None,
             pipeline_version: pipeline_version(DrillKind::QuietStance).into(),
-            calibrations: Vec::new(),
         }
     }
 
