@@ -293,7 +293,14 @@ fn an_identity_mounting_changes_nothing() {
 #[test]
 fn calibrate_mount_on_the_command_line_brings_the_drills_back_to_the_straight_strap() {
     use crate::cmd::{json, proprio};
-    let cases: [(&[&str], &[&str], &str, fn(&serde_json::Value) -> f64); 2] = [
+    /// The flow's options, the drill's, the profile's kind, and the measure compared.
+    type Case = (
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static str,
+        fn(&serde_json::Value) -> f64,
+    );
+    let cases: [Case; 2] = [
         (&["--on", "board"], &["rocker-hold"], "mount-board", |r| {
             r["metrics"]["tilt_rms_deg"].as_f64().unwrap()
         }),
