@@ -1,6 +1,8 @@
 //! A session's core: records in (bytes from the link, link events, the user's stop), a result
 //! out. The live run and the replay feed the same records through the same [`Session`], which
-//! is why a replay gives the live result to the bit.
+//! is why a replay gives the live result to the bit. When the device introduces itself, the
+//! chain is built again (before its first sample) with the calibrations stored for that device
+//! and carried in the header ([`SessionMeta::calibrations`]): the same in the replay.
 //!
 //! A rocker-board or wobble-board hold runs IMU samples through the orientation
 //! [`Pipeline`], and so does the tandem walk (which also keeps the samples for its step

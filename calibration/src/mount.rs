@@ -66,7 +66,10 @@ pub fn mounting_from_poses_between(
             max_deg: max_bend_deg,
         });
     }
-    let forward = -(bent - up * bent.dot(&up)).normalize();
+    // Parallel poses (a caller's minimum of 0°) fix no forward direction.
+    let forward = -(bent - up * bent.dot(&up))
+        .try_normalize(1e-9)
+        .ok_or(CalibrationError::NoFit)?;
     let left = up.cross(&forward);
     // Rows: the body's axes in sensor coordinates.
     let body_from_imu = Rotation3::from_matrix_unchecked(nalgebra::Matrix3::from_rows(&[

@@ -18,6 +18,7 @@ use super::link::{Link, LinkEvent, Source};
 use super::run::{INFO_RETRY_US, INFO_TRIES};
 use super::signals::StopSignals;
 use super::{board_args, store, SimArgs};
+use crate::calibrate::board::{MAX_MASS_KG, MIN_MASS_KG};
 use crate::calibrate::{
     BoardRoutine, ImuRoutine, MountRoutine, NeutralRoutine, Profile, ProfileKind, Routine,
     RoutineInput, RoutineProgress, StoredProfile,
@@ -30,7 +31,7 @@ use crate::sim::SimDevice;
 /// Which calibration to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(super) enum Flow {
-    /// The wearable's IMU: lay it still, turn it onto ten sides, then (with a magnetometer)
+    /// The wearable's IMU: lay it still, turn it onto nine more sides, then (with a magnetometer)
     /// turn it every way: gyroscope bias, accelerometer offset, scale and cross-axis terms,
     /// magnetometer hard and soft iron.
     Imu,
@@ -148,21 +149,29 @@ pub(super) fn calibrate(
     let mut sim = args.sim.config(15.0);
     sim.device = args.flow.sim_device(args.on);
     sim.balance_board.geometry = args.board_geometry;
-    let mass_kg = match (args.mass_kg, &source) {
-        (Some(mass_kg), _) => mass_kg,
-        (None, Source::Sim) => sim.balance_board.calibration_mass_kg,
-        (None, _) if kind == ProfileKind::Board => {
+    let mass_kg = match (kind, args.mass_kg, &source) {
+        (ProfileKind::Board, Some(mass_kg), _) => Some(mass_kg),
+        (ProfileKind::Board, None, Source::Sim) => Some(sim.balance_board.calibration_mass_kg),
+        (ProfileKind::Board, None, _) => {
             bail!("calibrate board needs the known mass you will put on the board: --mass-kg KG")
         }
-        (None, _) => 0.0,
+        _ => None,
     };
-    sim.balance_board.calibration_mass_kg = mass_kg;
+    if let Some(mass_kg) = mass_kg {
+        if !(MIN_MASS_KG..=MAX_MASS_KG).contains(&mass_kg) {
+            bail!(
+                "--mass-kg {mass_kg} is not a mass to calibrate a board with: use a known mass \
+                 of {MIN_MASS_KG} to {MAX_MASS_KG} kg"
+            );
+        }
+        sim.balance_board.calibration_mass_kg = mass_kg;
+    }
     let live = !args.no_live && std::io::stderr().is_terminal();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let (info, profile) = runtime.block_on(async {
+    let (info, mut profile) = runtime.block_on(async {
         let mut signals = StopSignals::new()?;
         let mut link = Link::open(&source, sim, live)?;
         let flow = FlowRun {
@@ -177,6 +186,34 @@ pub(super) fn calibrate(
         };
         flow.run(&mut link, &mut signals, live).await
     })?;
+    // The back's mounting the samples came through: a neutral is applied only with it.
+    let mount_in_force = stored
+        .only(&[ProfileKind::Mount])
+        .for_device(info.kind, info.device_id)
+        .first()
+        .map(|mount| mount.created_utc.clone());
+    if let Profile::Neutral(neutral) = &mut profile {
+        if mount_in_force.is_none() {
+            eprintln!(
+                "proprio: note: the wearable's mounting on the back is not calibrated, so this \
+                 neutral is in the sensor's own axes (fine if it is strapped on straight; \
+                 `proprio calibrate mount` first if not)"
+            );
+        }
+        neutral.mount_created_utc = mount_in_force;
+    }
+    let neutral_kept = stored.0.iter().any(|s| {
+        s.device_id == info.device_id
+            && s.user.as_deref() == Some(user)
+            && s.profile.kind() == ProfileKind::Neutral
+    });
+    if kind == ProfileKind::Mount && neutral_kept {
+        eprintln!(
+            "proprio: note: your stored neutral posture was captured through the earlier \
+             mounting, so it is no longer applied: capture it again with `proprio calibrate \
+             neutral`"
+        );
+    }
     let (created_utc, _) = store::utc_now()?;
     let stored = StoredProfile {
         device_kind: info.kind,
@@ -222,12 +259,7 @@ pub(super) fn list(data_dir: Option<PathBuf>, user: &str, json: bool) -> Result<
         out!("no calibrations stored; run `proprio calibrate imu` (see `proprio help calibrate`)");
         return Ok(ExitCode::SUCCESS);
     }
-    for (i, stored) in profiles.0.iter().enumerate() {
-        // In force unless a later one of its kind, for its device, replaces it.
-        let in_force = !profiles.0[i + 1..].iter().any(|later| {
-            (later.device_kind, later.device_id, later.profile.kind())
-                == (stored.device_kind, stored.device_id, stored.profile.kind())
-        });
+    for (stored, in_force) in profiles.0.iter().zip(profiles.in_force()) {
         out!(
             "{}  {} of {} {}{}{}",
             stored.created_utc,
@@ -260,8 +292,8 @@ struct FlowRun {
     format: DeviceFormat,
     rate_hz: u16,
     with_mag: bool,
-    /// The known mass on a board, kg.
-    mass_kg: f64,
+    /// The known mass on a board, kg (a board's flow only).
+    mass_kg: Option<f64>,
     /// The board's geometry.
     geometry: crate::pipeline::BoardGeometry,
     /// The stored profiles the routine's samples go through.
@@ -457,7 +489,7 @@ impl FlowRun {
             ProfileKind::MountBoard => Box::new(MountRoutine::new(Placement::Board, rate_hz)),
             ProfileKind::Neutral => Box::new(NeutralRoutine::new(rate_hz)),
             ProfileKind::Board => Box::new(
-                BoardRoutine::new(info, self.mass_kg, self.geometry)
+                BoardRoutine::new(info, self.mass_kg.unwrap_or_default(), self.geometry)
                     .context("cannot calibrate the board")?,
             ),
         })

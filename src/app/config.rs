@@ -162,9 +162,10 @@ fn defaults(mut command: clap::Command, config: Config) -> clap::Command {
     for (arg, value) in drill {
         if let Some(value) = value {
             let value: &'static str = leak(value);
-            // The guided session runs drills, and a calibration reads the same device.
+            // The guided session runs drills; a calibration reads the same device (and a
+            // board's gains hold for its geometry).
             for sub in ["drill", "session", "calibrate"] {
-                if sub == "calibrate" && arg != "source" {
+                if sub == "calibrate" && !matches!(arg, "source" | "board_geometry") {
                     continue;
                 }
                 command =

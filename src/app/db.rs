@@ -123,8 +123,7 @@ pub const MIGRATIONS: &[&str] = &[
         reason TEXT NOT NULL
     );",
     // 3: calibration profiles of a person (the neutral posture) as well as of a device.
-    "ALTER TABLE calibrations ADD COLUMN user_id INTEGER REFERENCES users(id);
-    CREATE INDEX calibrations_by_device ON calibrations (device_id, kind, created_utc);",
+    "ALTER TABLE calibrations ADD COLUMN user_id INTEGER REFERENCES users(id);",
 ];
 
 /// The history database, open.
@@ -652,6 +651,11 @@ impl Db {
         device: &DeviceSummary,
         stored: &StoredProfile,
     ) -> Result<i64> {
+        if device.device_id != stored.device_id
+            || device_kind(&device.kind) != Some(stored.device_kind)
+        {
+            bail!("a calibration profile can only be stored for the device it was made on");
+        }
         let data = serde_json::to_string(&stored.profile).context("cannot format the profile")?;
         let tx = self.conn.transaction()?;
         let device_id = device_row(&tx, device)?;
@@ -697,14 +701,17 @@ impl Db {
         let mut profiles = Vec::new();
         for row in rows {
             let (kind, device_id, user, created_utc, data) = row?;
-            let device_kind = match kind.as_str() {
-                "wearable" => DeviceKind::Wearable,
-                "balance-board" => DeviceKind::BalanceBoard,
-                other => bail!("the database names an unknown kind of device '{other}'"),
+            // A profile this proprio cannot read (a newer one's, say) must not stop every drill:
+            // it is left out, with one line.
+            let (Some(device_kind), Ok(profile)) =
+                (device_kind(&kind), serde_json::from_str(&data))
+            else {
+                eprintln!(
+                    "proprio: warning: the calibration of {kind} {device_id} made {created_utc} \
+                     cannot be read by this proprio; it is not applied"
+                );
+                continue;
             };
-            let profile = serde_json::from_str(&data).with_context(|| {
-                format!("the calibration of device {device_id} made {created_utc} cannot be read")
-            })?;
             profiles.push(StoredProfile {
                 device_kind,
                 device_id,
@@ -714,6 +721,15 @@ impl Db {
             });
         }
         Ok(Profiles(profiles))
+    }
+}
+
+/// The kind of device a [`DeviceSummary`] names ("wearable", "balance-board").
+fn device_kind(name: &str) -> Option<DeviceKind> {
+    match name {
+        "wearable" => Some(DeviceKind::Wearable),
+        "balance-board" => Some(DeviceKind::BalanceBoard),
+        _ => None,
     }
 }
 

@@ -668,17 +668,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             sim,
         } => {
             let mut config = sim.config(15.0);
-            if let Some(flow) = calibration {
-                config.device = flow.sim_device(calibrate::On::Back);
-            }
             config.output = match format {
                 SimFormat::Proprio | SimFormat::ProprioBoard => SimOutput::Proprio,
                 SimFormat::WitmotionSerial => SimOutput::WitmotionSerial,
                 SimFormat::WitmotionBle => SimOutput::WitmotionBle,
                 SimFormat::Hx711Text => SimOutput::Hx711Text,
             };
-            if matches!(format, SimFormat::ProprioBoard | SimFormat::Hx711Text) {
+            let board_format = matches!(format, SimFormat::ProprioBoard | SimFormat::Hx711Text);
+            if board_format {
                 config.device = crate::sim::SimDevice::BalanceBoard;
+            }
+            if let Some(flow) = calibration {
+                let kind = flow.kind(calibrate::On::Back);
+                let board_flow = kind.device() == proprio_protocol::DeviceKind::BalanceBoard;
+                if board_flow && !matches!(format, SimFormat::Proprio) && !board_format {
+                    anyhow::bail!("--calibration board is a balance board's routine; --format speaks for an IMU");
+                }
+                if !board_flow && board_format {
+                    anyhow::bail!(
+                        "--calibration {} is a wearable's routine; --format speaks for a balance board",
+                        kind.name()
+                    );
+                }
+                config.device = flow.sim_device(calibrate::On::Back);
             }
             if stdio {
                 sim_device::serve_stdio(config)

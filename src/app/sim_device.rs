@@ -68,9 +68,14 @@ pub fn serve_pty(
     out!("{shown}");
     io::stdout().flush().context("cannot print the port path")?;
     let connect = match (config.device, config.output) {
-        (_, SimOutput::Hx711Text) if calibration.is_some() => format!(
-            "proprio calibrate {} --source hx711-text:{shown} (with the same --hx711-* flags)",
-            calibration.unwrap_or_default()
+        (SimDevice::CalibrationBoard, SimOutput::Hx711Text) => format!(
+            "proprio calibrate board --source hx711-text:{shown} --mass-kg {} (with the same \
+             --hx711-* flags)",
+            config.balance_board.calibration_mass_kg
+        ),
+        (SimDevice::CalibrationBoard, _) => format!(
+            "proprio calibrate board --source serial:{shown} --mass-kg {}",
+            config.balance_board.calibration_mass_kg
         ),
         _ if calibration.is_some() => format!(
             "proprio calibrate {} --source serial:{shown}",

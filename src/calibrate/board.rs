@@ -522,10 +522,6 @@ impl BoardRoutine {
 }
 
 impl super::Routine for BoardRoutine {
-    fn kind(&self) -> super::ProfileKind {
-        super::ProfileKind::Board
-    }
-
     fn push(&mut self, input: super::RoutineInput<'_>) {
         if let super::RoutineInput::Load(sample) = input {
             BoardRoutine::push(self, sample);

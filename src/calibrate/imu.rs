@@ -151,7 +151,8 @@ impl ImuRoutine {
             return ImuStep::Poses {
                 done: self.poses_m_s2.len(),
                 need: IMU_POSES,
-                holding: !self.still_acc.is_empty(),
+                // Held still, and not yet taken (or refused as an earlier pose's side).
+                holding: !self.still_acc.is_empty() && !self.hold_taken,
             };
         }
         if self.with_mag {
@@ -221,11 +222,6 @@ impl ImuRoutine {
             _ => {}
         }
         self.step()
-    }
-
-    /// The poses' mean accelerometer readings so far, m/s².
-    pub fn poses_m_s2(&self) -> &[Vector3<f64>] {
-        &self.poses_m_s2
     }
 
     /// The fit of what the data supports; an error names what is missing.
@@ -326,10 +322,6 @@ fn mean(values: &[Vector3<f64>]) -> Vector3<f64> {
 }
 
 impl super::Routine for ImuRoutine {
-    fn kind(&self) -> super::ProfileKind {
-        super::ProfileKind::Imu
-    }
-
     fn push(&mut self, input: super::RoutineInput<'_>) {
         if let super::RoutineInput::Imu(imu) = input {
             ImuRoutine::push(self, imu);

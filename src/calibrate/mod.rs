@@ -63,8 +63,6 @@ pub struct RoutineProgress {
 
 /// A guided calibration routine (see the module docs).
 pub trait Routine {
-    /// Which calibration it makes.
-    fn kind(&self) -> ProfileKind;
     /// Takes one sample (of the kind the routine's device sends; others are ignored).
     fn push(&mut self, input: RoutineInput<'_>);
     /// Where it stands.
@@ -100,19 +98,6 @@ impl ProfileKind {
             ProfileKind::Neutral => "neutral",
             ProfileKind::Board => "board",
         }
-    }
-
-    /// The kind from its name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        [
-            ProfileKind::Imu,
-            ProfileKind::Mount,
-            ProfileKind::MountBoard,
-            ProfileKind::Neutral,
-            ProfileKind::Board,
-        ]
-        .into_iter()
-        .find(|k| k.name() == name)
     }
 
     /// The device it calibrates.
@@ -253,40 +238,51 @@ impl Profiles {
         )
     }
 
-    /// Only the latest profile of each kind for each device (and user): what a session's
-    /// header needs.
+    /// Only the latest profile of each kind for each device: what a session's header needs.
     pub fn latest(&self) -> Profiles {
-        let mut latest: Vec<StoredProfile> = Vec::new();
-        for stored in &self.0 {
-            latest.retain(|l| {
-                (l.device_kind, l.device_id, &l.user, l.profile.kind())
-                    != (
-                        stored.device_kind,
-                        stored.device_id,
-                        &stored.user,
-                        stored.profile.kind(),
-                    )
-            });
-            latest.push(stored.clone());
-        }
-        Profiles(latest)
+        Profiles(self.latest_of_each().into_iter().cloned().collect())
+    }
+
+    /// Whether each profile is the latest of its kind for its device (the one sessions apply).
+    pub fn in_force(&self) -> Vec<bool> {
+        let latest = self.latest_of_each();
+        self.0
+            .iter()
+            .map(|s| latest.iter().any(|l| std::ptr::eq(*l, s)))
+            .collect()
     }
 
     /// The latest profile of each kind for the device `kind`/`device_id`, in
-    /// [`ProfileKind`] order.
+    /// [`ProfileKind`] order; a neutral posture captured through another mounting than the
+    /// back's in force is left out (its axes are not the drill's).
     pub fn for_device(&self, kind: DeviceKind, device_id: u32) -> Vec<&StoredProfile> {
-        let mut latest: Vec<&StoredProfile> = Vec::new();
-        for stored in self
-            .0
-            .iter()
+        let mut latest: Vec<&StoredProfile> = self
+            .latest_of_each()
+            .into_iter()
             .filter(|s| s.device_kind == kind && s.device_id == device_id)
-        {
-            // Oldest first: a later one of the same kind replaces an earlier one.
-            latest.retain(|l| l.profile.kind() != stored.profile.kind());
-            latest.push(stored);
-        }
+            .collect();
         latest.sort_by_key(|s| s.profile.kind());
+        let mount = latest
+            .iter()
+            .find(|s| s.profile.kind() == ProfileKind::Mount)
+            .map(|s| s.created_utc.clone());
+        latest.retain(|s| match &s.profile {
+            Profile::Neutral(neutral) => neutral.mount_created_utc == mount,
+            _ => true,
+        });
         latest
+    }
+
+    /// The latest of each kind for each device, in storage order: a later one of the same
+    /// kind for the same device replaces an earlier one.
+    fn latest_of_each(&self) -> Vec<&StoredProfile> {
+        let key = |s: &StoredProfile| (s.device_kind, s.device_id, s.profile.kind());
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| !self.0[i + 1..].iter().any(|later| key(later) == key(s)))
+            .map(|(_, s)| s)
+            .collect()
     }
 
     /// `config` with the device's profiles ([`Profiles::for_device`]) in force, and which they
@@ -354,6 +350,64 @@ mod tests {
         }
         assert!(routine.progress().done, "{:?}", routine.progress());
         routine.finish().unwrap()
+    }
+
+    #[test]
+    fn a_neutral_is_applied_only_with_the_mounting_it_was_captured_through() {
+        use nalgebra::UnitQuaternion;
+        use proprio_calibration::mount::Mounting;
+        let stored = |created: &str, profile| StoredProfile {
+            device_kind: DeviceKind::Wearable,
+            device_id: 7,
+            user: None,
+            created_utc: created.into(),
+            profile,
+        };
+        let mount = |created: &str| {
+            stored(
+                created,
+                Profile::Mount(MountRoutineResult {
+                    mounting: Mounting {
+                        body_from_imu: UnitQuaternion::from_euler_angles(0.0, 0.0, 1.0),
+                        bend_deg: 30.0,
+                    },
+                    upright_m_s2: Vector3::z(),
+                    bent_m_s2: Vector3::x(),
+                }),
+            )
+        };
+        let neutral = |created: &str, through: Option<&str>| {
+            stored(
+                created,
+                Profile::Neutral(NeutralPosture {
+                    up_in_body: Vector3::z(),
+                    from_vertical_deg: 0.0,
+                    sway_rms_deg: 0.2,
+                    samples: 500,
+                    mount_created_utc: through.map(str::to_string),
+                }),
+            )
+        };
+        let kinds = |profiles: &Profiles| -> Vec<ProfileKind> {
+            profiles
+                .for_device(DeviceKind::Wearable, 7)
+                .iter()
+                .map(|s| s.profile.kind())
+                .collect()
+        };
+        // Captured without a mounting: applied while there is none, not after one is made.
+        let mut profiles = Profiles(vec![neutral("2026-01-01T00:00:00Z", None)]);
+        assert_eq!(kinds(&profiles), [ProfileKind::Neutral]);
+        profiles.0.push(mount("2026-01-02T00:00:00Z"));
+        assert_eq!(kinds(&profiles), [ProfileKind::Mount]);
+        // Captured again through it: applied; a newer mounting sets it aside again.
+        profiles.0.push(neutral(
+            "2026-01-03T00:00:00Z",
+            Some("2026-01-02T00:00:00Z"),
+        ));
+        assert_eq!(kinds(&profiles), [ProfileKind::Mount, ProfileKind::Neutral]);
+        profiles.0.push(mount("2026-01-04T00:00:00Z"));
+        assert_eq!(kinds(&profiles), [ProfileKind::Mount]);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use proprio_calibration::mount::{self, Mounting, MAX_BEND_DEG, MIN_BEND_DEG};
 use proprio_calibration::still::{self, StillnessDetector, StillnessLimits};
 use proprio_calibration::CalibrationError;
 
-use super::{Profile, ProfileKind, Routine, RoutineInput, RoutineProgress};
+use super::{Profile, Routine, RoutineInput, RoutineProgress};
 use crate::pipeline::{ImuSi, Placement};
 
 /// Unbroken stillness that makes the first pose (upright, or the board level), s.
@@ -142,11 +142,6 @@ impl MountRoutine {
             bent_m_s2: None,
             held_deg: None,
         }
-    }
-
-    /// The placement it calibrates.
-    pub fn placement(&self) -> Placement {
-        self.placement
     }
 
     /// The angles the second pose must lie between, degrees.
@@ -333,13 +328,6 @@ impl MountRoutine {
 }
 
 impl Routine for MountRoutine {
-    fn kind(&self) -> ProfileKind {
-        match self.placement {
-            Placement::Back => ProfileKind::Mount,
-            Placement::Board => ProfileKind::MountBoard,
-        }
-    }
-
     fn push(&mut self, input: RoutineInput<'_>) {
         if let RoutineInput::Imu(imu) = input {
             MountRoutine::push(self, imu);
@@ -381,6 +369,7 @@ impl Routine for MountRoutine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calibrate::ProfileKind;
     use crate::sim::SimRng;
     use crate::G_M_S2;
     use nalgebra::Rotation3;
@@ -583,9 +572,7 @@ mod tests {
             ),
         ] {
             let mut routine: Box<dyn Routine> = Box::new(MountRoutine::new(placement, 100.0));
-            assert_eq!(routine.kind(), kind);
             assert_eq!(kind.builds_on(), &[ProfileKind::Imu]);
-            assert_eq!(ProfileKind::from_name(kind.name()), Some(kind));
             let start = routine.progress();
             assert_eq!((start.step, start.steps, start.done), (1, 2, false));
             let mut inner = MountRoutine::new(placement, 100.0);

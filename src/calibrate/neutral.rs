@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use proprio_calibration::CalibrationError;
 
-use super::{Profile, ProfileKind, Routine, RoutineInput, RoutineProgress};
+use super::{Profile, Routine, RoutineInput, RoutineProgress};
 use crate::drill::{STILL_ACC_M_S2, STILL_GYR_DEG_S};
 use crate::G_M_S2;
 
@@ -24,7 +24,7 @@ pub const NEUTRAL_CAPTURE_S: f64 = 5.0;
 pub const NEUTRAL_CAPTURE_STEADY_DEG: f64 = 1.5;
 
 /// A stored neutral posture.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NeutralPosture {
     /// Up (a unit vector) in the wearable's axes, after its calibration and mounting.
     pub up_in_body: Vector3<f64>,
@@ -35,6 +35,11 @@ pub struct NeutralPosture {
     pub sway_rms_deg: f64,
     /// Samples averaged.
     pub samples: usize,
+    /// When the back's mounting it was captured through was made (`None`: captured in the
+    /// sensor's axes, without one). It is applied only with that same mounting in force: a new
+    /// mounting calibration asks for the neutral again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_created_utc: Option<String>,
 }
 
 impl NeutralPosture {
@@ -82,10 +87,6 @@ impl NeutralRoutine {
 }
 
 impl Routine for NeutralRoutine {
-    fn kind(&self) -> ProfileKind {
-        ProfileKind::Neutral
-    }
-
     fn push(&mut self, input: RoutineInput<'_>) {
         let RoutineInput::Imu(imu) = input else {
             return;
@@ -150,6 +151,8 @@ impl Routine for NeutralRoutine {
             from_vertical_deg: up.angle(&Vector3::z()).to_degrees(),
             sway_rms_deg,
             samples: self.ups.len(),
+            // The app knows the mounting the samples came through.
+            mount_created_utc: None,
         }))
     }
 }

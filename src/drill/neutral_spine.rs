@@ -8,7 +8,8 @@
 //! in the sensor's axes, from the live orientation estimate). From then on the drill follows
 //! the trunk's **deviation from that neutral**: the angle between up now and up in
 //! neutral, split into flexion (about the sensor's y axis; forward +) and lateral bend (about
-//! its x axis; to the right +), for a wearable worn with x forward and z up.
+//! its x axis; to the right +), for a wearable worn with x forward and z up, or in body axes
+//! whichever way it is worn once its mounting is calibrated (`proprio calibrate mount`).
 //!
 //! - The deviation leaving the level's band (± `band_deg`) is [`DrillEvent::LeftBand`] (side
 //!   positive when the larger part is forward flexion or a bend to the right); coming back

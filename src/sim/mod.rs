@@ -475,15 +475,6 @@ impl VirtualDevice {
         }
     }
 
-    /// The mounting routine's person, for a [`SimDevice::MountWearable`] or
-    /// [`SimDevice::MountBoard`] (to see the bend's truth).
-    pub fn mount_world(&self) -> Option<&MountWorld> {
-        match &self.motion {
-            Motion::Mount(world) => Some(world),
-            _ => None,
-        }
-    }
-
     /// The balance board's person and script, for a [`SimDevice::BalanceBoard`] (to see the
     /// weight shift's truth).
     pub fn balance_world(&self) -> Option<&BalanceWorld> {

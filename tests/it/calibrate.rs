@@ -198,23 +198,18 @@ fn calibrate_imu_is_stored_applied_recorded_and_brings_the_drill_closer_to_the_t
     let data = tempfile::tempdir().unwrap();
     let dir = data.path();
     let seed = "2";
-    let uncalibrated = proprio(
-        dir,
-        &[
-            "drill",
-            "rocker-hold",
-            "--source",
-            "sim",
-            "--seed",
-            seed,
-            "--sim-uncalibrated",
-            "--no-live",
-            "--json",
-            "--duration",
-            "30",
-        ],
-    );
-    let uncalibrated = json(&uncalibrated);
+    // The same simulated device, straight off the reel, in every command.
+    let sim = [
+        "--source",
+        "sim",
+        "--seed",
+        seed,
+        "--sim-uncalibrated",
+        "--no-live",
+        "--json",
+    ];
+    let hold = [&["drill", "rocker-hold", "--duration", "30"][..], &sim[..]].concat();
+    let uncalibrated = json(&proprio(dir, &hold));
     assert!(
         uncalibrated.get("calibrations").is_none(),
         "nothing stored yet"
@@ -222,17 +217,7 @@ fn calibrate_imu_is_stored_applied_recorded_and_brings_the_drill_closer_to_the_t
 
     let stored = json(&proprio(
         dir,
-        &[
-            "calibrate",
-            "imu",
-            "--source",
-            "sim",
-            "--seed",
-            seed,
-            "--sim-uncalibrated",
-            "--no-live",
-            "--json",
-        ],
+        &[&["calibrate", "imu"][..], &sim[..]].concat(),
     ));
     // The profile is the simulated device's: its serial, and the bias it was drawn with.
     let device_id = uncalibrated["device"]["device_id"].as_u64().unwrap();
@@ -248,22 +233,7 @@ fn calibrate_imu_is_stored_applied_recorded_and_brings_the_drill_closer_to_the_t
         "gyroscope bias error {bias_error} rad/s"
     );
 
-    let calibrated = json(&proprio(
-        dir,
-        &[
-            "drill",
-            "rocker-hold",
-            "--source",
-            "sim",
-            "--seed",
-            seed,
-            "--sim-uncalibrated",
-            "--no-live",
-            "--json",
-            "--duration",
-            "30",
-        ],
-    ));
+    let calibrated = json(&proprio(dir, &hold));
     assert_eq!(
         calibrated["calibrations"],
         serde_json::json!([{"kind": "imu", "created_utc": stored["created_utc"]}]),

@@ -392,8 +392,8 @@ fn calibrate_board_on_the_command_line_is_stored_applied_and_replayed() {
         .board_cell_n_per_count()
         .expect("a board");
     for (cell, (g, t)) in gains.iter().zip(truth).enumerate() {
-        // As the in-process routine above: within 1e-4 of each gain.
-        assert!((g / t - 1.0).abs() < 1e-4, "cell {cell}: {g} against {t}");
+        // As the in-process routine above (its tolerance derived there): within 1e-3.
+        assert!((g / t - 1.0).abs() < 1e-3, "cell {cell}: {g} against {t}");
     }
     let drill = json(&proprio(
         dir.path(),

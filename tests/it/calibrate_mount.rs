@@ -209,11 +209,11 @@ fn a_rocker_hold_with_a_crooked_sensor_is_closer_to_the_truth_after_mount_calibr
             before.0, after.0, straight.0
         );
         assert!(after.0 < before.0, "seed {seed}: not closer to the truth");
-        // A board mounting known to the tolerance above (under 1°) leaves the tilt about the
-        // fulcrum within the straight sensor's error plus that angle's share of a ±15° rock
-        // (sin 1° × 15° = 0.26°).
+        // A board mounting known to the tolerance asserted above (2.4°) leaves the tilt about
+        // the fulcrum within the straight sensor's error plus that angle's share of a ±15°
+        // rock (sin 2.4° × 15° = 0.63°).
         assert!(
-            after.0 < straight.0 + 0.3,
+            after.0 < straight.0 + 0.63,
             "seed {seed}: {after:?} vs {straight:?}"
         );
     }

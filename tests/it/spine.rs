@@ -376,6 +376,7 @@ fn a_hold_measures_from_the_stored_neutral_not_the_posture_it_starts_in() {
             from_vertical_deg: flexed.angle(&Vector3::z()).to_degrees(),
             sway_rms_deg: 0.0,
             samples: 500,
+            mount_created_utc: None,
         }),
     }]);
     let (report, _, _) = run_session(&mut streaming(sim), Session::new(meta));
