@@ -360,6 +360,21 @@ enum Motion {
     },
 }
 
+impl Motion {
+    /// The script's clock of a world that follows a script (a person or a hand); the boards'
+    /// physics keeps its own time.
+    fn script_clock(&mut self) -> Option<&mut walker::ScriptClock> {
+        match self {
+            Motion::Walker(world) => Some(world.clock_mut()),
+            Motion::Posture(world) => Some(world.clock_mut()),
+            Motion::Stance(world) => Some(world.clock_mut()),
+            Motion::Routine(world) => Some(world.clock_mut()),
+            Motion::Mount(world) => Some(world.clock_mut()),
+            Motion::Rocker { .. } | Motion::Wobble { .. } => None,
+        }
+    }
+}
+
 /// The virtual device: a wearable IMU (on a rocker or wobble board, or on a person's lower
 /// back), running proprio's firmware protocol; or, for [`SimDevice::BalanceBoard`], a balance
 /// board.
@@ -573,14 +588,12 @@ impl VirtualDevice {
         }
         while self.t_true_us + STEP_US <= t_true_us {
             self.t_true_us += STEP_US;
-            // A person's script runs from the moment the wearable streams.
-            match (self.streaming, &mut self.motion) {
-                (true, Motion::Walker(world)) => world.start_script(),
-                (true, Motion::Posture(world)) => world.start_script(),
-                (true, Motion::Stance(world)) => world.start_script(),
-                (true, Motion::Routine(world)) => world.start_script(),
-                (true, Motion::Mount(world)) => world.start_script(),
-                _ => {}
+            if let Some(clock) = self.motion.script_clock() {
+                // A person's script runs from the moment the wearable streams.
+                if self.streaming {
+                    clock.start();
+                }
+                clock.step(STEP_US);
             }
             let (force, rate) = match &mut self.motion {
                 Motion::Rocker {
@@ -592,26 +605,11 @@ impl VirtualDevice {
                     edge_contacts.observe(tilt_deg, impact, f64::from(self.rate_hz));
                     self.imu.true_signals(&world.state())
                 }
-                Motion::Walker(world) => {
-                    world.step(STEP_US);
-                    world.signals()
-                }
-                Motion::Posture(world) => {
-                    world.step(STEP_US);
-                    world.signals()
-                }
-                Motion::Stance(world) => {
-                    world.step(STEP_US);
-                    world.signals()
-                }
-                Motion::Routine(world) => {
-                    world.step(STEP_US);
-                    world.signals()
-                }
-                Motion::Mount(world) => {
-                    world.step(STEP_US);
-                    world.signals()
-                }
+                Motion::Walker(world) => world.signals(),
+                Motion::Posture(world) => world.signals(),
+                Motion::Stance(world) => world.signals(),
+                Motion::Routine(world) => world.signals(),
+                Motion::Mount(world) => world.signals(),
                 Motion::Wobble {
                     world,
                     edge_contacts,

@@ -83,14 +83,9 @@ impl MountWorld {
         }
     }
 
-    /// The wearable has started streaming now: the script's clock starts (once).
-    pub fn start_script(&mut self) {
-        self.clock.start();
-    }
-
-    /// Advances one physics step of `step_us`.
-    pub fn step(&mut self, step_us: u64) {
-        self.clock.step(step_us);
+    /// Its script's clock: started when the wearable streams, stepped with the physics.
+    pub(super) fn clock_mut(&mut self) -> &mut ScriptClock {
+        &mut self.clock
     }
 
     fn script_t_s(&self) -> f64 {
@@ -192,7 +187,7 @@ mod tests {
         let config = SimConfig::new(3);
         for world in [MountWorld::back(&config), MountWorld::board(&config)] {
             let mut world = world;
-            world.start_script();
+            world.clock_mut().start();
             let at = |world: &MountWorld, t: f64| kinematic_signals(|t| world.pose(t), t);
             // Upright: gravity along z within the sway (under 1.5° for any skill).
             let (force, _) = at(&world, UPRIGHT_S / 2.0);

@@ -228,14 +228,9 @@ impl PostureWorld {
         &self.script
     }
 
-    /// The wearable has started streaming now: the script's clock starts (once).
-    pub fn start_script(&mut self) {
-        self.clock.start();
-    }
-
-    /// Advances one physics step of `step_us`.
-    pub fn step(&mut self, step_us: u64) {
-        self.clock.step(step_us);
+    /// Its script's clock: started when the wearable streams, stepped with the physics.
+    pub(super) fn clock_mut(&mut self) -> &mut ScriptClock {
+        &mut self.clock
     }
 
     fn script_t_s(&self) -> f64 {

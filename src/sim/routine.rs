@@ -118,14 +118,9 @@ impl RoutineWorld {
         }
     }
 
-    /// The wearable has started streaming now: the script's clock starts (once).
-    pub fn start_script(&mut self) {
-        self.clock.start();
-    }
-
-    /// Advances one physics step of `step_us`.
-    pub fn step(&mut self, step_us: u64) {
-        self.clock.step(step_us);
+    /// Its script's clock: started when the wearable streams, stepped with the physics.
+    pub(super) fn clock_mut(&mut self) -> &mut ScriptClock {
+        &mut self.clock
     }
 
     fn script_t_s(&self) -> f64 {
@@ -187,7 +182,7 @@ mod tests {
     #[test]
     fn holds_read_gravity_along_each_face_and_turns_are_smooth() {
         let mut world = RoutineWorld::new();
-        world.start_script();
+        world.clock_mut().start();
         let poses = poses();
         for (i, pose) in poses.iter().enumerate() {
             // The middle of the i-th hold.

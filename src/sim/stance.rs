@@ -128,14 +128,9 @@ impl StanceWorld {
         )
     }
 
-    /// The wearable has started streaming now: the script's clock starts (once).
-    pub fn start_script(&mut self) {
-        self.clock.start();
-    }
-
-    /// Advances one physics step of `step_us`.
-    pub fn step(&mut self, step_us: u64) {
-        self.clock.step(step_us);
+    /// Its script's clock: started when the wearable streams, stepped with the physics.
+    pub(super) fn clock_mut(&mut self) -> &mut ScriptClock {
+        &mut self.clock
     }
 
     fn script_t_s(&self) -> f64 {
@@ -212,10 +207,10 @@ mod tests {
             step_at_s: None,
         };
         let mut world = StanceWorld::new(skill, setup, SimRng::new(seed, 1));
-        world.start_script();
+        world.clock_mut().start();
         let truths: Vec<StanceTruth> = (0..6_000)
             .map(|_| {
-                world.step(10_000);
+                world.clock_mut().step(10_000);
                 world.truth()
             })
             .collect();
@@ -264,11 +259,11 @@ mod tests {
             step_at_s: Some(2.0),
         };
         let mut world = StanceWorld::new(0.9, setup, SimRng::new(4, 1));
-        world.start_script();
+        world.clock_mut().start();
         let mut peak = 0.0f64;
         let mut stepping_s = 0.0;
         for _ in 0..4_000 {
-            world.step(1_000);
+            world.clock_mut().step(1_000);
             let truth = world.truth();
             peak = peak.max(truth.acc_m_s2[1]);
             if truth.stepping {

@@ -292,14 +292,9 @@ impl WalkWorld {
         &self.script
     }
 
-    /// The wearable has started streaming now: the script's clock starts (once).
-    pub fn start_script(&mut self) {
-        self.clock.start();
-    }
-
-    /// Advances one physics step of `step_us`.
-    pub fn step(&mut self, step_us: u64) {
-        self.clock.step(step_us);
+    /// Its script's clock: started when the wearable streams, stepped with the physics.
+    pub(super) fn clock_mut(&mut self) -> &mut ScriptClock {
+        &mut self.clock
     }
 
     fn script_t_s(&self) -> Option<f64> {
@@ -403,11 +398,11 @@ mod tests {
     #[test]
     fn standing_still_reads_gravity_and_no_rotation_in_the_mean() {
         let mut world = WalkWorld::new(1.0, WalkSim::default(), SimRng::new(3, 1));
-        world.start_script();
+        world.clock_mut().start();
         let mut force_sum = Vector3::zeros();
         let mut rate_sum = Vector3::zeros();
         for _ in 0..3000 {
-            world.step(1000);
+            world.clock_mut().step(1000);
             let (f, w) = world.signals();
             force_sum += f;
             rate_sum += w;
